@@ -1,0 +1,48 @@
+"""Generation backends behind one interface (see :mod:`llmkit.backends.base`)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from llmkit.backends.base import (
+    Backend,
+    ChatMessages,
+    Completion,
+    GenerationResult,
+    Prompt,
+    SamplingParams,
+    TokenIds,
+    TokenScores,
+)
+from llmkit.backends.options import BackendOptions
+
+__all__ = [
+    "Backend",
+    "BackendOptions",
+    "ChatMessages",
+    "Completion",
+    "GenerationResult",
+    "Prompt",
+    "SamplingParams",
+    "TokenIds",
+    "TokenScores",
+    "default_backend_name",
+    "open_backend",
+]
+
+
+def default_backend_name() -> str:
+    """vllm when it is importable, else hf."""
+    return "vllm" if importlib.util.find_spec("vllm") is not None else "hf"
+
+
+def open_backend(options: BackendOptions) -> Backend:
+    """Open the backend the options name, once per run. Raises UsageError / BackendUnavailable."""
+    from llmkit.errors import UsageError
+    from llmkit.plugins import load_backend_class
+
+    name = options.backend or default_backend_name()
+    if options.model is None and name != "openai":
+        raise UsageError("--model is required")
+    cls = load_backend_class(name)
+    return cls(options)

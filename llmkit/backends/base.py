@@ -1,0 +1,108 @@
+"""The generation interface every backend implements.
+
+A backend is opened once per run (``open_backend``) and fed batches. Prompts are plain strings,
+chat message lists (rendered with the model's chat template) or lists of token ids. Results come
+back one per prompt, in order; a prompt the backend cannot take (longer than the context) gives a
+result with ``error`` set instead of raising, so the caller rejects that record and goes on.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Union
+
+ChatMessages = list[dict[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenIds:
+    """A prompt given as token ids (no template, no BOS added)."""
+
+    ids: list[int]
+
+
+Prompt = Union[str, ChatMessages, TokenIds]
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingParams:
+    """Sampling settings of one generate call. ``top_k`` 0 and ``top_p`` 1.0 mean off;
+    ``temperature`` 0 means greedy."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    max_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    n: int = 1
+
+
+@dataclass(slots=True)
+class Completion:
+    text: str
+    token_ids: list[int]
+    #: "stop" (EOS or a stop string), "length" (max_tokens or context reached)
+    finish_reason: str
+
+
+@dataclass(slots=True)
+class GenerationResult:
+    completions: list[Completion] = field(default_factory=list)
+    #: set when the prompt could not be run: "too_long" (prompt does not fit the context)
+    error: str | None = None
+    detail: str | None = None
+    prompt_token_ids: list[int] | None = None
+
+
+@dataclass(slots=True)
+class TokenScores:
+    """Teacher-forced log-probabilities of a text: one per token after the first one scored.
+
+    ``token_ids[i]`` is scored by ``logprobs[i]`` = log p(token_ids[i] | all tokens before it).
+    The first token of the text (or BOS) has no log-prob and is not listed.
+    """
+
+    token_ids: list[int]
+    logprobs: list[float]
+    error: str | None = None
+    detail: str | None = None
+
+
+class Backend(ABC):
+    """One model behind one generation interface."""
+
+    name: ClassVar[str] = "backend"
+    #: can give teacher-forced token log-probs (``score``)
+    can_score: ClassVar[bool] = False
+
+    @abstractmethod
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
+        """Generate ``params.n`` completions for each prompt, one result per prompt, in order."""
+
+    def score(self, texts: Sequence[str]) -> list[TokenScores]:
+        """Teacher-forced token log-probs of each text (BOS prepended when the model uses one)."""
+        from llmkit.errors import UsageError
+
+        raise UsageError(f"the {self.name!r} backend cannot give token log-probabilities")
+
+    @property
+    def max_model_len(self) -> int | None:
+        """The model's context length in tokens, when known."""
+        return None
+
+    @property
+    def tokenizer(self) -> Any:
+        """The Hugging Face tokenizer of the model, when the backend has one locally."""
+        return None
+
+    def close(self) -> None:
+        """Free the model (GPU memory, worker processes, connections)."""
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

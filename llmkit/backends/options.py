@@ -1,0 +1,80 @@
+"""The backend option set every generating subcommand shares (declared once, here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Annotated, Any
+
+import typer
+
+from llmkit.backends.base import SamplingParams
+
+_PANEL = "Backend"
+
+
+@dataclass
+class BackendOptions:
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Model: a Hugging Face hub name or a local path.", rich_help_panel=_PANEL),
+    ] = None
+    backend: Annotated[
+        str | None,
+        typer.Option(help="Generation backend: vllm, hf or openai (default: vllm when installed, else hf).", rich_help_panel=_PANEL),
+    ] = None
+    dtype: Annotated[
+        str, typer.Option(help="Weights dtype: auto, float32, float16 or bfloat16.", rich_help_panel=_PANEL)
+    ] = "auto"
+    max_tokens: Annotated[
+        int | None, typer.Option(help="Most new tokens per completion (default: the subcommand's).", rich_help_panel=_PANEL)
+    ] = None
+    temperature: Annotated[
+        float | None, typer.Option(help="Sampling temperature; 0 = greedy (default: the subcommand's).", rich_help_panel=_PANEL)
+    ] = None
+    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling mass (default: the subcommand's).", rich_help_panel=_PANEL)] = None
+    top_k: Annotated[int | None, typer.Option(help="Top-k sampling; 0 = off (default: the subcommand's).", rich_help_panel=_PANEL)] = None
+    seed: Annotated[int | None, typer.Option(help="Random seed, for reproducible sampling.", rich_help_panel=_PANEL)] = None
+    tensor_parallel_size: Annotated[
+        int, typer.Option(min=1, help="vllm: GPUs to shard the model over.", rich_help_panel=_PANEL)
+    ] = 1
+    max_model_len: Annotated[
+        int | None, typer.Option(min=1, help="Context length to use (default: the model's).", rich_help_panel=_PANEL)
+    ] = None
+    gpu_memory_utilization: Annotated[
+        float, typer.Option(min=0.01, max=1.0, help="vllm: share of GPU memory the engine may take.", rich_help_panel=_PANEL)
+    ] = 0.9
+    device: Annotated[
+        str | None, typer.Option(help="hf: torch device (default: cuda when available, else cpu).", rich_help_panel=_PANEL)
+    ] = None
+    base_url: Annotated[
+        str | None, typer.Option(help="openai: server URL, e.g. http://127.0.0.1:8000/v1.", rich_help_panel=_PANEL)
+    ] = None
+    api_key_env: Annotated[
+        str, typer.Option(help="openai: name of the environment variable holding the API key.", rich_help_panel=_PANEL)
+    ] = "OPENAI_API_KEY"
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="openai: requests in flight at once.", rich_help_panel=_PANEL)
+    ] = 8
+    request_timeout: Annotated[
+        float, typer.Option(min=0.1, help="openai: seconds before a request times out.", rich_help_panel=_PANEL)
+    ] = 600.0
+    max_retries: Annotated[
+        int, typer.Option(min=0, help="openai: retries on connection errors, 429 and 5xx.", rich_help_panel=_PANEL)
+    ] = 5
+    chat: Annotated[
+        bool | None,
+        typer.Option("--chat/--no-chat", help="Render prompts with the model's chat template (default: the subcommand's).", rich_help_panel=_PANEL),
+    ] = None
+    trust_remote_code: Annotated[
+        bool, typer.Option(help="Allow the model's own Python code to run. Off unless given.", rich_help_panel=_PANEL)
+    ] = False
+
+    def sampling(self, **defaults: Any) -> SamplingParams:
+        """Sampling params: the subcommand's ``defaults`` overridden by what the user gave."""
+        params = replace(SamplingParams(), **defaults)
+        given = {
+            name: getattr(self, name)
+            for name in ("temperature", "top_p", "top_k", "max_tokens", "seed")
+            if getattr(self, name) is not None
+        }
+        return replace(params, **given)

@@ -1,0 +1,72 @@
+"""The one exception tree of llmkit, shaped by what the caller can do about each error.
+
+    LlmkitError                 exit 70  internal error (a bug: please report it)
+     +-- UsageError             exit 2   a bad option or option value: fix the command line
+     +-- InputError             exit 65  bad input data: fix the file (message names FILE:LINE and field)
+     +-- BackendUnavailable     exit 69  a model, server or optional dependency cannot be reached or loaded
+     +-- MissingDependency      exit 69  an optional extra is not installed: the message says what to install
+
+Plugins and backends raise these; only the CLI entry (`llmkit.cli.main`) turns them into exit
+statuses. Errors of third-party libraries are translated at the boundary that calls them
+(`raise UsageError(...) from exc`), so no foreign exception reaches the user as a traceback.
+"""
+
+from __future__ import annotations
+
+
+class LlmkitError(Exception):
+    """Base class. ``exit_code`` is the process exit status the CLI uses for it."""
+
+    exit_code: int = 70
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(LlmkitError):
+    """A bad option or option value (exit 2)."""
+
+    exit_code = 2
+
+
+class InputError(LlmkitError):
+    """Bad input data (exit 65). ``source`` is ``FILE:LINE`` when known."""
+
+    exit_code = 65
+
+    def __init__(self, message: str, source: str | None = None, field: str | None = None) -> None:
+        self.source = source
+        self.field = field
+        where = f"{source}: " if source else ""
+        what = f"field {field!r}: " if field else ""
+        super().__init__(f"{where}{what}{message}")
+
+
+class BackendUnavailable(LlmkitError):
+    """A model, server or backend cannot be reached or loaded (exit 69)."""
+
+    exit_code = 69
+
+
+class MissingDependency(BackendUnavailable):
+    """An optional extra is missing; the message carries the pip command that fixes it."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs the Python package {package!r}, which is not installed. "
+            f"Install it with: pip install 'llmkit[{extra}]'"
+        )
+
+
+def require(module: str, extra: str, purpose: str):
+    """Import an optional module or raise :class:`MissingDependency` naming the extra."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependency(module, extra, purpose) from exc

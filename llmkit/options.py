@@ -1,0 +1,49 @@
+"""Option sets shared by many subcommands, declared once and injected into Typer commands.
+
+An option set is a dataclass whose fields carry ``typer.Option`` metadata through
+``Annotated``. :func:`option_set` turns it into a decorator: the command's signature gains the
+set's options (so ``--help`` shows them), and the command receives one instance of the dataclass
+under the parameter name given. Plugins therefore never copy option declarations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar, get_type_hints
+
+T = TypeVar("T")
+
+
+def option_set(cls: type[T], param: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator factory: inject the fields of dataclass ``cls`` as options, pass ``param=cls(...)``."""
+    hints = get_type_hints(cls, include_extras=True)
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    prefix = f"_{param}__"
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(func)
+        own = [p for name, p in signature.parameters.items() if name != param]
+        injected = [
+            inspect.Parameter(
+                prefix + f.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=hints[f.name],
+                default=f.default if f.default is not dataclasses.MISSING else f.default_factory(),  # type: ignore[misc]
+            )
+            for f in fields
+        ]
+        keyword_only = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+
+        @functools.wraps(func)
+        def wrapper(**kwargs: Any) -> Any:
+            values = {f.name: kwargs.pop(prefix + f.name) for f in fields}
+            kwargs[param] = cls(**values)
+            return func(**kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=keyword_only + injected)  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

