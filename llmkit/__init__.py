@@ -7,3 +7,68 @@ Importing llmkit never imports torch, transformers or vLLM.
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from llmkit.backends import (
+    Backend,
+    BackendOptions,
+    Completion,
+    GenerationResult,
+    Prompt,
+    SamplingParams,
+    TokenIds,
+    TokenScores,
+    open_backend,
+)
+from llmkit.contract import IOOptions, io_options, run_step
+from llmkit.errors import (
+    BackendUnavailable,
+    InputError,
+    LlmkitError,
+    MissingDependency,
+    UsageError,
+    require,
+)
+from llmkit.options import option_set
+from llmkit.prompts import PromptTemplate, load_prompt
+from llmkit.step import Chain, Outcome, Record, RecordStep, Reject, Step, get_text_field
+from llmkit.summary import Summary
+from llmkit.text import Repetition, find_repetition
+
+#: Decorator that adds the shared backend options to a Typer command and passes ``backend: BackendOptions``.
+backend_options = option_set(BackendOptions, "backend")
+
+__all__ = [
+    "Backend",
+    "BackendOptions",
+    "BackendUnavailable",
+    "Chain",
+    "Completion",
+    "GenerationResult",
+    "IOOptions",
+    "InputError",
+    "LlmkitError",
+    "MissingDependency",
+    "Outcome",
+    "Prompt",
+    "PromptTemplate",
+    "Record",
+    "RecordStep",
+    "Reject",
+    "Repetition",
+    "SamplingParams",
+    "Step",
+    "Summary",
+    "TokenIds",
+    "TokenScores",
+    "UsageError",
+    "__version__",
+    "backend_options",
+    "find_repetition",
+    "get_text_field",
+    "io_options",
+    "load_prompt",
+    "open_backend",
+    "option_set",
+    "require",
+    "run_step",
+]

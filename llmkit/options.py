@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar, get_type_hints
+from typing import Annotated, Any, TypeVar, get_args, get_origin, get_type_hints
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ def option_set(cls: type[T], param: str) -> Callable[[Callable[..., Any]], Calla
             inspect.Parameter(
                 prefix + f.name,
                 inspect.Parameter.KEYWORD_ONLY,
-                annotation=hints[f.name],
+                annotation=_named(hints[f.name], f.name),
                 default=f.default if f.default is not dataclasses.MISSING else f.default_factory(),  # type: ignore[misc]
             )
             for f in fields
@@ -47,3 +47,22 @@ def option_set(cls: type[T], param: str) -> Callable[[Callable[..., Any]], Calla
         return wrapper
 
     return decorate
+
+
+def _named(annotation: Any, name: str) -> Any:
+    """Give an option without explicit flags the flag ``--field-name`` (not the prefixed
+    parameter name the injection uses internally)."""
+    import copy
+
+    import typer.models
+
+    if get_origin(annotation) is not Annotated:
+        return annotation
+    base, *extras = get_args(annotation)
+    named = []
+    for extra in extras:
+        if isinstance(extra, typer.models.OptionInfo) and not extra.param_decls:
+            extra = copy.copy(extra)
+            extra.param_decls = (f"--{name.replace('_', '-')}",)
+        named.append(extra)
+    return Annotated[(base, *named)]  # type: ignore[return-value]

@@ -1,0 +1,184 @@
+"""The ``llmkit`` command: built-in commands plus every plugin found through entry points.
+
+``build_app()`` returns the click group without running anything, so tests can pass in their
+own plugins; ``main()`` is the console script and the only place that turns exceptions into
+exit statuses (0 done, 2 usage, 65 bad input, 69 backend unavailable, 70 internal, 130
+interrupted).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import click
+import typer
+
+from llmkit import __version__
+from llmkit.errors import LlmkitError
+from llmkit.plugins import PluginInfo, discover_plugins
+
+EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 70
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"llmkit {__version__}")
+        raise typer.Exit()
+
+
+def _root_app(plugins: list[PluginInfo]) -> typer.Typer:
+    app = typer.Typer(
+        name="llmkit",
+        help="LLM data and analysis methods as subcommands that stream JSONL in and out.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+    )
+
+    @app.callback()
+    def root(
+        version: Annotated[
+            bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version and exit.")
+        ] = False,
+    ) -> None:
+        """LLM data and analysis methods as subcommands that stream JSONL in and out."""
+
+    @app.command("plugins")
+    def list_plugins(
+        as_json: Annotated[bool, typer.Option("--json", help="One JSON record per plugin on stdout.")] = False,
+    ) -> None:
+        """List installed subcommand plugins: name, version, module, description or load error."""
+        _print_plugins(plugins, as_json)
+
+    return app
+
+
+def _print_plugins(plugins: list[PluginInfo], as_json: bool) -> None:
+    if as_json:
+        import orjson
+
+        for p in plugins:
+            row = {"name": p.name, "version": p.version, "module": p.module, "description": p.description,
+                   "status": "ok" if p.ok else "failed", "error": p.error}
+            sys.stdout.buffer.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="llmkit plugins")
+    for column in ("name", "version", "module", "description"):
+        table.add_column(column)
+    for p in plugins:
+        text = p.description if p.ok else f"[red]FAILED to load: {p.error}[/red]"
+        table.add_row(p.name, p.version, p.module, text)
+    Console().print(table)
+
+
+def _failed_command(info: PluginInfo) -> click.Command:
+    def fail() -> None:
+        raise LlmkitError(f"plugin {info.name!r} ({info.module}) failed to load: {info.error}")
+
+    return click.Command(info.name, callback=fail, help=f"[failed to load] {info.error}",
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+
+
+def _plugin_command(info: PluginInfo) -> click.Command:
+    obj = info.obj
+    if isinstance(obj, click.Command):
+        return obj
+    if isinstance(obj, typer.Typer):
+        obj.pretty_exceptions_enable = False  # type: ignore[attr-defined]
+        obj._add_completion = False  # completion belongs to the root command only
+        return typer.main.get_command(obj)
+    if callable(obj):
+        holder = typer.Typer(pretty_exceptions_enable=False)
+        holder.command(name=info.name)(obj)
+        return typer.main.get_command(holder)
+    raise TypeError(f"entry point is {type(obj).__name__}, not a Typer app, click command or function")
+
+
+def build_app(plugins: list[PluginInfo] | None = None) -> click.Group:
+    """The whole command tree. ``plugins`` defaults to those installed (entry points)."""
+    if plugins is None:
+        plugins = discover_plugins()
+    group = typer.main.get_group(_root_app(plugins))
+    try:  # TEMPORARY until tiny_model_cli lands
+        from llmkit.tiny_model_cli import tiny_model
+
+        group.add_command(_plugin_command(PluginInfo("tiny-model", "llmkit", __version__, "", obj=tiny_model)), "tiny-model")
+    except ImportError:
+        pass
+    for info in plugins:
+        if info.ok:
+            try:
+                command = _plugin_command(info)
+            except Exception as exc:
+                info.error = f"{type(exc).__name__}: {exc}"
+                command = _failed_command(info)
+        else:
+            command = _failed_command(info)
+        group.add_command(command, info.name)
+    return group
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C: batches already written stay whole
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: run the CLI and map every outcome to an exit status."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        app = build_app()
+        code = app.main(args=list(argv) if argv is not None else None, prog_name="llmkit", standalone_mode=False)
+        status = code if isinstance(code, int) else 0
+    except click.exceptions.Exit as exc:
+        status = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        status = exc.exit_code
+    except click.exceptions.Abort:
+        status = EXIT_INTERRUPTED
+    except LlmkitError as exc:
+        print(f"llmkit: error: {exc}", file=sys.stderr)
+        status = exc.exit_code
+    except KeyboardInterrupt:
+        print("llmkit: interrupted", file=sys.stderr)
+        status = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        status = _quiet_broken_pipe()
+    except Exception as exc:
+        if isinstance(exc.__context__, BrokenPipeError) or _is_broken_pipe(exc):
+            status = _quiet_broken_pipe()
+        else:
+            traceback.print_exc()
+            print(f"llmkit: internal error ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
+            status = EXIT_INTERNAL
+    _flush_stdout()
+    sys.exit(status)
+
+
+def _is_broken_pipe(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno == 32
+
+
+def _quiet_broken_pipe() -> int:
+    # The reader went away (`| head`): that is a normal end. Point stdout at /dev/null so the
+    # interpreter's final flush does not raise again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_broken_pipe()
