@@ -1,0 +1,5 @@
+"""(being written)"""
+
+import typer
+
+app = typer.Typer(help="(being written)")
