@@ -19,7 +19,7 @@ from llmkit.backends import (
     TokenScores,
     open_backend,
 )
-from llmkit.contract import IOOptions, io_options, run_step
+from llmkit.contract import IOOptions, io_options, run_step, source_of
 from llmkit.errors import (
     BackendUnavailable,
     InputError,
@@ -71,4 +71,5 @@ __all__ = [
     "option_set",
     "require",
     "run_step",
+    "source_of",
 ]

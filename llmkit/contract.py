@@ -141,8 +141,25 @@ def run_step(step: Step, options: IOOptions) -> Summary:
     return run.summary
 
 
+#: "FILE:LINE" of each record of the batch a step is processing, by object identity.
+_sources: dict[int, str] = {}
+
+
+def source_of(record: dict[str, Any]) -> str | None:
+    """Where a record came from (``FILE:LINE``), for a record of the batch being processed.
+
+    Steps use it to name the line in an ``InputError`` that must stop the run.
+    """
+    return _sources.get(id(record))
+
+
 def _process(run: _Run, items: list[_Item], out: LineWriter, rejects: LineWriter | None) -> None:
-    outcomes = run.step.process([item.record for item in items])
+    _sources.clear()
+    _sources.update((id(item.record), f"{item.source}:{item.line}") for item in items)
+    try:
+        outcomes = run.step.process([item.record for item in items])
+    finally:
+        _sources.clear()
     if len(outcomes) != len(items):
         raise RuntimeError(f"step {run.step.name!r} returned {len(outcomes)} outcomes for {len(items)} records")
     kept: list[dict[str, Any]] = []
