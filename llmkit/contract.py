@@ -141,7 +141,9 @@ def run_step(step: Step, options: IOOptions) -> Summary:
     return run.summary
 
 
-#: "FILE:LINE" of each record of the batch a step is processing, by object identity.
+#: The batch a step is processing, and its records' sources by object identity (built on
+#: first use, so runs that never ask pay nothing per record).
+_batch: list[_Item] = []
 _sources: dict[int, str] = {}
 
 
@@ -150,15 +152,19 @@ def source_of(record: dict[str, Any]) -> str | None:
 
     Steps use it to name the line in an ``InputError`` that must stop the run.
     """
+    if not _sources and _batch:
+        _sources.update((id(item.record), f"{item.source}:{item.line}") for item in _batch)
     return _sources.get(id(record))
 
 
 def _process(run: _Run, items: list[_Item], out: LineWriter, rejects: LineWriter | None) -> None:
+    global _batch
+    _batch = items
     _sources.clear()
-    _sources.update((id(item.record), f"{item.source}:{item.line}") for item in items)
     try:
         outcomes = run.step.process([item.record for item in items])
     finally:
+        _batch = []
         _sources.clear()
     if len(outcomes) != len(items):
         raise RuntimeError(f"step {run.step.name!r} returned {len(outcomes)} outcomes for {len(items)} records")
