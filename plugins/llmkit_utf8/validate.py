@@ -1,0 +1,169 @@
+"""The UTF-8 validator: strict validity, error spans, and the soft / partial scores.
+
+Valid input (the common case during training) costs one C-speed ``bytes.decode``. Invalid input
+is decoded once more with an error handler that records each span the codec reports; CPython's
+UTF-8 decoder reports exactly the Unicode Standard's maximal subparts (the spans that
+``errors="replace"`` turns into one U+FFFD each), so the spans come from the C decoder too and
+only the errors themselves cost Python time.
+"""
+
+from __future__ import annotations
+
+import codecs
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Error kinds, in the order the README documents them.
+KINDS = (
+    "unexpected_continuation",
+    "invalid_lead",
+    "overlong",
+    "surrogate",
+    "above_max",
+    "interrupted",
+    "truncated",
+)
+
+_HANDLER = "llmkit-utf8-spans"
+_spans = threading.local()
+
+
+def _record_span(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    _spans.found.append((exc.start, exc.end))
+    return "\ufffd", exc.end
+
+
+codecs.register_error(_HANDLER, _record_span)
+
+
+@dataclass(slots=True)
+class Utf8Error:
+    offset: int
+    length: int
+    kind: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"offset": self.offset, "length": self.length, "kind": self.kind}
+
+
+@dataclass(slots=True)
+class Utf8Check:
+    """What :func:`check_bytes` finds in one byte string."""
+
+    valid: bool
+    soft: float
+    partial: float
+    errors: list[Utf8Error] = field(default_factory=list)
+
+    def as_dict(self, max_errors: int | None = None) -> dict[str, Any]:
+        shown = self.errors if max_errors is None else self.errors[:max_errors]
+        return {
+            "valid": self.valid,
+            "soft": self.soft,
+            "partial": self.partial,
+            "errors": [e.as_dict() for e in shown],
+            "error_count": len(self.errors),
+        }
+
+
+def sequence_length(lead: int) -> int:
+    """Bytes a character starting with ``lead`` takes (0 for a byte that cannot start one)."""
+    if lead < 0x80:
+        return 1
+    if 0xC2 <= lead <= 0xDF:
+        return 2
+    if 0xE0 <= lead <= 0xEF:
+        return 3
+    if 0xF0 <= lead <= 0xF4:
+        return 4
+    return 0
+
+
+def second_byte_range(lead: int) -> tuple[int, int]:
+    """The bytes allowed right after ``lead`` (Unicode Table 3-7, well-formed sequences)."""
+    return {0xE0: (0xA0, 0xBF), 0xED: (0x80, 0x9F), 0xF0: (0x90, 0xBF), 0xF4: (0x80, 0x8F)}.get(lead, (0x80, 0xBF))
+
+
+def error_spans(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each maximal subpart that Python's decoder replaces with U+FFFD."""
+    _spans.found = []
+    try:
+        data.decode("utf-8", _HANDLER)
+        return _spans.found
+    finally:
+        _spans.found = []
+
+
+def classify(data: bytes, start: int, end: int) -> str:
+    """The kind of the error span ``data[start:end]``, from its bytes and the byte after it."""
+    lead = data[start]
+    if 0x80 <= lead <= 0xBF:
+        return "unexpected_continuation"
+    if sequence_length(lead) == 0:
+        return "invalid_lead"
+    if end == len(data):
+        return "truncated"
+    if end - start == 1:  # a lead whose second byte broke a range rule, or is no continuation
+        low, high = second_byte_range(lead)
+        following = data[end]
+        if 0x80 <= following <= 0xBF and not low <= following <= high:
+            if lead in (0xE0, 0xF0):
+                return "overlong"
+            return "surrogate" if lead == 0xED else "above_max"
+    return "interrupted"
+
+
+def check_bytes(data: bytes) -> Utf8Check:
+    """Strict validity, the error spans with their kinds, and the soft and partial scores."""
+    try:
+        data.decode("utf-8")
+        return Utf8Check(True, 1.0, 1.0)
+    except UnicodeDecodeError:
+        pass
+    errors = [Utf8Error(s, e - s, classify(data, s, e)) for s, e in error_spans(data)]
+    total = len(data)
+    bad = sum(e.length for e in errors)
+    soft = (total - bad) / total
+    partial = soft
+    last = errors[-1]
+    if last.kind == "truncated":
+        # the trailing sequence is a valid prefix: credit its present / expected bytes
+        expected = sequence_length(data[last.offset])
+        partial += (last.length / expected) * (last.length / total)
+    return Utf8Check(False, soft, partial, errors)
+
+
+def replace_with_spans(data: bytes, spans: list[Utf8Error]) -> str:
+    """Rebuild ``errors="replace"`` output from the spans (the tests' cross-check)."""
+    pieces, position = [], 0
+    for error in spans:
+        pieces.append(data[position : error.offset].decode("utf-8"))
+        pieces.append("\ufffd")
+        position = error.offset + error.length
+    pieces.append(data[position:].decode("utf-8"))
+    return "".join(pieces)
+
+
+_prefix_decoder = codecs.getincrementaldecoder("utf-8")
+
+
+def is_valid_prefix(data: bytes) -> bool:
+    """True when ``data`` is well-formed or well-formed up to a valid, unfinished last character."""
+    try:
+        _prefix_decoder().decode(data, final=False)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def incomplete_tail(data: bytes) -> bytes:
+    """The bytes of an unfinished last character of a valid prefix (b"" when it ends cleanly)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if not 0x80 <= byte <= 0xBF:
+            need = sequence_length(byte)
+            return data[-back:] if need > back else b""
+    return b""
