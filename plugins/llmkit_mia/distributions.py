@@ -1,0 +1,104 @@
+"""Per-position statistics of the full next-token distribution, for Min-K%++.
+
+The backend interface gives only the log-prob of the observed token; Min-K%++ also needs the
+mean and standard deviation of log p(z) over the whole vocabulary at each position. This module
+loads the model with transformers (a second copy when the backend is vllm) and computes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llmkit import BackendOptions, BackendUnavailable, UsageError
+
+
+@dataclass(slots=True)
+class PositionStats:
+    """For each scored token t (every token after the first, BOS included as the first):
+    log p(x_t), mu_t = E_z[log p(z)] and sigma_t = sqrt(E_z[(log p(z) - mu_t)^2])."""
+
+    logprobs: list[float]
+    means: list[float]
+    stds: list[float]
+    error: str | None = None
+
+
+class DistributionScorer:
+    """Teacher-forced passes through a transformers causal LM, one batch at a time."""
+
+    def __init__(self, options: BackendOptions, batch_size: int = 8) -> None:
+        if options.model is None:
+            raise UsageError("minkpp needs --model (a model transformers can load)")
+        self.options = options
+        self.batch_size = batch_size
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.device = "cpu"
+        self.max_len: int | None = None
+
+    def open(self) -> None:
+        torch = _torch()
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        opts = self.options
+        self.device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = {"auto": "auto", "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+        if opts.dtype not in dtype:
+            raise UsageError(f"--dtype {opts.dtype!r}: choose auto, float32, float16 or bfloat16")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(opts.model, trust_remote_code=opts.trust_remote_code)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                opts.model, dtype=dtype[opts.dtype], trust_remote_code=opts.trust_remote_code
+            ).to(self.device)
+        except (OSError, ValueError) as exc:
+            raise BackendUnavailable(f"minkpp: cannot load {opts.model!r} with transformers: {exc}") from exc
+        self.model.eval()
+        self.max_len = opts.max_model_len or getattr(self.model.config, "max_position_embeddings", None)
+
+    def stats(self, texts: Sequence[str]) -> list[PositionStats]:
+        encoded = [self.tokenizer(text, add_special_tokens=True)["input_ids"] for text in texts]
+        results: list[PositionStats | None] = [None] * len(texts)
+        runnable = []
+        for i, ids in enumerate(encoded):
+            if len(ids) < 2:
+                results[i] = PositionStats([], [], [], error="too_short")
+            elif self.max_len is not None and len(ids) > self.max_len:
+                results[i] = PositionStats([], [], [], error="too_long")
+            else:
+                runnable.append(i)
+        for start in range(0, len(runnable), self.batch_size):
+            chunk = runnable[start : start + self.batch_size]
+            for i, stats in zip(chunk, self._forward([encoded[i] for i in chunk]), strict=True):
+                results[i] = stats
+        return results  # type: ignore[return-value]
+
+    def _forward(self, batch: list[list[int]]) -> list[PositionStats]:
+        torch = _torch()
+        width = max(len(ids) for ids in batch)
+        pad = self.tokenizer.pad_token_id or 0
+        # right padding: positions before the padding see exactly the unpadded prefix
+        input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids in batch], device=self.device)
+        mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in batch], device=self.device)
+        with torch.inference_mode():
+            logits = self.model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()
+            logp = torch.log_softmax(logits, dim=-1)
+            probs = logp.exp()
+            means = (probs * logp).sum(-1)
+            stds = (probs * (logp - means.unsqueeze(-1)).square()).sum(-1).sqrt()
+            observed = logp.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+        out = []
+        for row, ids in enumerate(batch):
+            t = len(ids) - 1
+            out.append(PositionStats(observed[row, :t].tolist(), means[row, :t].tolist(), stds[row, :t].tolist()))
+        return out
+
+    def close(self) -> None:
+        self.model = None
+
+
+def _torch() -> Any:
+    import torch
+
+    return torch

@@ -1,0 +1,182 @@
+"""The `mia score` step: membership scores for each text, one backend opened per run."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from typing import Any
+
+import llmkit
+from llmkit import Backend, BackendOptions, Outcome, Record, Reject, Step, UsageError
+from llmkit_mia import likelihood, samia
+
+SAMPLING_METHODS = ("samia", "samia-zlib")
+LIKELIHOOD_METHODS = ("loss", "zlib", "mink", "minkpp")
+METHODS = SAMPLING_METHODS + LIKELIHOOD_METHODS
+
+
+def parse_methods(value: str) -> tuple[str, ...]:
+    """``samia,loss`` -> ("samia", "loss"); unknown names are a usage error."""
+    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in METHODS]
+    if unknown or not names:
+        raise UsageError(f"--methods: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(METHODS)}")
+    return names
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    methods: tuple[str, ...] = ("samia",)
+    field: str = "input"
+    prefix_ratio: float = 0.5
+    num_samples: int = 10
+    ngram: int = 1
+    mink_k: float = 0.2
+    keep_samples: bool = False
+
+    def validate(self) -> None:
+        if not 0.0 < self.prefix_ratio < 1.0:
+            raise UsageError("--prefix-ratio must be between 0 and 1 (exclusive)")
+        if self.num_samples < 1 or self.ngram < 1:
+            raise UsageError("--num-samples and --ngram must be at least 1")
+        if not 0.0 < self.mink_k <= 1.0:
+            raise UsageError("--mink-k must be in (0, 1]")
+
+    @property
+    def sampling(self) -> bool:
+        return any(m in SAMPLING_METHODS for m in self.methods)
+
+    @property
+    def scoring(self) -> list[str]:
+        return [m for m in self.methods if m in LIKELIHOOD_METHODS]
+
+
+class ScoreStep(Step):
+    """Adds ``mia`` = {method: score} (merged into an existing ``mia`` dict) to each record."""
+
+    name = "mia"
+    batch_size = 16
+
+    def __init__(self, options: BackendOptions, config: ScoreConfig, backend: Backend | None = None) -> None:
+        config.validate()
+        self.options = options
+        self.config = config
+        self.backend = backend
+        self.distributions: Any = None
+
+    def open(self) -> None:
+        if self.options.chat:
+            raise UsageError("mia continues and scores the raw text; --chat does not apply")
+        if self.backend is None:
+            self.backend = llmkit.open_backend(self.options)
+        if self.config.scoring and not self.backend.can_score:
+            raise UsageError(
+                f"the {self.backend.name!r} backend cannot give token log-probabilities, which "
+                f"{', '.join(self.config.scoring)} need; use --backend hf or vllm (samia needs none)"
+            )
+        if "minkpp" in self.config.methods:
+            self.distributions = self._open_distributions()
+
+    def _open_distributions(self) -> Any:
+        own = getattr(self.backend, "next_token_stats", None)
+        if callable(own):
+            return own
+        if self.backend.name == "openai":
+            raise UsageError("minkpp needs the model's full next-token distributions: use --backend hf or vllm")
+        from llmkit_mia.distributions import DistributionScorer
+
+        scorer = DistributionScorer(self.options)
+        scorer.open()
+        return scorer.stats
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+
+    def process(self, records: list[Record]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        texts: dict[int, str] = {}
+        for i, record in enumerate(records):
+            text = llmkit.get_text_field(record, self.config.field)
+            if isinstance(text, Reject):
+                outcomes.append(text)
+            elif not text.strip() or (self.config.sampling and samia.split_text(text, self.config.prefix_ratio) is None):
+                outcomes.append(Reject("too_short", "needs at least 2 words and a non-empty prefix and reference"))
+            else:
+                outcomes.append(None)
+                texts[i] = text
+        scores: dict[int, dict[str, float | None]] = {i: {} for i in texts}
+        samples: dict[int, list[str]] = {}
+        if self.config.sampling:
+            self._sample(texts, scores, samples, outcomes)
+        if self.config.scoring:
+            self._likelihoods(texts, scores, outcomes)
+        for i, record in enumerate(records):
+            if outcomes[i] is None:
+                outcomes[i] = self._output(record, scores[i], samples.get(i))
+        return outcomes
+
+    def _output(self, record: Record, scores: dict[str, float | None], samples: list[str] | None) -> Record:
+        previous = record.get("mia")
+        merged = {**previous, **scores} if isinstance(previous, dict) else scores
+        out = {**record, "mia": {m: merged[m] for m in sorted(merged, key=_method_order)}}
+        if self.config.keep_samples and samples is not None:
+            out["mia_samples"] = samples
+        return out
+
+    def _sample(self, texts: dict[int, str], scores: dict, samples: dict, outcomes: list[Outcome]) -> None:
+        config, backend = self.config, self.backend
+        splits = {i: samia.split_text(t, config.prefix_ratio) for i, t in texts.items()}
+        groups: dict[int, list[int]] = defaultdict(list)
+        for i, split in splits.items():
+            groups[self._budget(split)].append(i)  # type: ignore[arg-type]
+        base = self.options.sampling(temperature=1.0, top_k=50, top_p=1.0)
+        for budget, members in sorted(groups.items()):
+            params = replace(base, max_tokens=budget, n=config.num_samples)
+            results = backend.generate([splits[i].prefix for i in members], params)  # type: ignore[union-attr]
+            for i, result in zip(members, results, strict=True):
+                if result.error is not None:
+                    outcomes[i] = Reject(result.error, result.detail)
+                    continue
+                continuations = [c.text for c in result.completions]
+                reference = splits[i].reference  # type: ignore[union-attr]
+                if "samia" in config.methods:
+                    scores[i]["samia"] = samia.samia_score(continuations, reference, config.ngram)
+                if "samia-zlib" in config.methods:
+                    scores[i]["samia-zlib"] = samia.samia_zlib_score(continuations, reference, config.ngram)
+                samples[i] = continuations
+
+    def _budget(self, split: samia.Split) -> int:
+        if self.options.max_tokens is not None:
+            return self.options.max_tokens
+        tokens = samia.count_reference_tokens(split.reference, self.backend.tokenizer)  # type: ignore[union-attr]
+        return samia.token_budget(tokens)
+
+    def _likelihoods(self, texts: dict[int, str], scores: dict, outcomes: list[Outcome]) -> None:
+        alive = [i for i in texts if outcomes[i] is None]
+        if not alive:
+            return
+        config = self.config
+        token_scores = self.backend.score([texts[i] for i in alive])  # type: ignore[union-attr]
+        stats = self.distributions([texts[i] for i in alive]) if self.distributions else [None] * len(alive)
+        for i, scored, stat in zip(alive, token_scores, stats, strict=True):
+            error = scored.error or (stat.error if stat is not None else None)
+            if error is not None:
+                outcomes[i] = Reject(error, scored.detail)
+                continue
+            if not scored.logprobs:
+                outcomes[i] = Reject("too_short", "no token to score")
+                continue
+            lp = scored.logprobs
+            values = {
+                "loss": lambda: likelihood.loss_score(lp),
+                "zlib": lambda: likelihood.zlib_score(lp, texts[i]),
+                "mink": lambda: likelihood.mink_score(lp, config.mink_k),
+                "minkpp": lambda: likelihood.minkpp_score(stat.logprobs, stat.means, stat.stds, config.mink_k),
+            }
+            for method in config.scoring:
+                scores[i][method] = likelihood.finite(values[method]())
+
+
+def _method_order(name: str) -> int:
+    return METHODS.index(name) if name in METHODS else len(METHODS)
