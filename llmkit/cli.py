@@ -15,7 +15,6 @@ import traceback
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-import click
 import typer
 
 from llmkit import __version__
@@ -81,30 +80,30 @@ def _print_plugins(plugins: list[PluginInfo], as_json: bool) -> None:
     Console().print(table)
 
 
-def _failed_command(info: PluginInfo) -> click.Command:
-    def fail() -> None:
+def _failed_command(info: PluginInfo) -> Any:
+    def fail(ctx: typer.Context) -> None:
         raise LlmkitError(f"plugin {info.name!r} ({info.module}) failed to load: {info.error}")
 
-    return click.Command(info.name, callback=fail, help=f"[failed to load] {info.error}",
-                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    fail.__doc__ = f"[failed to load] {info.error}"
+    holder = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+    holder.command(name=info.name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})(fail)
+    return typer.main.get_command(holder)
 
 
-def _plugin_command(info: PluginInfo) -> click.Command:
+def _plugin_command(info: PluginInfo) -> Any:
     obj = info.obj
-    if isinstance(obj, click.Command):
-        return obj
     if isinstance(obj, typer.Typer):
         obj.pretty_exceptions_enable = False  # type: ignore[attr-defined]
         obj._add_completion = False  # completion belongs to the root command only
         return typer.main.get_command(obj)
     if callable(obj):
-        holder = typer.Typer(pretty_exceptions_enable=False)
+        holder = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
         holder.command(name=info.name)(obj)
         return typer.main.get_command(holder)
-    raise TypeError(f"entry point is {type(obj).__name__}, not a Typer app, click command or function")
+    raise TypeError(f"entry point is {type(obj).__name__}, not a Typer app or a command function")
 
 
-def build_app(plugins: list[PluginInfo] | None = None) -> click.Group:
+def build_app(plugins: list[PluginInfo] | None = None) -> Any:
     """The whole command tree. ``plugins`` defaults to those installed (entry points)."""
     if plugins is None:
         plugins = discover_plugins()
@@ -132,19 +131,19 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # unwinds like Ctrl-C: batches already written stay whole
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point: run the CLI and map every outcome to an exit status."""
+def main(argv: Sequence[str] | None = None, plugins: list[PluginInfo] | None = None) -> None:
+    """Console entry point: run the CLI and map every outcome to an exit status.
+
+    ``plugins`` replaces entry-point discovery (tests pass their own).
+    """
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        app = build_app()
+        app = build_app(plugins)
         code = app.main(args=list(argv) if argv is not None else None, prog_name="llmkit", standalone_mode=False)
         status = code if isinstance(code, int) else 0
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         status = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        status = exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         status = EXIT_INTERRUPTED
     except LlmkitError as exc:
         print(f"llmkit: error: {exc}", file=sys.stderr)
@@ -155,7 +154,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except BrokenPipeError:
         status = _quiet_broken_pipe()
     except Exception as exc:
-        if isinstance(exc.__context__, BrokenPipeError) or _is_broken_pipe(exc):
+        if _is_usage_exception(exc):  # typer's (click's) own: bad option, missing argument
+            exc.show()  # type: ignore[attr-defined]
+            status = 2
+        elif isinstance(exc.__context__, BrokenPipeError) or _is_broken_pipe(exc):
             status = _quiet_broken_pipe()
         else:
             traceback.print_exc()
@@ -163,6 +165,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             status = EXIT_INTERNAL
     _flush_stdout()
     sys.exit(status)
+
+
+def _is_usage_exception(exc: BaseException) -> bool:
+    # typer vendors click from 0.29 on, and used click itself before: recognise both by shape.
+    return callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int)
 
 
 def _is_broken_pipe(exc: BaseException) -> bool:

@@ -83,11 +83,16 @@ class IOOptions:
 io_options = option_set(IOOptions, "io")
 
 
-@dataclass
-class _Item:
-    record: dict[str, Any]
+@dataclass(slots=True)
+class _Batch:
+    """Records of one input source with their 1-based line (or row) numbers, side by side."""
+
     source: str
-    line: int
+    records: list[dict[str, Any]]
+    lines: list[int]
+
+    def where(self, index: int) -> str:
+        return f"{self.source}:{self.lines[index]}"
 
 
 @dataclass
@@ -121,9 +126,9 @@ def run_step(step: Step, options: IOOptions) -> Summary:
     try:
         with progress:
             step.open()
-            for items, error in _batches(run):
-                if items:
-                    _process(run, items, out, rejects)
+            for batch, error in _batches(run):
+                if batch.records:
+                    _process(run, batch, out, rejects)
                     progress.update(run.summary)
                 if error is not None:
                     raise error
@@ -143,7 +148,7 @@ def run_step(step: Step, options: IOOptions) -> Summary:
 
 #: The batch a step is processing, and its records' sources by object identity (built on
 #: first use, so runs that never ask pay nothing per record).
-_batch: list[_Item] = []
+_current: list[_Batch] = []
 _sources: dict[int, str] = {}
 
 
@@ -152,77 +157,78 @@ def source_of(record: dict[str, Any]) -> str | None:
 
     Steps use it to name the line in an ``InputError`` that must stop the run.
     """
-    if not _sources and _batch:
-        _sources.update((id(item.record), f"{item.source}:{item.line}") for item in _batch)
+    if not _sources and _current:
+        batch = _current[0]
+        _sources.update((id(r), batch.where(i)) for i, r in enumerate(batch.records))
     return _sources.get(id(record))
 
 
-def _process(run: _Run, items: list[_Item], out: LineWriter, rejects: LineWriter | None) -> None:
-    global _batch
-    _batch = items
-    _sources.clear()
+def _process(run: _Run, batch: _Batch, out: LineWriter, rejects: LineWriter | None) -> None:
+    _current.append(batch)
     try:
-        outcomes = run.step.process([item.record for item in items])
+        outcomes = run.step.process(batch.records)
     finally:
-        _batch = []
+        _current.clear()
         _sources.clear()
-    if len(outcomes) != len(items):
-        raise RuntimeError(f"step {run.step.name!r} returned {len(outcomes)} outcomes for {len(items)} records")
-    kept: list[dict[str, Any]] = []
-    rejected: list[dict[str, Any]] = []
-    for item, outcome in zip(items, outcomes):
-        if type(outcome) is dict:
-            kept.append(outcome)
-        elif isinstance(outcome, Reject):
-            run.summary.count_reject(outcome.reason)
-            rejected.append(_reject_record(item, outcome, run.step.name))
-    out.write_records(kept)
+    if len(outcomes) != len(batch.records):
+        raise RuntimeError(f"step {run.step.name!r} returned {len(outcomes)} outcomes for {len(batch.records)} records")
+    if all(type(o) is dict for o in outcomes):  # the common case: everything kept
+        kept = outcomes
+    else:
+        kept, rejected = [], []
+        for index, outcome in enumerate(outcomes):
+            if type(outcome) is dict:
+                kept.append(outcome)
+            elif isinstance(outcome, Reject):
+                run.summary.count_reject(outcome.reason)
+                rejected.append(_reject_record(batch.records[index], batch.where(index), outcome, run.step.name))
+        if rejects is not None:
+            rejects.write_records(rejected)
+    out.write_records(kept)  # type: ignore[arg-type]
     run.summary.written += len(kept)
-    if rejects is not None:
-        rejects.write_records(rejected)
 
 
-def _reject_record(item: _Item, reject: Reject, step_name: str) -> dict[str, Any]:
+def _reject_record(record: dict[str, Any], source: str, reject: Reject, step_name: str) -> dict[str, Any]:
     info: dict[str, Any] = {"stage": reject.stage or step_name, "reason": reject.reason}
     if reject.detail is not None:
         info["detail"] = reject.detail
-    info["source"] = f"{item.source}:{item.line}"
-    return {**item.record, "reject": info}
+    info["source"] = source
+    return {**record, "reject": info}
 
 
-def _batches(run: _Run) -> Iterator[tuple[list[_Item], InputError | None]]:
+def _batches(run: _Run) -> Iterator[tuple[_Batch, InputError | None]]:
     """Batches of parsed, sharded, resumed and limited records, with a fatal error to raise
     after the batch (so the valid records before a bad line are still written)."""
     options = run.options
     size = options.batch_size or run.step.batch_size
     for path in options.inputs or ["-"]:
-        for batch in read_batches(path, size):
-            if isinstance(batch, LineBatch):
-                items, error = _parse(run, batch)
+        for raw in read_batches(path, size):
+            if isinstance(raw, LineBatch):
+                batch, error = _parse(run, raw)
             else:
-                items = [_Item(r, batch.source, batch.first_line + i) for i, r in enumerate(batch.records)]
-                run.summary.read += len(items)
-                error = None
+                lines = list(range(raw.first_line, raw.first_line + len(raw.records)))
+                batch, error = _Batch(raw.source, raw.records, lines), None
+                run.summary.read += len(raw.records)
             if run.filters:
-                items = _filter(run, items, batch)
-            yield items, error
+                batch = _filter(run, batch)
+            yield batch, error
             if error is not None or (options.limit is not None and run.taken >= options.limit):
                 return
 
 
-def _parse(run: _Run, batch: LineBatch) -> tuple[list[_Item], InputError | None]:
+def _parse(run: _Run, raw: LineBatch) -> tuple[_Batch, InputError | None]:
     loads = orjson.loads
     try:  # fast path: every line is a JSON object
-        records = [loads(line) for line in batch.lines]
+        records = [loads(line) for line in raw.lines]
         if all(type(r) is dict for r in records):
             run.summary.read += len(records)
-            first = batch.first_line
-            return [_Item(r, batch.source, first + i) for i, r in enumerate(records)], None
+            lines = list(range(raw.first_line, raw.first_line + len(records)))
+            return _Batch(raw.source, records, lines), None
     except orjson.JSONDecodeError:
         pass
-    items: list[_Item] = []
-    for offset, line in enumerate(batch.lines):
-        number = batch.first_line + offset
+    batch = _Batch(raw.source, [], [])
+    for offset, line in enumerate(raw.lines):
+        number = raw.first_line + offset
         if not line.strip():
             continue  # blank lines carry no record
         try:
@@ -232,13 +238,14 @@ def _parse(run: _Run, batch: LineBatch) -> tuple[list[_Item], InputError | None]
             problem = f"invalid JSON: {exc}"
         if problem is None:
             run.summary.read += 1
-            items.append(_Item(record, batch.source, number))
+            batch.records.append(record)
+            batch.lines.append(number)
             continue
         run.summary.invalid += 1
         if run.options.on_error is OnError.fail:
-            return items, InputError(problem, f"{batch.source}:{number}")
-        _write_invalid(run, line, problem, f"{batch.source}:{number}")
-    return items, None
+            return batch, InputError(problem, f"{raw.source}:{number}")
+        _write_invalid(run, line, problem, f"{raw.source}:{number}")
+    return batch, None
 
 
 def _write_invalid(run: _Run, line: bytes, problem: str, source: str) -> None:
@@ -253,13 +260,12 @@ def _json_type(value: Any) -> str:
     return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
 
 
-def _filter(run: _Run, items: list[_Item], batch: LineBatch | RecordBatch) -> list[_Item]:
-    options, kept = run.options, []
+def _filter(run: _Run, batch: _Batch) -> _Batch:
+    options, kept = run.options, _Batch(batch.source, [], [])
     id_field = options.id_field
-    for item in items:
+    for record, line in zip(batch.records, batch.lines):
         position = run.position
         run.position += 1
-        record = item.record
         has_id = id_field in record
         if run.shard is not None:
             k, n = run.shard
@@ -275,5 +281,6 @@ def _filter(run: _Run, items: list[_Item], batch: LineBatch | RecordBatch) -> li
         if options.limit is not None and run.taken >= options.limit:
             break
         run.taken += 1
-        kept.append(item)
+        kept.records.append(record)
+        kept.lines.append(line)
     return kept
