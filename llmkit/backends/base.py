@@ -51,7 +51,8 @@ class Completion:
 @dataclass(slots=True)
 class GenerationResult:
     completions: list[Completion] = field(default_factory=list)
-    #: set when the prompt could not be run: "too_long" (prompt does not fit the context)
+    #: set when the prompt could not be run: "too_long" (prompt + 1 new token does not fit the
+    #: context), "empty_prompt" (no tokens at all to condition on)
     error: str | None = None
     detail: str | None = None
     prompt_token_ids: list[int] | None = None
@@ -71,12 +72,27 @@ class TokenScores:
     detail: str | None = None
 
 
+@dataclass(slots=True)
+class TokenDistributionScores(TokenScores):
+    """:class:`TokenScores` plus two moments of each scored position's full next-token distribution.
+
+    At position ``i`` with distribution p over the vocabulary: ``mean_logprobs[i]`` = E_{z~p}[log p(z)]
+    and ``std_logprobs[i]`` = sqrt(Var_{z~p}[log p(z)]), what Min-K%++ normalises a token's log-prob by.
+    """
+
+    mean_logprobs: list[float] = field(default_factory=list)
+    std_logprobs: list[float] = field(default_factory=list)
+
+
 class Backend(ABC):
     """One model behind one generation interface."""
 
     name: ClassVar[str] = "backend"
     #: can give teacher-forced token log-probs (``score``)
     can_score: ClassVar[bool] = False
+    #: can look at whole next-token distributions (``score_distribution``, ``next_token_logprobs``);
+    #: an optional capability, only of backends that hold the model in this process (hf)
+    can_score_full: ClassVar[bool] = False
 
     @abstractmethod
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
@@ -87,6 +103,21 @@ class Backend(ABC):
         from llmkit.errors import UsageError
 
         raise UsageError(f"the {self.name!r} backend cannot give token log-probabilities")
+
+    def score_distribution(self, texts: Sequence[str]) -> list[TokenDistributionScores]:
+        """Like :meth:`score`, plus the mean and std of log p over the vocabulary at each position.
+        Only where ``can_score_full``."""
+        from llmkit.errors import UsageError
+
+        raise UsageError(f"the {self.name!r} backend cannot give full next-token distributions; use --backend hf")
+
+    def next_token_logprobs(self, prompts: Sequence[Prompt]) -> list[Any]:
+        """The log-probs over the whole vocabulary of the token after each prompt: one float32 numpy
+        array of shape ``(vocab_size,)`` per prompt, or None for a prompt that does not fit the
+        context (or has no tokens). Only where ``can_score_full``."""
+        from llmkit.errors import UsageError
+
+        raise UsageError(f"the {self.name!r} backend cannot give full next-token distributions; use --backend hf")
 
     @property
     def max_model_len(self) -> int | None:

@@ -1,0 +1,118 @@
+"""Prompt rendering shared by the backends that hold a tokenizer locally (hf, vllm).
+
+Both tokenise here, so the same prompt gives the same token ids on either backend (which the
+parity tests rely on), and the context-length check happens before anything reaches the model.
+Rules: a string is encoded with the tokenizer's special tokens (BOS where the model uses one);
+chat messages are rendered with the chat template, whose text already carries BOS, and encoded
+without adding special tokens again; :class:`TokenIds` pass through untouched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from llmkit.backends.base import GenerationResult, Prompt, TokenIds, TokenScores
+from llmkit.errors import BackendUnavailable, UsageError
+
+#: transformers uses this huge number as "no limit" in ``model_max_length``
+_NO_LIMIT = 10**8
+
+
+def check_local_model(model: str) -> None:
+    """Fail early, naming the path, when ``model`` is meant as a local path that does not exist.
+
+    A hub id (``org/name``) cannot be told from a relative path with one slash, so only paths that
+    are unmistakably local (absolute, ``./``, ``../``, ``~``) are checked here; a missing hub id
+    fails in the loader, which the backends translate the same way.
+    """
+    local = model.startswith(("/", "./", "../", "~")) or model in (".", "..")
+    if local and not os.path.isdir(os.path.expanduser(model)):
+        raise BackendUnavailable(f"model path {model!r} does not exist or is not a directory")
+
+
+def load_tokenizer(model: str, trust_remote_code: bool) -> Any:
+    """The model's Hugging Face tokenizer; BackendUnavailable when it cannot be loaded."""
+    check_local_model(model)
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(os.path.expanduser(model), trust_remote_code=trust_remote_code)
+    except Exception as exc:  # OSError (not found / offline), ValueError (remote code refused), ...
+        raise BackendUnavailable(f"cannot load the tokenizer of model {model!r}: {exc}") from exc
+    if tokenizer.pad_token_id is None:  # batching needs a pad id; EOS is the usual stand-in
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def context_length(config_max: int | None, tokenizer: Any, override: int | None) -> int | None:
+    """--max-model-len when given, else the model config's, else the tokenizer's (when it has one)."""
+    if override is not None:
+        return override
+    if config_max:
+        return int(config_max)
+    tok_max = getattr(tokenizer, "model_max_length", None)
+    return int(tok_max) if tok_max and tok_max < _NO_LIMIT else None
+
+
+def render_prompt(tokenizer: Any, prompt: Prompt) -> list[int]:
+    """Token ids of one prompt, by the rules in the module docstring."""
+    if isinstance(prompt, TokenIds):
+        return list(prompt.ids)
+    if isinstance(prompt, str):
+        return list(tokenizer.encode(prompt, add_special_tokens=True))
+    if isinstance(prompt, list):
+        return list(tokenizer.encode(render_chat(tokenizer, prompt), add_special_tokens=False))
+    raise TypeError(f"a prompt is a str, a list of chat messages or TokenIds, not {type(prompt).__name__}")
+
+
+def render_chat(tokenizer: Any, messages: list[dict[str, str]]) -> str:
+    """The chat template's text for ``messages``, ready for the assistant's turn."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise UsageError("the model has no chat template; give plain prompts (--no-chat)")
+    try:
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    except Exception as exc:  # jinja errors: a message without role/content, a role the template refuses
+        raise UsageError(f"the chat template could not render the messages: {exc}") from exc
+
+
+def render_prompts(tokenizer: Any, prompts: Sequence[Prompt]) -> list[list[int]]:
+    return [render_prompt(tokenizer, prompt) for prompt in prompts]
+
+
+def prompt_problem(prompt_ids: list[int], max_len: int | None) -> GenerationResult | None:
+    """A ready ``error`` result when a prompt cannot run, else None: it must leave room for one token."""
+    if not prompt_ids:
+        return GenerationResult(error="empty_prompt", detail="the prompt has no tokens", prompt_token_ids=[])
+    if max_len is not None and len(prompt_ids) + 1 > max_len:
+        return GenerationResult(
+            error="too_long",
+            detail=f"prompt has {len(prompt_ids)} tokens; the context holds {max_len} (prompt + at least 1 new token)",
+            prompt_token_ids=prompt_ids,
+        )
+    return None
+
+
+def new_token_budget(prompt_len: int, max_tokens: int, max_len: int | None) -> int:
+    """max_tokens, capped so that prompt and completion fit the context."""
+    return max_tokens if max_len is None else max(1, min(max_tokens, max_len - prompt_len))
+
+
+def score_problem(text_ids: list[int], max_len: int | None) -> TokenScores | None:
+    """A ready ``error`` score when a text cannot be scored whole (same rule as prompts), else None."""
+    if max_len is not None and len(text_ids) + 1 > max_len:
+        return TokenScores(
+            token_ids=[],
+            logprobs=[],
+            error="too_long",
+            detail=f"text has {len(text_ids)} tokens; the context holds {max_len}",
+        )
+    return None
+
+
+def encode_texts(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids of texts to score: special tokens added, so the first real token is scored after BOS."""
+    if not all(isinstance(text, str) for text in texts):
+        raise TypeError("score() takes strings")
+    return [list(tokenizer.encode(text, add_special_tokens=True)) for text in texts]

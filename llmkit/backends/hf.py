@@ -1,0 +1,252 @@
+"""The ``hf`` backend: transformers, batched left-padded ``generate``, on CUDA when there is one.
+
+Reproducibility: with ``seed`` set, every ``generate`` call reseeds torch first, so the same batch
+with the same seed gives the same completions. Unlike vLLM's per-request seeds, a sample here also
+depends on the other prompts of its batch (they share one random stream).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from llmkit.backends import _hf_score, _render
+from llmkit.backends.base import (
+    Backend,
+    Completion,
+    GenerationResult,
+    Prompt,
+    SamplingParams,
+    TokenDistributionScores,
+    TokenScores,
+)
+from llmkit.backends.options import BackendOptions
+from llmkit.errors import BackendUnavailable, UsageError
+
+_DTYPES = {"float32": "float32", "float": "float32", "float16": "float16", "half": "float16", "bfloat16": "bfloat16"}
+
+
+class HFBackend(Backend):
+    """A transformers causal LM held in this process."""
+
+    name = "hf"
+    can_score = True
+    can_score_full = True
+
+    def __init__(self, options: BackendOptions) -> None:
+        import torch
+
+        if not options.model:
+            raise UsageError("--model is required by the hf backend")
+        self.options = options
+        self.device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self._tokenizer = _render.load_tokenizer(options.model, options.trust_remote_code)
+        self.model = _load_model(options, self.device)
+        config = self.model.config
+        self._max_len = _render.context_length(
+            getattr(config, "max_position_embeddings", None), self._tokenizer, options.max_model_len
+        )
+        self._eos_ids = _eos_ids(self.model, self._tokenizer)
+
+    # -- the interface -------------------------------------------------------------------------
+
+    @property
+    def max_model_len(self) -> int | None:
+        return self._max_len
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
+        prompt_ids = _render.render_prompts(self._tokenizer, prompts)
+        results: list[GenerationResult | None] = [_render.prompt_problem(ids, self._max_len) for ids in prompt_ids]
+        # One generate call per distinct token budget: prompts near the end of the context get a
+        # smaller one, and a batch shares max_new_tokens.
+        by_budget: dict[int, list[int]] = defaultdict(list)
+        for index, ids in enumerate(prompt_ids):
+            if results[index] is None:
+                by_budget[_render.new_token_budget(len(ids), params.max_tokens, self._max_len)].append(index)
+        for budget, indices in by_budget.items():
+            batch = [prompt_ids[i] for i in indices]
+            for index, completions in zip(indices, self._generate_batch(batch, params, budget)):
+                results[index] = GenerationResult(completions=completions, prompt_token_ids=prompt_ids[index])
+        return [result for result in results if result is not None]
+
+    def score(self, texts: Sequence[str]) -> list[TokenScores]:
+        return self._score(texts, with_moments=False)  # type: ignore[return-value]
+
+    def score_distribution(self, texts: Sequence[str]) -> list[TokenDistributionScores]:
+        return self._score(texts, with_moments=True)  # type: ignore[return-value]
+
+    def next_token_logprobs(self, prompts: Sequence[Prompt]) -> list[Any]:
+        prompt_ids = _render.render_prompts(self._tokenizer, prompts)
+        fits = [i for i, ids in enumerate(prompt_ids) if _render.prompt_problem(ids, self._max_len) is None]
+        out: list[Any] = [None] * len(prompts)
+        with _torch_errors():
+            rows = _hf_score.last_logprobs(self.model, [prompt_ids[i] for i in fits], self._pad_id, self.device)
+        for index, row in zip(fits, rows):
+            out[index] = row
+        return out
+
+    def close(self) -> None:
+        import torch
+
+        self.model = None
+        if self.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    @property
+    def _pad_id(self) -> int:
+        return int(self._tokenizer.pad_token_id)
+
+    def _score(self, texts: Sequence[str], with_moments: bool) -> list[TokenScores]:
+        text_ids = _render.encode_texts(self._tokenizer, texts)
+        results: list[TokenScores | None] = [_render.score_problem(ids, self._max_len) for ids in text_ids]
+        todo = [i for i, result in enumerate(results) if result is None]
+        with _torch_errors():
+            scored = _hf_score.teacher_forced(
+                self.model, [text_ids[i] for i in todo], self._pad_id, self.device, with_moments
+            )
+        for index, result in zip(todo, scored):
+            results[index] = result
+        return [result for result in results if result is not None]
+
+    def _generate_batch(self, batch: list[list[int]], params: SamplingParams, budget: int) -> list[list[Completion]]:
+        import torch
+
+        input_ids, attention = _hf_score.left_padded(batch, self._pad_id, self.device)
+        sample = params.temperature > 0
+        config = self._generation_config(params, budget, sample)
+        if params.seed is not None:
+            torch.manual_seed(params.seed)  # seeds CUDA too
+        with _torch_errors(), torch.inference_mode():
+            output = self.model.generate(
+                input_ids,
+                attention_mask=attention,
+                generation_config=config,
+                tokenizer=self._tokenizer if params.stop else None,  # transformers needs it for stop_strings
+            )
+        new_tokens = output[:, input_ids.shape[1] :].tolist()
+        per_prompt = params.n if sample else 1
+        completions = [self._finish(row, params.stop) for row in new_tokens]
+        grouped = [completions[i * per_prompt : (i + 1) * per_prompt] for i in range(len(batch))]
+        if not sample:  # greedy: the n samples are all the one greedy completion, as vLLM gives them
+            grouped = [[_copy(group[0]) for _ in range(params.n)] for group in grouped]
+        return grouped
+
+    def _generation_config(self, params: SamplingParams, budget: int, sample: bool) -> Any:
+        from transformers import GenerationConfig
+
+        # A fresh config, so a model's own generation defaults (repetition penalty, top_k 50, ...)
+        # do not change what the common options mean; only the stop tokens are the model's.
+        settings: dict[str, Any] = {
+            "max_new_tokens": budget,
+            "do_sample": sample,
+            "eos_token_id": sorted(self._eos_ids),
+            "pad_token_id": self._pad_id,
+            "stop_strings": list(params.stop) or None,
+        }
+        if sample:
+            settings.update(
+                temperature=params.temperature, top_p=params.top_p, top_k=params.top_k, num_return_sequences=params.n
+            )
+        return GenerationConfig(**settings)
+
+    def _finish(self, new_ids: list[int], stop: tuple[str, ...]) -> Completion:
+        """Cut a generated row where the sequence really ended (EOS or a stop string; the rest is
+        padding) and trim the text at the first stop string, as vLLM does."""
+        end, reason = len(new_ids), "length"
+        for position, token in enumerate(new_ids):
+            if token in self._eos_ids:
+                end, reason = position + 1, "stop"
+                break
+        ids = new_ids[:end]
+        text = self._decode(ids)
+        found = _first_stop(text, stop)
+        if found is not None:
+            cut = found
+            ids = ids[: self._tokens_to_reach(ids, text[: cut[0] + len(cut[1])])]
+            text, reason = text[: cut[0]], "stop"
+        return Completion(text=text, token_ids=ids, finish_reason=reason)
+
+    def _tokens_to_reach(self, ids: list[int], prefix: str) -> int:
+        """The fewest leading tokens whose text covers ``prefix`` (the token completing a stop string
+        is the last one generated). Binary search: a longer prefix of tokens never decodes shorter."""
+        low, high = 1, len(ids)
+        while low < high:
+            middle = (low + high) // 2
+            if self._decode(ids[:middle]).startswith(prefix):
+                high = middle
+            else:
+                low = middle + 1
+        return low
+
+    def _decode(self, ids: list[int]) -> str:
+        return self._tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def _first_stop(text: str, stop: tuple[str, ...]) -> tuple[int, str] | None:
+    hits = [(text.find(s), s) for s in stop if s and s in text]
+    return min(hits) if hits else None
+
+
+def _copy(completion: Completion) -> Completion:
+    return Completion(completion.text, list(completion.token_ids), completion.finish_reason)
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    """Every id that ends a sequence: the generation config's (some models list several) and the tokenizer's."""
+    ids: set[int] = set()
+    for source in (getattr(model, "generation_config", None), model.config):
+        value = getattr(source, "eos_token_id", None) if source is not None else None
+        ids.update([value] if isinstance(value, int) else (value or []))
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    return ids
+
+
+def _torch_dtype(name: str, device: str) -> Any:
+    import torch
+
+    if name == "auto":
+        # float32 on the CPU (half precision there is slow and inexact); the checkpoint's on a GPU
+        return torch.float32 if device == "cpu" else "auto"
+    if name not in _DTYPES:
+        raise UsageError(f"unknown --dtype {name!r}; choose auto, float32, float16 or bfloat16")
+    return getattr(torch, _DTYPES[name])
+
+
+def _load_model(options: BackendOptions, device: str) -> Any:
+    import os
+
+    from transformers import AutoModelForCausalLM
+
+    dtype = _torch_dtype(options.dtype, device)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            os.path.expanduser(options.model or ""), dtype=dtype, trust_remote_code=options.trust_remote_code
+        )
+        return model.to(device).eval()
+    except Exception as exc:
+        hint = " (it needs its own code: add --trust-remote-code if you trust it)" if "trust_remote_code" in str(exc) else ""
+        raise BackendUnavailable(f"cannot load model {options.model!r} on {device}{hint}: {exc}") from exc
+
+
+class _torch_errors:
+    """Translate torch failures during a forward pass into BackendUnavailable (out of memory above all)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> bool:
+        import torch
+
+        if isinstance(exc, torch.OutOfMemoryError):
+            raise BackendUnavailable(f"out of device memory: {exc}; lower --batch-size or --max-tokens") from exc
+        if isinstance(exc, RuntimeError) and not isinstance(exc, BackendUnavailable):
+            raise BackendUnavailable(f"the model failed during a forward pass: {exc}") from exc
+        return False
