@@ -147,23 +147,26 @@ def replace_with_spans(data: bytes, spans: list[Utf8Error]) -> str:
     return "".join(pieces)
 
 
-_prefix_decoder = codecs.getincrementaldecoder("utf-8")
-
-
-def is_valid_prefix(data: bytes) -> bool:
-    """True when ``data`` is well-formed or well-formed up to a valid, unfinished last character."""
-    try:
-        _prefix_decoder().decode(data, final=False)
-        return True
-    except UnicodeDecodeError:
-        return False
-
-
 def incomplete_tail(data: bytes) -> bytes:
-    """The bytes of an unfinished last character of a valid prefix (b"" when it ends cleanly)."""
+    """The last bytes when they are a lead byte plus fewer continuation bytes than it needs
+    (b"" otherwise). Says nothing about whether those bytes obey the second-byte ranges."""
     for back in range(1, min(4, len(data)) + 1):
         byte = data[-back]
         if not 0x80 <= byte <= 0xBF:
-            need = sequence_length(byte)
-            return data[-back:] if need > back else b""
+            return data[-back:] if sequence_length(byte) > back else b""
     return b""
+
+
+def is_valid_prefix(data: bytes) -> bool:
+    """True when ``data`` is well-formed, or well-formed up to an unfinished last character
+    whose bytes so far some continuation can complete (Python's incremental decoder defers the
+    second-byte check, so the tail is checked here)."""
+    tail = incomplete_tail(data)
+    try:
+        data[: len(data) - len(tail)].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    if len(tail) >= 2:
+        low, high = second_byte_range(tail[0])
+        return low <= tail[1] <= high
+    return True
