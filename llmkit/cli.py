@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from llmkit import __version__
-from llmkit.errors import LlmkitError
+from llmkit.errors import LlmkitError, OutputClosed
 from llmkit.plugins import PluginInfo, discover_plugins
 
 EXIT_INTERRUPTED = 130
@@ -145,6 +145,8 @@ def main(argv: Sequence[str] | None = None, plugins: list[PluginInfo] | None = N
         status = exc.exit_code
     except typer.Abort:
         status = EXIT_INTERRUPTED
+    except OutputClosed:
+        status = _quiet_broken_pipe()
     except LlmkitError as exc:
         print(f"llmkit: error: {exc}", file=sys.stderr)
         status = exc.exit_code

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from llmkit.errors import InputError, UsageError
+from llmkit.errors import InputError, OutputClosed, UsageError
 from llmkit.io import LineBatch, LineWriter, RecordBatch, id_key, read_batches, scan_done_ids
 from llmkit.options import option_set
 from llmkit.progress import Progress
@@ -124,26 +124,40 @@ def run_step(step: Step, options: IOOptions) -> Summary:
     rejects = run.rejects = LineWriter(options.rejects, append=options.resume) if options.rejects else None
     progress = Progress(enabled=not options.quiet)
     try:
-        with progress:
-            step.open()
-            for batch, error in _batches(run):
-                if batch.records:
-                    _process(run, batch, out, rejects)
-                    progress.update(run.summary)
-                if error is not None:
-                    raise error
-            extra = list(step.finish())
-            out.write_records(extra)
-            run.summary.written += len(extra)
+        _stream(run, out, rejects, progress)
+    except BrokenPipeError as exc:
+        raise OutputClosed() from exc
     finally:
         run.summary.seconds = time.monotonic() - run.summary.started
         step.close()
-        out.close()
+        _close_quietly(out)
         if rejects:
             rejects.close()
     if not options.quiet:
         run.summary.print()
     return run.summary
+
+
+def _close_quietly(out: LineWriter) -> None:
+    try:
+        out.close()
+    except BrokenPipeError:
+        pass
+
+
+def _stream(run: _Run, out: LineWriter, rejects: LineWriter | None, progress: Progress) -> None:
+    step = run.step
+    with progress:
+        step.open()
+        for batch, error in _batches(run):
+            if batch.records:
+                _process(run, batch, out, rejects)
+                progress.update(run.summary)
+            if error is not None:
+                raise error
+        extra = list(step.finish())
+        out.write_records(extra)
+        run.summary.written += len(extra)
 
 
 #: The batch a step is processing, and its records' sources by object identity (built on

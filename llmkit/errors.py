@@ -5,6 +5,7 @@
      +-- InputError             exit 65  bad input data: fix the file (message names FILE:LINE and field)
      +-- BackendUnavailable     exit 69  a model, server or optional dependency cannot be reached or loaded
      +-- MissingDependency      exit 69  an optional extra is not installed: the message says what to install
+     +-- OutputClosed           exit 0   the reader of stdout went away (`| head`): a normal end
 
 Plugins and backends raise these; only the CLI entry (`llmkit.cli.main`) turns them into exit
 statuses. Errors of third-party libraries are translated at the boundary that calls them
@@ -60,6 +61,15 @@ class MissingDependency(BackendUnavailable):
             f"{purpose} needs the Python package {package!r}, which is not installed. "
             f"Install it with: pip install 'llmkit[{extra}]'"
         )
+
+
+class OutputClosed(LlmkitError):
+    """Stdout was closed by its reader; the run ends quietly with status 0."""
+
+    exit_code = 0
+
+    def __init__(self) -> None:
+        super().__init__("output closed by the reader")
 
 
 def require(module: str, extra: str, purpose: str):

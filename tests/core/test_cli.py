@@ -1,0 +1,102 @@
+"""The command tree: plugin discovery, failing plugins, --version, no heavy imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import EntryPoint
+
+import orjson
+
+from llmkit import plugins as plugin_registry
+
+HEAVY = ("torch", "transformers", "vllm", "sklearn", "scipy", "matplotlib", "pylint", "libcst", "datasets")
+
+FIRST_PARTY = {"ability-pca", "contrastive-gen", "mia", "rewrite-code", "rewrite-math", "utf8-eval"}
+
+
+def run_llmkit(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "llmkit", *args], capture_output=True, timeout=120)
+
+
+def test_help_and_plugins_import_no_heavy_library():
+    code = (
+        "import sys\n"
+        "from llmkit.cli import build_app\n"
+        "app = build_app()\n"
+        "def walk(cmd):\n"
+        "    for sub in getattr(cmd, 'commands', {}).values():\n"
+        "        walk(sub)\n"
+        "walk(app)\n"
+        "from llmkit.plugins import discover_plugins\n"
+        "assert all(p.ok for p in discover_plugins()), [p.error for p in discover_plugins()]\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    for args in (["--help"], ["plugins"]):
+        probe = f"import sys, runpy\nsys.argv = ['llmkit', *{args!r}]\n" \
+                "try:\n    runpy.run_module('llmkit', run_name='__main__')\nexcept SystemExit:\n    pass\n" \
+                f"print('HEAVY', sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)"
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+        assert "HEAVY []" in out.stderr, out.stderr
+
+
+def test_version():
+    result = run_llmkit("--version")
+    assert result.returncode == 0
+    import llmkit
+
+    assert result.stdout.decode().strip() == f"llmkit {llmkit.__version__}"
+
+
+def test_plugins_lists_every_first_party_plugin_with_metadata():
+    result = run_llmkit("plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in map(orjson.loads, result.stdout.splitlines())}
+    assert FIRST_PARTY <= set(rows)
+    for name in FIRST_PARTY:
+        row = rows[name]
+        assert row["status"] == "ok", row
+        assert row["module"].startswith("llmkit_") and row["version"] and row["description"]
+
+
+def test_a_plugin_that_fails_to_import_is_listed_and_the_rest_still_work(monkeypatch, tmp_path):
+    good = EntryPoint("demo", "tests.core.demo_plugin:app", plugin_registry.PLUGIN_GROUP)
+    broken = EntryPoint("broken", "no_such_module_for_llmkit:app", plugin_registry.PLUGIN_GROUP)
+    monkeypatch.setattr(plugin_registry, "entry_points", lambda group: [good, broken] if group == plugin_registry.PLUGIN_GROUP else [])
+    found = {p.name: p for p in plugin_registry.discover_plugins()}
+    assert found["demo"].ok and found["demo"].description.startswith("Demo step")
+    assert not found["broken"].ok and "No module named 'no_such_module_for_llmkit'" in found["broken"].error
+
+    from typer.testing import CliRunner
+
+    from llmkit.cli import build_app
+
+    app = build_app(list(found.values()))
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"text": "ok"}\n')
+    result = CliRunner().invoke(app, ["demo", "-i", str(data), "-q"])
+    assert result.exit_code == 0 and '"upper":"OK"' in result.output
+    listed = CliRunner().invoke(app, ["plugins", "--json"])
+    rows = {r["name"]: r for r in map(orjson.loads, listed.output.splitlines())}
+    assert rows["broken"]["status"] == "failed" and "no_such_module_for_llmkit" in rows["broken"]["error"]
+    failed = CliRunner().invoke(app, ["broken"])
+    assert failed.exit_code != 0 and "failed to load" in str(failed.exception)
+
+
+def test_allowlist_restricts_plugins(monkeypatch):
+    monkeypatch.setenv("LLMKIT_PLUGINS", "mia")
+    assert [p.name for p in plugin_registry.discover_plugins()] == ["mia"]
+
+
+def test_unknown_backend_is_a_usage_error():
+    from llmkit import BackendOptions, UsageError, open_backend
+
+    try:
+        open_backend(BackendOptions(model="x", backend="nope"))
+    except UsageError as exc:
+        assert "unknown backend 'nope'" in str(exc) and "hf" in str(exc)
+    else:
+        raise AssertionError("no error")

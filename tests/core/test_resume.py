@@ -1,0 +1,77 @@
+"""--resume after SIGTERM and SIGKILL: the completed output equals an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.core.helpers import DEMO, read_jsonl, run_demo, write_jsonl
+
+COUNT = 3000
+
+
+def start_slow(path, out, *extra):
+    # 100 records a batch, 0.05 s a batch: about 1.5 s for the whole input
+    return subprocess.Popen(
+        [sys.executable, str(DEMO), "demo", "-i", str(path), "-o", str(out), "--resume", "--sleep", "0.05", "-q", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_for_lines(out, at_least: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if out.exists() and out.read_bytes().count(b"\n") >= at_least:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the run produced no output in time")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize("with_ids", [True, False])
+def test_interrupted_run_resumes_to_the_uninterrupted_output(tmp_path, sig, with_ids):
+    data = [({"id": i} if with_ids else {}) | {"text": f"record {i}"} for i in range(COUNT)]
+    path = write_jsonl(tmp_path / "in.jsonl", data)
+    reference = tmp_path / "reference.jsonl"
+    assert run_demo("-i", str(path), "-o", str(reference), "--resume", "-q").returncode == 0
+
+    out = tmp_path / "out.jsonl"
+    process = start_slow(path, out)
+    wait_for_lines(out, 500)
+    process.send_signal(sig)
+    status = process.wait(timeout=30)
+    assert status == (130 if sig == signal.SIGTERM else -signal.SIGKILL)
+    partial = out.read_bytes().count(b"\n")
+    assert 0 < partial < COUNT
+
+    result = run_demo("-i", str(path), "-o", str(out), "--resume")
+    assert result.returncode == 0
+    assert out.read_bytes() == reference.read_bytes()
+    assert f"skipped (already done) {partial}".encode() in result.stderr
+
+
+def test_a_torn_last_line_is_cut_before_appending(tmp_path):
+    data = [{"id": i, "text": f"r{i}"} for i in range(10)]
+    path = write_jsonl(tmp_path / "in.jsonl", data)
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b'{"id":0,"text":"r0","upper":"R0"}\n{"id":1,"text":"r1","upp')  # killed mid-write
+    result = run_demo("-i", str(path), "-o", str(out), "--resume")
+    assert result.returncode == 0
+    records = read_jsonl(out)
+    assert [r["id"] for r in records] == list(range(10))
+
+
+def test_rejected_records_are_not_retried_when_rejects_are_kept(tmp_path):
+    data = [{"id": 1, "text": "a"}, {"id": 2}, {"id": 3, "text": "c"}]
+    path = write_jsonl(tmp_path / "in.jsonl", data)
+    out, rejects = tmp_path / "out.jsonl", tmp_path / "rejects.jsonl"
+    assert run_demo("-i", str(path), "-o", str(out), "--rejects", str(rejects), "--resume").returncode == 0
+    again = run_demo("-i", str(path), "-o", str(out), "--rejects", str(rejects), "--resume")
+    assert b"in 3, out 0" in again.stderr and b"skipped (already done) 3" in again.stderr
+    assert len(read_jsonl(out)) == 2 and len(read_jsonl(rejects)) == 1
