@@ -291,3 +291,19 @@ def test_swallow_base_models_match_sklearn(shared_data, tmp_path, capsys):
     pc1 = next(r for r in by_type(out, "regression") if r["component"] == "PC1")
     assert pc1["slope"] > 0 and pc1["p_value"] < 1e-3 and pc1["n"] == 63
     assert not math.isnan(pc1["r2"])
+
+
+def test_example_table_recovers_its_three_planted_factors(tmp_path, capsys):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "ability_pca" / "ability_pca_scores.jsonl"
+    code, out, err = run_cli(["-i", str(example), "--missing", "mean", "--rotation", "varimax", "--components", "3",
+                              "--regress-on", "compute_zflops", "--log"], tmp_path, capsys)
+    assert code == 0, err
+    rotated = [c for c in by_type(out, "component") if c["rotation"] == "varimax"]
+    top = [set(sorted(c["scaled_loadings"], key=c["scaled_loadings"].get)[-2:]) for c in rotated]
+    assert {"ja_knowledge_qa", "en_ja_translation"} in top
+    assert {"math_word", "code_synthesis"} in top
+    general = rotated[[i for i, t in enumerate(top) if t <= {"en_commonsense", "en_knowledge_qa", "en_exam"}][0]]
+    regression = next(r for r in by_type(out, "regression") if r["component"] == general["component"])
+    assert regression["slope"] > 0 and regression["p_value"] < 0.01
