@@ -1,0 +1,158 @@
+"""Lockstep contrastive decoding with transformers: two models, one token stream.
+
+Both models read the same left-padded batch, each keeps its own KV cache, and at every step the
+next token of each sequence is drawn from the contrastive scores of the two last-position logits
+and fed to both. A sequence ends on its own at EOS, at a stop string or at its length limit;
+finished rows leave the batch (and both caches), so a long tail costs only its own rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmkit import Completion, SamplingParams
+
+from llmkit_contrastive.formulas import Contrast, contrastive_scores, sample_next
+
+
+def load_causal_lm(path: str, *, dtype: str = "auto", device: str | None = None, trust_remote_code: bool = False) -> Any:
+    """A transformers causal LM in eval mode on ``device`` (default: cuda when available)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+    return model.to(device).eval()
+
+
+def eos_token_ids(model: Any, tokenizer: Any) -> set[int]:
+    """The ids that end a sequence: the tokenizer's EOS and the generation config's (often a list)."""
+    ids: set[int] = set()
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if isinstance(configured, int):
+        ids.add(configured)
+    elif configured:
+        ids.update(int(i) for i in configured)
+    return ids
+
+
+@dataclass
+class _Sequence:
+    """One row being decoded."""
+
+    prompt_len: int
+    token_ids: list[int] = field(default_factory=list)
+    text: str | None = None
+    finish_reason: str | None = None
+
+
+class LockstepDecoder:
+    """Contrastive generation from an expert and an amateur that share one tokenizer."""
+
+    def __init__(
+        self,
+        expert: Any,
+        amateur: Any,
+        tokenizer: Any,
+        contrast: Contrast,
+        *,
+        vocab_size: int,
+        max_model_len: int,
+        eos_ids: set[int],
+    ) -> None:
+        self.expert, self.amateur, self.tokenizer = expert, amateur, tokenizer
+        self.contrast = contrast
+        self.vocab_size = vocab_size
+        self.max_model_len = max_model_len
+        self.eos_ids = eos_ids
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos_ids, default=0)
+
+    def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[list[Completion]]:
+        """``params.n`` completions per prompt (prompts must fit: len + 1 <= max_model_len)."""
+        import torch
+
+        rows = [ids for ids in prompts for _ in range(params.n)]
+        if not rows:
+            return []
+        generator = None
+        if params.seed is not None:
+            generator = torch.Generator(device=self.expert.device).manual_seed(params.seed)
+        with torch.inference_mode():
+            sequences = self._decode(rows, params, generator)
+        done = [Completion(s.text or "", s.token_ids, s.finish_reason or "length") for s in sequences]
+        return [done[i * params.n : (i + 1) * params.n] for i in range(len(prompts))]
+
+    def _decode(self, rows: list[list[int]], params: SamplingParams, generator: Any) -> list[_Sequence]:
+        import torch
+
+        device = self.expert.device
+        width = max(len(ids) for ids in rows)
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long, device=device)
+        mask = torch.zeros((len(rows), width), dtype=torch.long, device=device)
+        for i, ids in enumerate(rows):
+            input_ids[i, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            mask[i, width - len(ids) :] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        sequences = [_Sequence(len(ids)) for ids in rows]
+        live = list(range(len(rows)))  # row i of the batch is sequences[live[i]]
+        caches: list[Any] = [None, None]
+        step_ids, step_positions = input_ids, positions
+        while live:
+            logits = []
+            for k, model in enumerate((self.expert, self.amateur)):
+                out = model(
+                    input_ids=step_ids, attention_mask=mask, position_ids=step_positions,
+                    past_key_values=caches[k], use_cache=True, logits_to_keep=1,
+                )
+                caches[k] = out.past_key_values
+                logits.append(out.logits[:, -1, : self.vocab_size])
+            scores = contrastive_scores(logits[0], logits[1], self.contrast)
+            tokens = sample_next(
+                scores, temperature=params.temperature, top_p=params.top_p, top_k=params.top_k, generator=generator
+            )
+            keep = [i for i, token in enumerate(tokens.tolist()) if not self._advance(sequences[live[i]], token, params)]
+            if len(keep) < len(live):
+                index = torch.tensor(keep, dtype=torch.long, device=device)
+                for cache in caches:
+                    cache.batch_select_indices(index)
+                tokens, mask, step_positions = tokens[index], mask[index], step_positions[index]
+                live = [live[i] for i in keep]
+            mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
+            step_ids = tokens[:, None]
+            step_positions = step_positions[:, -1:] + 1
+        return sequences
+
+    def _advance(self, seq: _Sequence, token: int, params: SamplingParams) -> bool:
+        """Append ``token``; True when the sequence is finished."""
+        seq.token_ids.append(token)
+        if token in self.eos_ids:
+            seq.finish_reason = "stop"
+            seq.text = self.tokenizer.decode(seq.token_ids[:-1], skip_special_tokens=True)
+            return True
+        if params.stop:
+            text = self.tokenizer.decode(seq.token_ids, skip_special_tokens=True)
+            hits = [text.find(s) for s in params.stop if s and s in text]
+            if hits:
+                # like vLLM: the text ends before the stop string, the ids keep the token that made it
+                seq.finish_reason, seq.text = "stop", text[: min(hits)]
+                return True
+        if len(seq.token_ids) >= params.max_tokens or seq.prompt_len + len(seq.token_ids) >= self.max_model_len:
+            seq.finish_reason = "length"
+            seq.text = self.tokenizer.decode(seq.token_ids, skip_special_tokens=True)
+            return True
+        return False
+
+
+def context_length(configs: list[Any], tokenizer: Any, override: int | None) -> int:
+    """The context both models can take: ``--max-model-len`` or the smaller of their position limits."""
+    if override is not None:
+        return override
+    limits = [getattr(c, "max_position_embeddings", None) for c in configs]
+    known = [int(x) for x in limits if x]
+    if known:
+        return min(known)
+    return int(getattr(tokenizer, "model_max_length", 2048) or 2048)

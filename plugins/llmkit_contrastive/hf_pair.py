@@ -1,0 +1,59 @@
+"""The hf contrastive pair as an llmkit Backend: prompts are TokenIds, results as any backend's."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from llmkit import Backend, BackendOptions, GenerationResult, Prompt, SamplingParams, TokenIds
+
+from llmkit_contrastive.formulas import Contrast
+from llmkit_contrastive.hf_decode import LockstepDecoder, context_length, eos_token_ids, load_causal_lm
+
+
+class HFContrastivePair(Backend):
+    """Expert and amateur loaded with transformers, decoded in lockstep."""
+
+    name = "hf-contrastive"
+
+    def __init__(self, expert: str, amateur: str, tokenizer: Any, vocab_size: int, contrast: Contrast, options: BackendOptions) -> None:
+        load = dict(dtype=options.dtype, device=options.device, trust_remote_code=options.trust_remote_code)
+        expert_model = load_causal_lm(expert, **load)
+        amateur_model = load_causal_lm(amateur, **load).to(expert_model.device)
+        for label, model in (("expert", expert_model), ("amateur", amateur_model)):
+            rows = model.get_output_embeddings().weight.shape[0]
+            if rows < vocab_size:
+                from llmkit import UsageError
+
+                raise UsageError(f"the {label}'s LM head has {rows} rows, fewer than the {vocab_size} tokens of the tokenizer")
+        self._tokenizer = tokenizer
+        self._max_model_len = context_length([expert_model.config, amateur_model.config], tokenizer, options.max_model_len)
+        self.decoder = LockstepDecoder(
+            expert_model, amateur_model, tokenizer, contrast,
+            vocab_size=vocab_size, max_model_len=self._max_model_len, eos_ids=eos_token_ids(expert_model, tokenizer),
+        )
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
+        results: list[GenerationResult] = []
+        runnable: list[list[int]] = []
+        for prompt in prompts:
+            if not isinstance(prompt, TokenIds):
+                raise TypeError("the contrastive pair takes TokenIds prompts")
+            if len(prompt.ids) + 1 > self._max_model_len:
+                results.append(GenerationResult(error="too_long", detail=f"prompt of {len(prompt.ids)} tokens; context {self._max_model_len}"))
+            else:
+                results.append(GenerationResult(prompt_token_ids=list(prompt.ids)))
+                runnable.append(list(prompt.ids))
+        completions = iter(self.decoder.generate(runnable, params))
+        for result in results:
+            if result.error is None:
+                result.completions = next(completions)
+        return results
+
+    @property
+    def max_model_len(self) -> int:
+        return self._max_model_len
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer

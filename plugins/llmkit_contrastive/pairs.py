@@ -1,0 +1,55 @@
+"""Opening the expert/amateur pair on the backend the user chose, after the vocabulary check."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from llmkit import Backend, BackendOptions, UsageError
+
+from llmkit_contrastive.vocab import check_same_vocab
+
+if TYPE_CHECKING:
+    from llmkit_contrastive.step import GenSettings
+
+
+def _tokenizer(path: str, trust_remote_code: bool):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot load the tokenizer of {path!r}: {exc}") from exc
+
+
+def open_pair(settings: "GenSettings", options: BackendOptions) -> Backend:
+    """The contrastive pair backend: vLLM's one-engine pair, or hf lockstep decoding."""
+    from llmkit.backends import default_backend_name
+
+    assert settings.amateur is not None
+    expert_tokenizer = _tokenizer(settings.expert, options.trust_remote_code)
+    amateur_tokenizer = _tokenizer(settings.amateur, options.trust_remote_code)
+    vocab_size = check_same_vocab(expert_tokenizer, amateur_tokenizer)
+    name = options.backend or default_backend_name()
+    if name == "vllm":
+        reason = vllm_unavailable_reason()
+        if reason is None:
+            from llmkit_contrastive.vllm_pair import VLLMContrastivePair
+
+            return VLLMContrastivePair(settings.expert, settings.amateur, expert_tokenizer, vocab_size, settings.contrast, options)
+        print(f"contrastive-gen: warning: the vllm pair is unavailable ({reason}); using hf lockstep decoding", file=sys.stderr)
+        name = "hf"
+    if name != "hf":
+        raise UsageError(f"contrastive decoding needs both models' logits locally: use --backend hf or vllm, not {name!r}")
+    from llmkit_contrastive.hf_pair import HFContrastivePair
+
+    return HFContrastivePair(settings.expert, settings.amateur, expert_tokenizer, vocab_size, settings.contrast, options)
+
+
+def vllm_unavailable_reason() -> str | None:
+    """Why the one-engine vLLM pair cannot run here, or None when it can."""
+    try:
+        import vllm  # noqa: F401
+    except Exception as exc:  # not installed, or broken beside this torch
+        return f"vLLM cannot be imported: {exc}"
+    return None

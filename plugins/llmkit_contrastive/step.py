@@ -1,0 +1,146 @@
+"""The contrastive-gen step: records in, responses out, through one generation backend.
+
+Contrastive runs use the pair backends of this plugin (hf lockstep, or the one-engine vLLM
+pair); plain runs (no amateur, or beta 0) use the ordinary backend of the expert. Either way the
+prompt is rendered and tokenized once here, with the expert's tokenizer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from llmkit import (
+    Backend,
+    BackendOptions,
+    GenerationResult,
+    Outcome,
+    Record,
+    Reject,
+    SamplingParams,
+    Step,
+    TokenIds,
+    UsageError,
+    find_repetition,
+    open_backend,
+)
+
+from llmkit_contrastive.chat import prompt_ids, record_messages
+from llmkit_contrastive.formulas import Contrast
+
+#: CoDIT's sampling defaults; the longest response we let a model write unless told otherwise.
+DEFAULT_SAMPLING = dict(temperature=1.0, top_p=1.0, max_tokens=2048)
+
+
+@dataclass(frozen=True)
+class GenSettings:
+    expert: str
+    amateur: str | None = None
+    contrast: Contrast = Contrast()
+    field: str = "instruction"
+    system: str | None = None
+    n: int = 1
+    stop: tuple[str, ...] = ()
+    response_field: str | None = None
+
+    @property
+    def plain(self) -> bool:
+        """No contrast to make: generate from the expert alone."""
+        return self.amateur is None or self.contrast.beta == 0
+
+
+class ContrastiveGenStep(Step):
+    name = "contrastive-gen"
+    batch_size = 32
+
+    def __init__(self, settings: GenSettings, options: BackendOptions) -> None:
+        self.settings = settings
+        self.options = dataclasses.replace(options, model=settings.expert)
+        self.params: SamplingParams = dataclasses.replace(
+            self.options.sampling(**DEFAULT_SAMPLING), n=settings.n, stop=settings.stop
+        )
+        self.backend: Backend | None = None
+        self.tokenizer: Any = None
+
+    def open(self) -> None:
+        if self.settings.plain:
+            self.backend = open_backend(self.options)
+            self.tokenizer = self.backend.tokenizer
+        else:
+            from llmkit_contrastive.pairs import open_pair
+
+            self.backend = open_pair(self.settings, self.options)
+            self.tokenizer = self.backend.tokenizer
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
+
+    def process(self, records: list[Record]) -> list[Outcome]:
+        assert self.backend is not None, "open() first"
+        outcomes: list[Outcome] = [None] * len(records)
+        prompts, where = [], []
+        limit = self.backend.max_model_len
+        for i, record in enumerate(records):
+            prompt = self._prompt(record)
+            if isinstance(prompt, Reject):
+                outcomes[i] = prompt
+            elif isinstance(prompt, TokenIds) and limit is not None and len(prompt.ids) + 1 > limit:
+                outcomes[i] = Reject("too_long", f"prompt of {len(prompt.ids)} tokens; context {limit}")
+            else:
+                prompts.append(prompt)
+                where.append(i)
+        results = self.backend.generate(prompts, self.params) if prompts else []
+        for i, result in zip(where, results, strict=True):
+            outcomes[i] = self._output(records[i], result)
+        return outcomes
+
+    def _prompt(self, record: Record) -> TokenIds | list[dict[str, str]] | Reject:
+        messages = record_messages(record, self.settings.field, self.settings.system)
+        if isinstance(messages, Reject) or self.tokenizer is None:
+            return messages  # a backend without a local tokenizer (openai) renders the chat itself
+        chat = self.options.chat if self.options.chat is not None else True
+        try:
+            return TokenIds(prompt_ids(self.tokenizer, messages, chat=chat))
+        except Exception as exc:  # a template that refuses the roles it was given
+            return Reject("bad_messages", f"chat template failed: {exc}")
+
+    def _output(self, record: Record, result: GenerationResult) -> Outcome:
+        if result.error is not None:
+            return Reject(result.error, result.detail)
+        settings = self.settings
+        texts = [c.text for c in result.completions]
+        reasons = [c.finish_reason for c in result.completions]
+        lengths = [len(c.token_ids) for c in result.completions]
+        repeated = [find_repetition(t) is not None for t in texts]
+        single = settings.n == 1
+        field = settings.response_field or ("response" if single else "responses")
+        return {
+            **record,
+            field: texts[0] if single else texts,
+            "generation": {
+                "expert": settings.expert,
+                "amateur": None if settings.plain else settings.amateur,
+                "beta": settings.contrast.beta,
+                "alpha": settings.contrast.alpha,
+                "formula": "plain" if settings.plain else settings.contrast.formula,
+                "finish_reason": reasons[0] if single else reasons,
+                "num_tokens": lengths[0] if single else lengths,
+            },
+            "repetition": repeated[0] if single else repeated,
+        }
+
+
+def check_settings(settings: GenSettings) -> None:
+    """Options that cannot work together, before anything loads."""
+    c = settings.contrast
+    if c.formula not in ("difference", "obrien"):
+        raise UsageError(f"--formula must be difference or obrien, not {c.formula!r}")
+    if c.beta < 0:
+        raise UsageError("--beta must be >= 0")
+    if not 0 <= c.alpha <= 1:
+        raise UsageError("--alpha must be in [0, 1]")
+    if settings.n < 1:
+        raise UsageError("--n must be >= 1")
