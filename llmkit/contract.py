@@ -114,6 +114,8 @@ class _Run:
 def run_step(step: Step, options: IOOptions) -> Summary:
     """Stream the inputs through ``step`` under the JSONL contract. Returns the summary."""
     shard = options.validate()
+    if step.aggregate and (shard is not None or options.resume):
+        raise UsageError(f"{step.name} analyses its whole input at once: --shard and --resume do not apply")
     run = _Run(options, step, shard)
     if options.resume:
         run.done = scan_done_ids(options.output, options.id_field)  # type: ignore[arg-type]

@@ -39,6 +39,9 @@ class Step:
     name: ClassVar[str] = "step"
     #: Records per batch when the user gives no ``--batch-size``.
     batch_size: int = 256
+    #: An aggregate's result depends on all its input (a PCA, an evaluation): ``--shard`` would
+    #: silently analyse a part and ``--resume`` would append a second result, so both are refused.
+    aggregate: ClassVar[bool] = False
 
     def open(self) -> None:
         """Called once before the first batch (load models here, not in ``__init__``)."""

@@ -25,6 +25,7 @@ from llmkit_ability_pca.table import ScoreCollector, ScoreMatrix, TableOptions
 class AbilityPcaStep(llmkit.Step):
     name = "ability-pca"
     batch_size = 1024
+    aggregate = True
 
     def __init__(self, table: TableOptions, analysis: AnalysisOptions, missing: str = "drop-models",
                  plot_dir: str | None = None, label_field: str | None = None, tables: bool = True,

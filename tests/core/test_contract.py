@@ -106,3 +106,15 @@ def test_parquet_and_saved_dataset_inputs_stream_in_order(tmp_path):
         assert result.returncode == 0, result.stderr
         assert [r["id"] for r in read_jsonl(result.stdout)] == [r["id"] for r in data]
         assert read_jsonl(result.stdout)[5]["nested"] == {"k": [5, 6], "flag": False}
+
+
+@pytest.mark.parametrize("extra", [{"shard": "1/2"}, {"resume": True}])
+def test_aggregates_refuse_shard_and_resume(tmp_path, extra):
+    from llmkit import UsageError
+
+    class Total(Collect):
+        aggregate = True
+
+    path = write_jsonl(tmp_path / "in.jsonl", records(4))
+    with pytest.raises(UsageError, match="--shard and --resume do not apply"):
+        run_step(Total(), IOOptions(inputs=[str(path)], output=str(tmp_path / "o.jsonl"), quiet=True, **extra))
