@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from llmkit.backends import _hf_score, _render
+from llmkit.backends import _detok, _hf_score, _render
 from llmkit.backends.base import (
     Backend,
     Completion,
@@ -132,11 +132,26 @@ class HFBackend(Backend):
             )
         new_tokens = output[:, input_ids.shape[1] :].tolist()
         per_prompt = params.n if sample else 1
-        completions = [self._finish(row, params.stop) for row in new_tokens]
-        grouped = [completions[i * per_prompt : (i + 1) * per_prompt] for i in range(len(batch))]
+        grouped = [
+            [self._completion(batch[i], row, params.stop) for row in new_tokens[i * per_prompt : (i + 1) * per_prompt]]
+            for i in range(len(batch))
+        ]
         if not sample:  # greedy: the n samples are all the one greedy completion, as vLLM gives them
             grouped = [[_copy(group[0]) for _ in range(params.n)] for group in grouped]
         return grouped
+
+    def _completion(self, prompt_ids: list[int], row: list[int], stop: tuple[str, ...]) -> Completion:
+        padded = False
+        if stop and self._pad_id not in self._eos_ids:
+            # transformers pads a row it stopped on a stop string; should its stop-string check
+            # fire where ours does not (text held back mid-character), the padding must not count
+            # as generated tokens
+            while row and row[-1] == self._pad_id:
+                row, padded = row[:-1], True
+        completion = _detok.finish_completion(self._tokenizer, prompt_ids, row, self._eos_ids, stop)
+        if padded:
+            completion.finish_reason = "stop"
+        return completion
 
     def _generation_config(self, params: SamplingParams, budget: int, sample: bool) -> Any:
         from transformers import GenerationConfig
@@ -155,43 +170,6 @@ class HFBackend(Backend):
                 temperature=params.temperature, top_p=params.top_p, top_k=params.top_k, num_return_sequences=params.n
             )
         return GenerationConfig(**settings)
-
-    def _finish(self, new_ids: list[int], stop: tuple[str, ...]) -> Completion:
-        """Cut a generated row where the sequence really ended (EOS or a stop string; the rest is
-        padding) and trim the text at the first stop string, as vLLM does."""
-        end, reason = len(new_ids), "length"
-        for position, token in enumerate(new_ids):
-            if token in self._eos_ids:
-                end, reason = position + 1, "stop"
-                break
-        ids = new_ids[:end]
-        text = self._decode(ids)
-        found = _first_stop(text, stop)
-        if found is not None:
-            cut = found
-            ids = ids[: self._tokens_to_reach(ids, text[: cut[0] + len(cut[1])])]
-            text, reason = text[: cut[0]], "stop"
-        return Completion(text=text, token_ids=ids, finish_reason=reason)
-
-    def _tokens_to_reach(self, ids: list[int], prefix: str) -> int:
-        """The fewest leading tokens whose text covers ``prefix`` (the token completing a stop string
-        is the last one generated). Binary search: a longer prefix of tokens never decodes shorter."""
-        low, high = 1, len(ids)
-        while low < high:
-            middle = (low + high) // 2
-            if self._decode(ids[:middle]).startswith(prefix):
-                high = middle
-            else:
-                low = middle + 1
-        return low
-
-    def _decode(self, ids: list[int]) -> str:
-        return self._tokenizer.decode(ids, skip_special_tokens=True)
-
-
-def _first_stop(text: str, stop: tuple[str, ...]) -> tuple[int, str] | None:
-    hits = [(text.find(s), s) for s in stop if s and s in text]
-    return min(hits) if hits else None
 
 
 def _copy(completion: Completion) -> Completion:

@@ -63,6 +63,8 @@ class VLLMBackend(Backend):
                 Completion(text=c.text, token_ids=list(c.token_ids), finish_reason=_finish_reason(c.finish_reason))
                 for c in sorted(output.outputs, key=lambda c: c.index)
             ]
+            if len(completions) < params.n:  # greedy ran once (vLLM refuses n > 1 greedy): copy it
+                completions = [_copy(completions[0]) for _ in range(params.n)]
             results[index] = GenerationResult(completions=completions, prompt_token_ids=prompt_ids[index])
         return [result for result in results if result is not None]
 
@@ -102,15 +104,18 @@ class VLLMBackend(Backend):
         from vllm import SamplingParams as VSamplingParams
 
         greedy = params.temperature == 0
-        return VSamplingParams(
-            n=params.n,
-            temperature=params.temperature,
-            top_p=1.0 if greedy else params.top_p,
-            top_k=0 if greedy else params.top_k,
-            max_tokens=_render.new_token_budget(prompt_len, params.max_tokens, self._max_len),
-            stop=list(params.stop) or None,
-            seed=params.seed,
-        )
+        try:
+            return VSamplingParams(
+                n=1 if greedy else params.n,
+                temperature=params.temperature,
+                top_p=1.0 if greedy else params.top_p,
+                top_k=0 if greedy else params.top_k,
+                max_tokens=_render.new_token_budget(prompt_len, params.max_tokens, self._max_len),
+                stop=list(params.stop) or None,
+                seed=params.seed,
+            )
+        except ValueError as exc:  # vLLM validates the values (top_p in (0, 1], n >= 1, ...)
+            raise UsageError(f"bad sampling settings for vLLM: {exc}") from exc
 
     def _run(self, requests: list[Any], sampling: Any) -> list[Any]:
         if not requests:
@@ -127,6 +132,10 @@ def _tokens_prompt(ids: list[int]) -> Any:
     from vllm.inputs import TokensPrompt
 
     return TokensPrompt(prompt_token_ids=ids)
+
+
+def _copy(completion: Completion) -> Completion:
+    return Completion(completion.text, list(completion.token_ids), completion.finish_reason)
 
 
 def _finish_reason(vllm_reason: str | None) -> str:
