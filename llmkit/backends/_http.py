@@ -1,0 +1,151 @@
+"""A small JSON-over-HTTP client with timeouts and retries, for the ``openai`` backend.
+
+Retried: connection errors (refused, reset, dropped mid-answer), timeouts, HTTP 408, 429 and 5xx,
+with exponential backoff and jitter, or after the server's ``Retry-After`` when it sends one. Not
+retried: other 4xx answers, which come back to the caller as :class:`ClientError`. After the last
+retry: :class:`BackendUnavailable` naming the URL and the last error. The API key travels only in
+the ``Authorization`` header: no message, log line or exception here ever contains it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from llmkit.errors import BackendUnavailable
+
+log = logging.getLogger("llmkit.backends.openai")
+
+_RETRY_STATUS = {408, 429}
+#: the longest wait a server's Retry-After may impose on us, in seconds
+_RETRY_AFTER_CAP = 60.0
+
+
+@dataclass
+class ClientError(Exception):
+    """A 4xx answer that retrying cannot fix (bad request, context too long, unknown model, auth)."""
+
+    status: int
+    message: str
+    url: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 5
+    backoff_base: float = 0.5  # seconds before the first retry; doubles each time
+    backoff_max: float = 30.0
+
+    def delay(self, retry: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, max(self.backoff_max, _RETRY_AFTER_CAP))
+        ceiling = min(self.backoff_max, self.backoff_base * 2**retry)
+        return random.uniform(ceiling / 2, ceiling)  # jitter: clients that failed together retry apart
+
+
+def display_url(url: str) -> str:
+    """The URL without any user:password part, safe to print."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class JSONClient:
+    """Thread-safe (one pooled ``httpx.Client``); every call retries per the policy."""
+
+    def __init__(
+        self, base_url: str, api_key: str | None, timeout: float, connections: int, policy: RetryPolicy
+    ) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.policy = policy
+        self._client = httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        )
+
+    def get(self, path: str) -> Any:
+        return self._call("GET", path, None)
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        return self._call("POST", path, body)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        url = f"{self.base_url}{path}"
+        shown = display_url(url)
+        last_error = ""
+        for attempt in range(self.policy.max_retries + 1):
+            retry_after: float | None = None
+            try:
+                response = self._client.request(method, url, json=body)
+            except httpx.TimeoutException:
+                last_error = f"no answer within {self.timeout:g} s (timeout)"
+            except httpx.TransportError as exc:  # refused, reset, closed without an answer
+                last_error = f"{type(exc).__name__}: {exc}"
+            else:
+                status = response.status_code
+                if status < 400:
+                    return _json(response, shown)
+                if status not in _RETRY_STATUS and status < 500:
+                    raise ClientError(status, _error_message(response), shown)
+                last_error = f"HTTP {status}: {_error_message(response)}"
+                retry_after = _retry_after(response)
+            if attempt == self.policy.max_retries:
+                break
+            wait = self.policy.delay(attempt, retry_after)
+            log.warning("%s %s failed (%s); retry %d/%d in %.2f s", method, shown, last_error, attempt + 1,
+                        self.policy.max_retries, wait)
+            time.sleep(wait)
+        raise BackendUnavailable(
+            f"{method} {shown} failed after {self.policy.max_retries + 1} attempt(s); last error: {last_error}"
+        )
+
+
+def _json(response: httpx.Response, shown: str) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise BackendUnavailable(f"{shown} answered with something that is not JSON: {response.text[:200]!r}") from exc
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The server's own words: OpenAI-style ``{"error": {"message": ...}}``, else the start of the body."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return response.text[:300].strip() or response.reason_phrase
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    if isinstance(payload, dict) and payload.get("message"):
+        return str(payload["message"])
+    return str(payload)[:300]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in seconds: a number, or an HTTP date."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

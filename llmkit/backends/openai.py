@@ -1,0 +1,188 @@
+"""The ``openai`` backend: any OpenAI-compatible server (``vllm serve``, a fleet behind a router...).
+
+String and :class:`TokenIds` prompts go to ``/completions``, chat prompts to ``/chat/completions``;
+one request per prompt, its ``n`` samples in that request, ``--concurrency`` requests in flight.
+The model is ``--model`` or else the first one ``/models`` lists. The server does the tokenising,
+so there is no local tokenizer and a too-long prompt is recognised from the server's answer.
+
+vLLM servers (recognised from ``/models``) also return token ids (``return_token_ids``) and prompt
+log-probs, which makes ``score`` work; with another server completions carry no token ids and
+``score`` raises a UsageError.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import Any, TypeVar
+
+from llmkit.backends._http import ClientError, JSONClient, RetryPolicy, display_url
+from llmkit.backends.base import (
+    Backend,
+    Completion,
+    GenerationResult,
+    Prompt,
+    SamplingParams,
+    TokenIds,
+    TokenScores,
+)
+from llmkit.backends.options import BackendOptions
+from llmkit.errors import BackendUnavailable, UsageError
+
+T = TypeVar("T")
+
+
+class OpenAIBackend(Backend):
+    name = "openai"
+    can_score = True  # through vLLM's prompt_logprobs extension; other servers: UsageError
+
+    def __init__(self, options: BackendOptions, *, backoff_base: float = 0.5, backoff_max: float = 30.0) -> None:
+        if not options.base_url:
+            raise UsageError("the openai backend needs --base-url, e.g. http://127.0.0.1:8000/v1")
+        if not options.base_url.startswith(("http://", "https://")):
+            raise UsageError(f"--base-url must start with http:// or https://, not {display_url(options.base_url)!r}")
+        self.options = options
+        self.base_url = display_url(options.base_url)
+        policy = RetryPolicy(options.max_retries, backoff_base, backoff_max)
+        api_key = os.environ.get(options.api_key_env) or None  # a local server needs none
+        self._http = JSONClient(options.base_url, api_key, options.request_timeout, options.concurrency, policy)
+        self._pool = ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="llmkit-openai")
+        try:
+            self.model, card, self.is_vllm = self._pick_model()
+        except Exception:
+            self.close()
+            raise
+        served_len = card.get("max_model_len") if card else None
+        self._max_len = options.max_model_len or (int(served_len) if served_len else None)
+
+    @property
+    def max_model_len(self) -> int | None:
+        return self._max_len
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
+        return self._map(lambda prompt: self._generate_one(prompt, params), prompts)
+
+    def score(self, texts: Sequence[str]) -> list[TokenScores]:
+        if not self.is_vllm:
+            raise UsageError(f"the server at {self.base_url} does not give prompt log-probs (a vLLM server does)")
+        return self._map(self._score_one, texts)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._http.close()
+
+    # -- one request ---------------------------------------------------------------------------
+
+    def _generate_one(self, prompt: Prompt, params: SamplingParams) -> GenerationResult:
+        if isinstance(prompt, TokenIds) and not prompt.ids:
+            return GenerationResult(error="empty_prompt", detail="the prompt has no tokens", prompt_token_ids=[])
+        if isinstance(prompt, TokenIds) and self._max_len and len(prompt.ids) + 1 > self._max_len:
+            return GenerationResult(
+                error="too_long",
+                detail=f"prompt has {len(prompt.ids)} tokens; the context holds {self._max_len}",
+                prompt_token_ids=list(prompt.ids),
+            )
+        chat = isinstance(prompt, list)
+        body = self._sampling_body(params)
+        if chat:
+            body["messages"] = prompt
+        else:
+            body["prompt"] = list(prompt.ids) if isinstance(prompt, TokenIds) else prompt
+        try:
+            answer = self._http.post("/chat/completions" if chat else "/completions", body)
+        except ClientError as exc:
+            return _too_long_result(exc) or _raise_client_error(exc)
+        return _generation_result(answer, chat)
+
+    def _score_one(self, text: str) -> TokenScores:
+        body = {"model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0.0,
+                "prompt_logprobs": 0, "return_token_ids": True}  # fmt: skip
+        try:
+            answer = self._http.post("/completions", body)
+        except ClientError as exc:
+            if _too_long_result(exc):
+                return TokenScores(token_ids=[], logprobs=[], error="too_long", detail=exc.message)
+            _raise_client_error(exc)
+        choice = answer["choices"][0]
+        ids = choice.get("prompt_token_ids") or []
+        entries = choice.get("prompt_logprobs") or []
+        if len(entries) != len(ids):
+            raise BackendUnavailable(f"{self.base_url} answered without prompt log-probs for every token")
+        # JSON keys are strings; entry t holds log p(ids[t] | ids[:t]), entry 0 is null
+        logprobs = [float(entry[str(token)]["logprob"]) for token, entry in zip(ids[1:], entries[1:])]
+        return TokenScores(token_ids=list(ids[1:]), logprobs=logprobs)
+
+    def _sampling_body(self, params: SamplingParams) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "n": params.n,
+        }
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if params.seed is not None:
+            body["seed"] = params.seed
+        if params.top_k:  # not in the OpenAI API; sent only when asked for (vLLM and others accept it)
+            body["top_k"] = params.top_k
+        if self.is_vllm:
+            body["return_token_ids"] = True
+        return body
+
+    def _pick_model(self) -> tuple[str, dict[str, Any] | None, bool]:
+        """(model name, its /models card, whether the server is vLLM)."""
+        try:
+            listing = self._http.get("/models")
+        except ClientError as exc:
+            if self.options.model and exc.status == 404:  # a server without /models: take --model on trust
+                return self.options.model, None, False
+            _raise_client_error(exc)
+        cards = [card for card in (listing or {}).get("data", []) if isinstance(card, dict) and card.get("id")]
+        is_vllm = any(card.get("owned_by") == "vllm" for card in cards)
+        if self.options.model:
+            card = next((c for c in cards if c["id"] == self.options.model), None)
+            return self.options.model, card, is_vllm
+        if not cards:
+            raise BackendUnavailable(f"the server at {self.base_url} serves no model (GET /models is empty)")
+        return str(cards[0]["id"]), cards[0], is_vllm
+
+    def _map(self, call: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
+        """``call`` on every item, ``--concurrency`` at a time, results in order; the first failure
+        cancels what has not started and is raised."""
+        futures: list[Future[T]] = [self._pool.submit(call, item) for item in items]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((f for f in futures if f in done and f.exception() is not None), None)
+        if failed is not None:
+            for future in pending:
+                future.cancel()
+            raise failed.exception()  # type: ignore[misc]
+        return [future.result() for future in futures]
+
+
+def _generation_result(answer: dict[str, Any], chat: bool) -> GenerationResult:
+    choices = sorted(answer.get("choices") or [], key=lambda c: c.get("index", 0))
+    completions = []
+    for choice in choices:
+        text = (choice.get("message") or {}).get("content") if chat else choice.get("text")
+        reason = "length" if choice.get("finish_reason") == "length" else "stop"
+        completions.append(Completion(text=text or "", token_ids=list(choice.get("token_ids") or []), finish_reason=reason))
+    prompt_ids = answer.get("prompt_token_ids") if chat else (choices[0].get("prompt_token_ids") if choices else None)
+    return GenerationResult(completions=completions, prompt_token_ids=prompt_ids)
+
+
+def _too_long_result(exc: ClientError) -> GenerationResult | None:
+    """The per-record reject for a prompt the server says does not fit its context."""
+    text = exc.message.lower()
+    if exc.status in (400, 413, 422) and ("context length" in text or "too long" in text or "context window" in text):
+        return GenerationResult(error="too_long", detail=exc.message)
+    return None
+
+
+def _raise_client_error(exc: ClientError) -> Any:
+    if exc.status in (401, 403):
+        raise BackendUnavailable(f"{exc.url} refused the request (HTTP {exc.status}: {exc.message}); check the API key") from exc
+    if exc.status == 404:
+        raise BackendUnavailable(f"{exc.url}: not found (HTTP 404: {exc.message}); check --base-url and --model") from exc
+    raise UsageError(f"{exc.url} rejected the request (HTTP {exc.status}): {exc.message}") from exc

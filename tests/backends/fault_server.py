@@ -1,0 +1,145 @@
+"""A small OpenAI-compatible HTTP server on 127.0.0.1 that injects faults, for the openai backend's tests.
+
+Each POST takes the next action of its script (then "ok" once the script is used up):
+
+- ``ok``: a well-formed answer: ``n`` choices ``echo:<prompt>#<index>``, listed last index first
+- ``status:CODE`` / ``status:CODE:MESSAGE``: that HTTP status with an OpenAI-style error body
+- ``429:SECONDS``: HTTP 429 with ``Retry-After: SECONDS``
+- ``hang``: read the request, then never answer (until the server stops)
+- ``drop``: read the request, then close the connection without a byte of answer
+- ``slow:SECONDS``: answer ok after that long (to observe how many requests are in flight)
+
+``GET /v1/models`` always answers. The server records every request (path, body, headers, time).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    body: Any
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass
+class FaultServer:
+    script: list[str] = field(default_factory=list)
+    model_card: dict[str, Any] = field(default_factory=lambda: {"id": "fault-model", "object": "model", "owned_by": "test"})
+    seen: list[Seen] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    @property
+    def posts(self) -> list[Seen]:
+        return [s for s in self.seen if s.method == "POST"]
+
+    def __enter__(self) -> "FaultServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()  # releases hung handlers
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def next_action(self) -> str:
+        with self._lock:
+            return self.script.pop(0) if self.script else "ok"
+
+    def record(self, seen: Seen) -> None:
+        with self._lock:
+            self.seen.append(seen)
+
+
+def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:  # keep test output clean
+            pass
+
+        def do_GET(self) -> None:
+            server.record(Seen("GET", self.path, None, dict(self.headers), time.monotonic()))
+            if self.path.rstrip("/") == "/v1/models":
+                self._send(200, {"object": "list", "data": [server.model_card]})
+            else:
+                self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = json.loads(self.rfile.read(length) or b"null")
+            server.record(Seen("POST", self.path, body, dict(self.headers), time.monotonic()))
+            action = server.next_action()
+            with server._lock:
+                server.in_flight += 1
+                server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            try:
+                self._act(action, body)
+            finally:
+                with server._lock:
+                    server.in_flight -= 1
+
+        def _act(self, action: str, body: Any) -> None:
+            kind, _, arg = action.partition(":")
+            if kind == "hang":
+                server._stop.wait()
+                self.close_connection = True
+            elif kind == "drop":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+            elif kind == "429":
+                self._send(429, {"error": {"message": "slow down"}}, {"Retry-After": arg or "1"})
+            elif kind == "status":
+                code, _, message = arg.partition(":")
+                self._send(int(code), {"error": {"message": message or f"injected {code}"}})
+            else:
+                if kind == "slow":
+                    time.sleep(float(arg))
+                self._send(200, _answer(self.path, body))
+
+        def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+def _answer(path: str, body: dict[str, Any]) -> dict[str, Any]:
+    n = int(body.get("n") or 1)
+    if path.endswith("/chat/completions"):
+        last = body["messages"][-1]["content"]
+        choices = [
+            {"index": i, "message": {"role": "assistant", "content": f"echo:{last}#{i}"}, "finish_reason": "stop"}
+            for i in reversed(range(n))
+        ]
+        return {"object": "chat.completion", "model": body.get("model"), "choices": choices}
+    choices = [{"index": i, "text": f"echo:{body['prompt']}#{i}", "finish_reason": "length"} for i in reversed(range(n))]
+    return {"object": "text_completion", "model": body.get("model"), "choices": choices}

@@ -1,0 +1,174 @@
+"""The hf backend against independent computations on the same transformers model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from llmkit.backends import BackendOptions, SamplingParams, TokenIds, open_backend
+from llmkit.backends.hf import HFBackend
+from llmkit.errors import BackendUnavailable, UsageError
+from tests.backends.prompts import PROMPTS, TEXTS, check_context_budget, check_stop_string
+
+
+def _reference_greedy(model, ids: list[int], steps: int, eos: int) -> list[int]:
+    """Greedy decoding by hand: one unpadded forward of the whole sequence per new token."""
+    ids = list(ids)
+    new: list[int] = []
+    for _ in range(steps):
+        with torch.inference_mode():
+            logits = model(torch.tensor([ids])).logits[0, -1]
+        token = int(logits.argmax())
+        new.append(token)
+        ids.append(token)
+        if token == eos:
+            break
+    return new
+
+
+def _reference_logprobs(model, ids: list[int]) -> np.ndarray:
+    """log-softmax over the vocabulary at every position of one unpadded sequence, in float64."""
+    with torch.inference_mode():
+        logits = model(torch.tensor([ids])).logits[0].double()
+    return torch.log_softmax(logits, dim=-1).numpy()
+
+
+def test_greedy_batch_matches_unpadded_reference(hf_backend):
+    """Left padding must not change a prompt's greedy continuation."""
+    results = hf_backend.generate(PROMPTS, SamplingParams(temperature=0, max_tokens=12, n=2))
+    eos = hf_backend.tokenizer.eos_token_id
+    for result in results:
+        expected = _reference_greedy(hf_backend.model, result.prompt_token_ids, 12, eos)
+        assert [c.token_ids for c in result.completions] == [expected, expected]
+
+
+def test_score_matches_unpadded_reference(hf_backend):
+    scores = hf_backend.score(TEXTS)
+    for text, score in zip(TEXTS, scores):
+        ids = hf_backend.tokenizer.encode(text)  # BOS first
+        assert ids[0] == hf_backend.tokenizer.bos_token_id
+        assert score.token_ids == ids[1:]
+        if len(ids) < 2:
+            assert score.logprobs == []
+            continue
+        table = _reference_logprobs(hf_backend.model, ids)
+        expected = [table[t, token] for t, token in enumerate(ids[1:])]
+        np.testing.assert_allclose(score.logprobs, expected, atol=1e-5)
+
+
+def test_score_distribution_moments(hf_backend):
+    text = TEXTS[3]
+    (scored,) = hf_backend.score_distribution([text])
+    ids = hf_backend.tokenizer.encode(text)
+    table = _reference_logprobs(hf_backend.model, ids)[:-1]
+    probs = np.exp(table)
+    mean = (probs * table).sum(-1)
+    std = np.sqrt((probs * (table - mean[:, None]) ** 2).sum(-1))
+    np.testing.assert_allclose(scored.mean_logprobs, mean, atol=1e-5)
+    np.testing.assert_allclose(scored.std_logprobs, std, atol=1e-5)
+    assert scored.logprobs == pytest.approx(hf_backend.score([text])[0].logprobs, abs=1e-6)
+
+
+def test_next_token_logprobs_agree_with_scores(hf_backend):
+    text = "The cat sat on the mat."
+    ids = hf_backend.tokenizer.encode(text)
+    scored = hf_backend.score([text])[0].logprobs
+    prefixes = [TokenIds(ids[:k]) for k in (2, 4, len(ids) - 1)]
+    rows = hf_backend.next_token_logprobs(prefixes + [TokenIds([])])
+    assert rows[-1] is None
+    for k, row in zip((2, 4, len(ids) - 1), rows):
+        assert row.shape == (len(hf_backend.tokenizer),)
+        assert float(np.exp(row).sum()) == pytest.approx(1.0, abs=1e-4)
+        assert float(row[ids[k]]) == pytest.approx(scored[k - 1], abs=1e-5)
+
+
+def test_seeded_sampling_is_reproducible(hf_backend):
+    params = SamplingParams(temperature=1.0, max_tokens=10, n=4, seed=123)
+    first = hf_backend.generate(PROMPTS[:3], params)
+    again = hf_backend.generate(PROMPTS[:3], params)
+    other = hf_backend.generate(PROMPTS[:3], SamplingParams(temperature=1.0, max_tokens=10, n=4, seed=124))
+    ids = lambda results: [[c.token_ids for c in r.completions] for r in results]  # noqa: E731
+    assert ids(first) == ids(again)
+    assert ids(first) != ids(other)
+    assert all(len(r.completions) == 4 for r in first)
+    assert len({tuple(c.token_ids) for c in first[0].completions}) > 1  # n samples, not n copies
+
+
+def test_top_k_one_is_greedy(hf_backend):
+    greedy = hf_backend.generate(PROMPTS[:2], SamplingParams(temperature=0, max_tokens=8))
+    top1 = hf_backend.generate(PROMPTS[:2], SamplingParams(temperature=1.5, top_k=1, max_tokens=8, seed=3))
+    assert [r.completions[0].token_ids for r in greedy] == [r.completions[0].token_ids for r in top1]
+
+
+def test_stop_string(hf_backend):
+    check_stop_string(hf_backend)
+
+
+def test_context_budget_and_too_long(tiny_llama):
+    with HFBackend(BackendOptions(model=str(tiny_llama), dtype="float32", device="cpu", max_model_len=40)) as backend:
+        assert backend.max_model_len == 40
+        check_context_budget(backend)
+        (too_long,) = backend.score(["word " * 60])
+        assert too_long.error == "too_long" and too_long.logprobs == []
+
+
+def test_chat_prompt_rendered_with_template_and_one_bos(hf_backend):
+    messages = PROMPTS[3]
+    (result,) = hf_backend.generate([messages], SamplingParams(temperature=0, max_tokens=2))
+    tokenizer = hf_backend.tokenizer
+    rendered = "<s><|system|>\nBe brief.\n<|user|>\nName a colour.\n<|assistant|>\n"
+    assert result.prompt_token_ids == tokenizer.encode(rendered, add_special_tokens=False)
+    assert result.prompt_token_ids.count(tokenizer.bos_token_id) == 1
+
+
+def test_missing_model_path_is_backend_unavailable(tmp_path):
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(BackendUnavailable, match="no-such-model") as caught:
+        open_backend(BackendOptions(model=str(missing), backend="hf"))
+    assert caught.value.exit_code == 69
+
+
+def test_unknown_backend_and_dtype_are_usage_errors(tiny_llama):
+    with pytest.raises(UsageError, match="unknown backend 'nope'"):
+        open_backend(BackendOptions(model=str(tiny_llama), backend="nope"))
+    with pytest.raises(UsageError, match="--dtype"):
+        HFBackend(BackendOptions(model=str(tiny_llama), dtype="float8"))
+
+
+def _model_with_own_code(tiny_llama, tmp_path):
+    """A copy of the tiny model whose config and model classes live in its folder; importing its
+    code leaves a marker file, so a test can see whether the code ran."""
+    model = tmp_path / "custom"
+    shutil.copytree(tiny_llama, model)
+    marker = tmp_path / "remote-code-ran"
+    (model / "configuration_custom.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\n"
+        "from transformers import LlamaConfig\n"
+        "class CustomConfig(LlamaConfig):\n    model_type = 'custom-llama'\n"
+    )
+    (model / "modeling_custom.py").write_text(
+        "from transformers import LlamaForCausalLM\n"
+        "from .configuration_custom import CustomConfig\n"
+        "class CustomModel(LlamaForCausalLM):\n    config_class = CustomConfig\n"
+    )
+    config = json.loads((model / "config.json").read_text())
+    config.update(
+        model_type="custom-llama",
+        auto_map={"AutoConfig": "configuration_custom.CustomConfig", "AutoModelForCausalLM": "modeling_custom.CustomModel"},
+    )
+    (model / "config.json").write_text(json.dumps(config))
+    return model, marker
+
+
+def test_remote_code_runs_only_with_flag(tiny_llama, tmp_path):
+    model, marker = _model_with_own_code(tiny_llama, tmp_path)
+    with pytest.raises(BackendUnavailable, match="--trust-remote-code"):
+        HFBackend(BackendOptions(model=str(model), dtype="float32"))
+    assert not marker.exists()
+    with HFBackend(BackendOptions(model=str(model), dtype="float32", trust_remote_code=True)) as backend:
+        assert type(backend.model).__name__ == "CustomModel"
+    assert marker.exists()
