@@ -1,0 +1,130 @@
+"""The two LLM stages, SGCR (style-guided code rewriting) and SCOR (self-contained optimising
+rewriting), and the post-filters every rewritten program must pass.
+
+Post-filters, in order, on the program taken from the answer (:mod:`.codeblock`):
+``no_code_block`` (none, or the answer ends inside one), ``rewrite_syntax`` (it does not
+compile), ``too_short`` (50 characters or fewer, surrounding whitespace not counted),
+``repetition`` (``llmkit.find_repetition``: the program degenerates into a repeated passage).
+A prompt longer than the model's context is rejected ``too_long``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import llmkit
+
+from llmkit_rewrite_code.codeblock import find_code_blocks, pick_program
+from llmkit_rewrite_code.model import SharedModel
+from llmkit_rewrite_code.selfcontained import unresolved_names
+from llmkit_rewrite_code.stages import passed_stage
+from llmkit_rewrite_code.syntax import compile_error
+
+MIN_CHARS = 50  # a program of this many characters or fewer is too short
+_RATING = re.compile(r"rating\W{0,3}\s*[:=]?\s*\**\s*(\d+(?:\.\d+)?)\s*(?:/\s*10|out of 10)?", re.IGNORECASE)
+
+
+def check_program(completion: llmkit.Completion) -> str | llmkit.Reject:
+    """The program in a model's answer, or the reject of the first post-filter it fails."""
+    block = pick_program(completion.text)
+    if block is None:
+        cut = find_code_blocks(completion.text).unclosed
+        why = "the answer ends inside a code block" if cut else "no fenced Python code block"
+        if completion.finish_reason == "length":
+            why += " (the answer reached the token limit)"
+        return llmkit.Reject("no_code_block", why)
+    error = compile_error(block.code)
+    if error is not None:
+        return llmkit.Reject("rewrite_syntax", error)
+    if len(block.code.strip()) <= MIN_CHARS:
+        return llmkit.Reject("too_short", f"{len(block.code.strip())} characters")
+    repeated = llmkit.find_repetition(block.code)
+    if repeated is not None:
+        return llmkit.Reject("repetition", f"a {repeated.period_words}-word passage repeated {repeated.repeats:.1f} times")
+    return block.code
+
+
+def parse_rating(answer: str) -> float | None:
+    """The first "Rating: N/10" outside code blocks, when 0 <= N <= 10; else None."""
+    prose = answer.split("```", 1)[0]  # the prompt asks for the rating before the program
+    match = _RATING.search(prose)
+    if match is None:
+        return None
+    value = float(match.group(1))
+    return value if 0.0 <= value <= 10.0 else None
+
+
+class RewriteStep(llmkit.Step):
+    """An LLM rewriting stage: prompt with the code, keep the checked program in ``field``."""
+
+    prompt_name = ""
+    batch_size = 256
+
+    def __init__(self, field: str, model: SharedModel, prompt_file: str | Path | None = None,
+                 keep_original: bool = False) -> None:
+        self.field = field
+        self.model = model
+        self.template = llmkit.load_prompt("llmkit_rewrite_code", self.prompt_name, prompt_file, required={"code"})
+        self.keep_original = keep_original
+
+    def process(self, records: list[llmkit.Record]) -> list[llmkit.Outcome]:
+        codes = [llmkit.get_text_field(record, self.field) for record in records]
+        todo = [i for i, code in enumerate(codes) if isinstance(code, str)]
+        prompts = [self.model.prompt(self.template.render(code=codes[i])) for i in todo]
+        results = self.model.backend.generate(prompts, self.model.sampling()) if prompts else []
+        outcomes: list[llmkit.Outcome] = list(codes)  # the rejects stay; the others are replaced
+        for i, result in zip(todo, results, strict=True):
+            outcomes[i] = self._outcome(records[i], codes[i], result)  # type: ignore[arg-type]
+        return outcomes
+
+    def _outcome(self, record: llmkit.Record, code: str, result: llmkit.GenerationResult) -> llmkit.Outcome:
+        if result.error is not None:
+            return llmkit.Reject(result.error, result.detail)
+        if not result.completions:
+            return llmkit.Reject("no_answer", "the backend returned no completion")
+        completion = result.completions[0]
+        program = check_program(completion)
+        if isinstance(program, llmkit.Reject):
+            return program
+        out = {**record, self.field: program}
+        if self.keep_original:
+            out.setdefault(f"original_{self.field}", code)  # the first rewrite's input, across jobs too
+        return self.annotate(out, completion)
+
+    def annotate(self, record: llmkit.Record, completion: llmkit.Completion) -> llmkit.Outcome:
+        return passed_stage(record, self.name)
+
+    def close(self) -> None:
+        self.model.close()
+
+
+class SgcrStep(RewriteStep):
+    """Style-guided code rewriting; adds ``sgcr_score`` (the model's 0-10 rating, or null)."""
+
+    name = "sgcr"
+    prompt_name = "sgcr"
+
+    def annotate(self, record: llmkit.Record, completion: llmkit.Completion) -> llmkit.Outcome:
+        record["sgcr_score"] = parse_rating(completion.text)
+        return passed_stage(record, self.name)
+
+
+class ScorStep(RewriteStep):
+    """Self-contained optimising rewriting; adds ``unresolved_names`` and, with
+    ``require_self_contained``, rejects ``not_self_contained`` when some name is unresolved."""
+
+    name = "scor"
+    prompt_name = "scor"
+
+    def __init__(self, *args: object, require_self_contained: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.require_self_contained = require_self_contained
+
+    def annotate(self, record: llmkit.Record, completion: llmkit.Completion) -> llmkit.Outcome:
+        names = unresolved_names(record[self.field])
+        record["unresolved_names"] = names
+        if self.require_self_contained and names != []:
+            detail = "libcst could not parse the program" if names is None else f"unresolved: {', '.join(names[:20])}"
+            return llmkit.Reject("not_self_contained", detail)
+        return passed_stage(record, self.name)

@@ -1,0 +1,43 @@
+"""One model shared by the LLM stages of a run: opened once, on first use, closed once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import llmkit
+
+#: SwallowCode's sampling settings (also SwallowMath's).
+DEFAULT_SAMPLING = {"temperature": 0.2, "top_p": 0.7, "max_tokens": 8192}
+
+
+class SharedModel:
+    """Opens ``llmkit.open_backend(options)`` once (or wraps a backend given for tests)."""
+
+    def __init__(self, options: llmkit.BackendOptions, backend: llmkit.Backend | None = None) -> None:
+        self.options = options
+        self._backend = backend
+        self._owned = backend is None
+
+    @property
+    def backend(self) -> llmkit.Backend:
+        if self._backend is None:
+            self._backend = llmkit.open_backend(self.options)
+        return self._backend
+
+    def sampling(self) -> llmkit.SamplingParams:
+        """The defaults overridden by the user's options; new tokens capped by the context."""
+        params = self.options.sampling(**DEFAULT_SAMPLING)
+        context = self.backend.max_model_len
+        if context is not None and params.max_tokens > context:
+            params = replace(params, max_tokens=context)
+        return params
+
+    def prompt(self, text: str) -> llmkit.Prompt:
+        """A chat turn (the default) or, with ``--no-chat``, the plain text."""
+        use_chat = True if self.options.chat is None else self.options.chat
+        return [{"role": "user", "content": text}] if use_chat else text
+
+    def close(self) -> None:
+        if self._owned and self._backend is not None:
+            self._backend.close()
+        self._backend = None

@@ -1,0 +1,45 @@
+"""Assembles the chosen stages into one chain (CPU stages first, LLM stages sharing one model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import llmkit
+
+from llmkit_rewrite_code.lint import LintStep
+from llmkit_rewrite_code.llm_stages import ScorStep, SgcrStep
+from llmkit_rewrite_code.model import SharedModel
+from llmkit_rewrite_code.stages import LLM_STAGES, parse_stages
+from llmkit_rewrite_code.syntax import SyntaxStep
+
+
+def build_pipeline(
+    stages: str,
+    field: str,
+    options: llmkit.BackendOptions,
+    *,
+    lint_threshold: float = 7.0,
+    workers: int | None = None,
+    lint_timeout: float | None = 120.0,
+    sgcr_prompt: str | Path | None = None,
+    scor_prompt: str | Path | None = None,
+    keep_original: bool = False,
+    require_self_contained: bool = False,
+    backend: llmkit.Backend | None = None,
+) -> llmkit.Chain:
+    """The chain for ``stages`` (e.g. ``"syntax,lint"``); ``backend`` replaces opening one (tests)."""
+    chosen = parse_stages(stages)
+    if LLM_STAGES & set(chosen) and backend is None and options.model is None and options.backend != "openai":
+        raise llmkit.UsageError(f"--model is required for the LLM stage(s) {', '.join(s for s in chosen if s in LLM_STAGES)}")
+    model = SharedModel(options, backend)
+    steps: list[llmkit.Step] = []
+    for stage in chosen:
+        if stage == "syntax":
+            steps.append(SyntaxStep(field))
+        elif stage == "lint":
+            steps.append(LintStep(field, lint_threshold, workers, lint_timeout))
+        elif stage == "sgcr":
+            steps.append(SgcrStep(field, model, sgcr_prompt, keep_original))
+        else:
+            steps.append(ScorStep(field, model, scor_prompt, keep_original, require_self_contained=require_self_contained))
+    return llmkit.Chain(steps)
