@@ -14,7 +14,24 @@ from llmkit import SamplingParams
 from .reference import naive_greedy
 
 INSTRUCTIONS = ["hi", "the cat sat on the mat and then it went away", "write a poem about a long river"]
-MAX_TOKENS = 24
+MAX_TOKENS = 16
+
+
+@pytest.fixture(scope="module")
+def reference(pair):
+    """Naive greedy outputs, computed once per setting (the slow part of these tests)."""
+    expert, amateur, tokenizer, prompts = pair
+    cache = {}
+
+    def get(formula, beta=1.0, alpha=0.01, eos_id=None):
+        key = (formula, beta, alpha, eos_id)
+        if key not in cache:
+            eos = tokenizer.eos_token_id if eos_id is None else eos_id
+            cache[key] = [naive_greedy(expert, amateur, p, formula=formula, beta=beta, alpha=alpha,
+                                       vocab_size=len(tokenizer), eos_id=eos, max_tokens=MAX_TOKENS) for p in prompts]
+        return cache[key]
+
+    return get
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +57,13 @@ def _decoder(pair, contrast, eos_ids=None, max_model_len=1024):
     )
 
 
-@pytest.mark.parametrize(("formula", "beta", "alpha"), [("difference", 1.0, 0.01), ("obrien", 1.0, 0.01), ("difference", 0.5, 0.1), ("obrien", 0.5, 0.1)])
-def test_lockstep_greedy_equals_the_naive_reference(pair, formula, beta, alpha):
+@pytest.mark.parametrize(("formula", "beta", "alpha"), [("difference", 1.0, 0.01), ("obrien", 1.0, 0.01), ("difference", 0.5, 0.1)])
+def test_lockstep_greedy_equals_the_naive_reference(pair, reference, formula, beta, alpha):
     from llmkit_contrastive.formulas import Contrast
 
     expert, amateur, tokenizer, prompts = pair
     got = _decoder(pair, Contrast(beta, alpha, formula)).generate(prompts, SamplingParams(temperature=0, max_tokens=MAX_TOKENS))
-    for prompt, completions in zip(prompts, got, strict=True):
-        want = naive_greedy(expert, amateur, prompt, formula=formula, beta=beta, alpha=alpha,
-                            vocab_size=len(tokenizer), eos_id=tokenizer.eos_token_id, max_tokens=MAX_TOKENS)
+    for want, completions in zip(reference(formula, beta, alpha), got, strict=True):
         assert completions[0].token_ids == want
         assert completions[0].text == tokenizer.decode(want, skip_special_tokens=True)
     # the contrast changes the output: the test would notice a decoder that ignored the amateur
@@ -68,12 +83,11 @@ def test_beta_zero_is_the_experts_own_greedy_generation(pair):
         assert completions[0].token_ids == out[0, len(prompt):].tolist()
 
 
-def test_each_sequence_stops_on_its_own_at_eos_stop_strings_and_length(pair):
+def test_each_sequence_stops_on_its_own_at_eos_stop_strings_and_length(pair, reference):
     from llmkit_contrastive.formulas import Contrast
 
     expert, amateur, tokenizer, prompts = pair
-    reference = [naive_greedy(expert, amateur, p, formula="difference", beta=1.0, alpha=0.01, vocab_size=len(tokenizer),
-                              eos_id=-1, max_tokens=MAX_TOKENS) for p in prompts]
+    reference = reference("difference", eos_id=-1)
     # plant an EOS: call the 6th token of the first sequence "EOS"; every row must cut at its first occurrence
     eos = reference[0][5]
     got = _decoder(pair, Contrast(), eos_ids={eos}).generate(prompts, SamplingParams(temperature=0, max_tokens=MAX_TOKENS))
@@ -139,7 +153,7 @@ def test_a_vocabulary_mismatch_stops_before_any_work_with_exit_2(tiny_llama, tin
     assert repr(first) in err and "id 40" in err and "id 41" in err
 
 
-def test_cli_writes_responses_and_rejects_prompts_over_the_context(pair, tiny_llama, tiny_llama_twin, tmp_path, capsys):
+def test_cli_writes_responses_and_rejects_prompts_over_the_context(pair, reference, tiny_llama, tiny_llama_twin, tmp_path, capsys):
     expert, amateur, tokenizer, prompts = pair
     long_text = " ".join(["the river runs north"] * 40)
     rows = [{"id": i, "instruction": t, "keep": i} for i, t in enumerate(INSTRUCTIONS[:2])]
@@ -154,9 +168,7 @@ def test_cli_writes_responses_and_rejects_prompts_over_the_context(pair, tiny_ll
     assert code == 0, err
     written = [json.loads(line) for line in out.splitlines()]
     assert [r["id"] for r in written] == [0, 1, 10]
-    for record, prompt in zip(written, prompts, strict=True):
-        want = naive_greedy(expert, amateur, prompt, formula="obrien", beta=1.0, alpha=0.01,
-                            vocab_size=len(tokenizer), eos_id=tokenizer.eos_token_id, max_tokens=MAX_TOKENS)
+    for record, want in zip(written, reference("obrien"), strict=True):
         assert record["response"] == tokenizer.decode(want, skip_special_tokens=True)
         assert record["generation"] == {
             "expert": str(tiny_llama), "amateur": str(tiny_llama_twin), "beta": 1.0, "alpha": 0.01,
