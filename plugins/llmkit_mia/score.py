@@ -78,18 +78,21 @@ class ScoreStep(Step):
             self.distributions = self._open_distributions()
 
     def _open_distributions(self) -> Any:
-        own = getattr(self.backend, "next_token_stats", None)
-        if callable(own):
-            return own
-        if self.backend.name == "openai":
+        """minkpp's source of full next-token distributions: the backend's own (hf), else a
+        transformers copy of the model loaded here (vllm), else a usage error (openai)."""
+        if self.backend.can_score_full:  # type: ignore[union-attr]
+            return None
+        if self.backend.name == "openai":  # type: ignore[union-attr]
             raise UsageError("minkpp needs the model's full next-token distributions: use --backend hf or vllm")
         from llmkit_mia.distributions import DistributionScorer
 
         scorer = DistributionScorer(self.options)
         scorer.open()
-        return scorer.stats
+        return scorer
 
     def close(self) -> None:
+        if self.distributions is not None:
+            self.distributions.close()
         if self.backend is not None:
             self.backend.close()
 
@@ -157,8 +160,15 @@ class ScoreStep(Step):
         if not alive:
             return
         config = self.config
-        token_scores = self.backend.score([texts[i] for i in alive])  # type: ignore[union-attr]
-        stats = self.distributions([texts[i] for i in alive]) if self.distributions else [None] * len(alive)
+        batch = [texts[i] for i in alive]
+        stats: list[Any] = [None] * len(alive)
+        if "minkpp" in config.methods and self.distributions is None:
+            token_scores = self.backend.score_distribution(batch)  # type: ignore[union-attr]
+            stats = [_stats_of(s) for s in token_scores]
+        else:
+            token_scores = self.backend.score(batch)  # type: ignore[union-attr]
+            if self.distributions is not None:
+                stats = self.distributions.stats(batch)
         for i, scored, stat in zip(alive, token_scores, stats, strict=True):
             error = scored.error or (stat.error if stat is not None else None)
             if error is not None:
@@ -167,15 +177,24 @@ class ScoreStep(Step):
             if not scored.logprobs:
                 outcomes[i] = Reject("too_short", "no token to score")
                 continue
-            lp = scored.logprobs
-            values = {
-                "loss": lambda: likelihood.loss_score(lp),
-                "zlib": lambda: likelihood.zlib_score(lp, texts[i]),
-                "mink": lambda: likelihood.mink_score(lp, config.mink_k),
-                "minkpp": lambda: likelihood.minkpp_score(stat.logprobs, stat.means, stat.stds, config.mink_k),
-            }
             for method in config.scoring:
-                scores[i][method] = likelihood.finite(values[method]())
+                scores[i][method] = likelihood.finite(_likelihood(method, scored.logprobs, stat, texts[i], config))
+
+
+def _likelihood(method: str, logprobs: list[float], stat: Any, text: str, config: ScoreConfig) -> float:
+    if method == "loss":
+        return likelihood.loss_score(logprobs)
+    if method == "zlib":
+        return likelihood.zlib_score(logprobs, text)
+    if method == "mink":
+        return likelihood.mink_score(logprobs, config.mink_k)
+    return likelihood.minkpp_score(stat.logprobs, stat.means, stat.stds, config.mink_k)
+
+
+def _stats_of(scored: Any) -> Any:
+    from llmkit_mia.distributions import PositionStats
+
+    return PositionStats(scored.logprobs, scored.mean_logprobs, scored.std_logprobs, scored.error)
 
 
 def _method_order(name: str) -> int:
