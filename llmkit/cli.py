@@ -108,12 +108,9 @@ def build_app(plugins: list[PluginInfo] | None = None) -> Any:
     if plugins is None:
         plugins = discover_plugins()
     group = typer.main.get_group(_root_app(plugins))
-    try:  # TEMPORARY until tiny_model_cli lands
-        from llmkit.tiny_model_cli import tiny_model
+    from llmkit.tiny_model_cli import tiny_model
 
-        group.add_command(_plugin_command(PluginInfo("tiny-model", "llmkit", __version__, "", obj=tiny_model)), "tiny-model")
-    except ImportError:
-        pass
+    group.add_command(_plugin_command(PluginInfo("tiny-model", "llmkit", __version__, "", obj=tiny_model)), "tiny-model")
     for info in plugins:
         if info.ok:
             try:
