@@ -78,7 +78,7 @@ def char_tiers(
     ] = None,
     common_ppm: Annotated[float, typer.Option(min=0, help="Occurrences per million characters for `common`.")] = 100.0,
     uncommon_ppm: Annotated[float, typer.Option(min=0, help="Occurrences per million characters for `uncommon` (below: `rare`).")] = 1.0,
-    quantiles: Annotated[str | None, typer.Option(metavar="Q1,Q2", help="Cut by rank instead: top Q1 of distinct characters common, up to Q2 uncommon.")] = None,
+    quantiles: Annotated[str | None, typer.Option(metavar="Q1,Q2", help="Cut by rank instead: the top Q1 share of distinct characters (by count) common, up to Q2 uncommon, the rest rare.")] = None,
     per_tier: Annotated[int | None, typer.Option(min=1, help="Keep a seeded random sample of at most this many characters per tier.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of --per-tier sampling.")] = 0,
 ) -> None:
@@ -93,7 +93,7 @@ def char_tiers(
 @llmkit.io_options
 def summary(
     io: llmkit.IOOptions,
-    tier_field: Annotated[str, typer.Option(help="Field holding the tier (records without it count as `all`).")] = "tier",
+    tier_field: Annotated[str, typer.Option(help="Field holding the tier (records without it are grouped as `none`).")] = "tier",
 ) -> None:
     """Validity of generate / next-byte outputs by tier, byte length, k and step: JSON rows on stdout, tables on stderr."""
     from llmkit_utf8.summary import SummaryStep

@@ -49,7 +49,7 @@ class SummaryStep(llmkit.Step):
         outcomes: list[llmkit.Outcome] = []
         for record in records:
             tier = record.get(self.tier_field)
-            tier = str(tier) if tier is not None else "all"
+            tier = str(tier) if tier is not None else "none"
             if isinstance(record.get("utf8_generate"), dict):
                 self._add_generate(tier, record["utf8_generate"])
             elif isinstance(record.get("utf8_next_byte"), dict):

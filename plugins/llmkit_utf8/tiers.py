@@ -3,8 +3,8 @@
 Default cut-offs are frequencies per million characters of the corpus: ``common`` at or above
 ``common_ppm`` (100, i.e. one in ten thousand characters), ``uncommon`` at or above
 ``uncommon_ppm`` (1), ``rare`` below that but seen. With quantiles (q1, q2), the distinct characters
-sorted by count are cut at the ranks q1 and q2 of their number; a tie at a cut stays in the
-higher tier. ``unseen``: candidates with count 0.
+sorted by count are cut at the ranks q1 and q2 of their number; characters tied with the first
+one past a cut go to the lower tier. ``unseen``: candidates with count 0.
 """
 
 from __future__ import annotations
@@ -72,11 +72,13 @@ def assign_tiers(
             ppm = counts[char] * 1e6 / total
             tiers[char] = "common" if ppm >= common_ppm else "uncommon" if ppm >= uncommon_ppm else "rare"
         return tiers
+    # the count of the first character past each cut: only counts above it stay in the higher
+    # tier, so a run of equal counts (the long tail of hapaxes) is never split between tiers
     cut_counts = []
-    for q in quantiles:  # the count at the cut; ties with it join the higher tier
-        rank = max(1, round(q * len(ranked)))
-        cut_counts.append(counts[ranked[rank - 1]])
-    return {c: "common" if counts[c] >= cut_counts[0] else "uncommon" if counts[c] >= cut_counts[1] else "rare" for c in ranked}
+    for q in quantiles:
+        rank = round(q * len(ranked))
+        cut_counts.append(counts[ranked[rank]] if rank < len(ranked) else 0)
+    return {c: "common" if counts[c] > cut_counts[0] else "uncommon" if counts[c] > cut_counts[1] else "rare" for c in ranked}
 
 
 class CharTiersStep(llmkit.Step):
