@@ -167,11 +167,22 @@ class VLLMContrastivePair(Backend):
         for result in results:
             if result.error is None:
                 out = next(outputs)
-                result.completions = [
-                    Completion(c.text, list(c.token_ids), "stop" if c.finish_reason == "stop" else "length")
-                    for c in out.outputs
-                ]
+                result.completions = [self._completion(c) for c in out.outputs]
         return results
+
+    def _completion(self, output: Any) -> Completion:
+        """One vLLM completion, its text decoded as the hf path decodes it.
+
+        vLLM's incremental detokenizer holds back an unfinished UTF-8 sequence at the end of a
+        length-limited text; decoding the ids whole keeps both backends' texts identical. A
+        stop-string hit keeps vLLM's text, which ends before the stop string.
+        """
+        ids = list(output.token_ids)
+        if isinstance(output.stop_reason, str):
+            text = output.text
+        else:
+            text = self._tokenizer.decode(ids, skip_special_tokens=True)
+        return Completion(text, ids, "stop" if output.finish_reason == "stop" else "length")
 
     @property
     def max_model_len(self) -> int:

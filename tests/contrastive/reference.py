@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import math
 
+#: prompts of different lengths (so batching needs left padding), and the tokens to generate
+INSTRUCTIONS = ["hi", "the cat sat on the mat and then it went away", "write a poem about a long river"]
+MAX_TOKENS = 16
+
 
 def naive_scores(expert_logits, amateur_logits, formula: str, beta: float, alpha: float):
     expert_logits, amateur_logits = expert_logits.double(), amateur_logits.double()

