@@ -74,7 +74,7 @@ def _table(size: int, vocab: dict[str, int], special: set[int], convert) -> list
     return id_bytes
 
 
-def _byt5(tokenizer: Any, vocab: dict[str, int], special: set[int]) -> ByteMap | None:
+def _byt5(tokenizer: Any, vocab: dict[str, int]) -> ByteMap | None:
     offset = getattr(tokenizer, "offset", None)
     if "ByT5" not in type(tokenizer).__name__ and offset is None:
         return None
@@ -120,7 +120,7 @@ def build_bytemap(tokenizer: Any) -> ByteMap:
     """The byte map of a Hugging Face tokenizer; UsageError when it has no byte tokens."""
     vocab = _vocab(tokenizer)
     special = _special_ids(tokenizer)
-    found = _byt5(tokenizer, vocab, special) or _byte_fallback(vocab, special) or _byte_level(vocab, special)
+    found = _byt5(tokenizer, vocab) or _byte_fallback(vocab, special) or _byte_level(vocab, special)
     if found is None:
         raise UsageError(
             f"tokenizer {type(tokenizer).__name__} has no byte tokens; utf8-eval looks for byte-fallback "
