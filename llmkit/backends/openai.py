@@ -75,8 +75,8 @@ class OpenAIBackend(Backend):
     # -- one request ---------------------------------------------------------------------------
 
     def _generate_one(self, prompt: Prompt, params: SamplingParams) -> GenerationResult:
-        if isinstance(prompt, TokenIds) and not prompt.ids:
-            return GenerationResult(error="empty_prompt", detail="the prompt has no tokens", prompt_token_ids=[])
+        if prompt == "" or (isinstance(prompt, TokenIds) and not prompt.ids):  # servers refuse an empty prompt
+            return GenerationResult(error="empty_prompt", detail="the prompt is empty")
         if isinstance(prompt, TokenIds) and self._max_len and len(prompt.ids) + 1 > self._max_len:
             return GenerationResult(
                 error="too_long",
@@ -96,6 +96,8 @@ class OpenAIBackend(Backend):
         return _generation_result(answer, chat)
 
     def _score_one(self, text: str) -> TokenScores:
+        if not text:  # servers refuse an empty prompt; its tokens (BOS at most) have no log-prob anyway
+            return TokenScores(token_ids=[], logprobs=[])
         body = {"model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0.0,
                 "prompt_logprobs": 0, "return_token_ids": True}  # fmt: skip
         try:

@@ -36,8 +36,8 @@ class VLLMBackend(Backend):
             raise UsageError("--model is required by the vllm backend")
         vllm = require("vllm", "vllm", "the vllm backend")
         self.options = options
-        self._tokenizer = _render.load_tokenizer(options.model, options.trust_remote_code)
         args = _engine_args(options, engine_args)
+        self._tokenizer = _render.load_tokenizer(options.model, options.trust_remote_code)
         try:
             self._llm = vllm.LLM(**args)
         except Exception as exc:  # vLLM raises ValueError, RuntimeError, OSError, pydantic errors...
@@ -114,17 +114,21 @@ class VLLMBackend(Backend):
                 stop=list(params.stop) or None,
                 seed=params.seed,
             )
-        except ValueError as exc:  # vLLM validates the values (top_p in (0, 1], n >= 1, ...)
-            raise UsageError(f"bad sampling settings for vLLM: {exc}") from exc
+        except Exception as exc:  # vLLM validates the values (top_p in (0, 1], n >= 1, ...)
+            raise UsageError(f"bad sampling settings for vLLM: {_last_line(exc)}") from exc
 
     def _run(self, requests: list[Any], sampling: Any) -> list[Any]:
         if not requests:
             return []
         if self._llm is None:
             raise UsageError("the vllm backend was used after close()")
+        from vllm.exceptions import VLLMClientError
+
         try:
             return self._llm.generate(requests, sampling, use_tqdm=False)
-        except Exception as exc:  # the engine died (out of memory, a worker crashed) or refused a request
+        except VLLMClientError as exc:  # the engine refused the request itself
+            raise UsageError(f"vLLM refused the request: {_last_line(exc)}") from exc
+        except Exception as exc:  # the engine died (out of memory, a worker crashed)
             raise BackendUnavailable(f"the vLLM engine failed: {_last_line(exc)}") from exc
 
 

