@@ -157,3 +157,31 @@ def test_system_message_goes_through_the_experts_template(pair):
     assert ids.count(tokenizer.bos_token_id) == 1
     assert record_messages({"messages": "x"}, "instruction", None).reason == "bad_messages"
     assert record_messages({"other": 1}, "instruction", None).reason == "missing_field"
+
+
+@pytest.mark.parametrize("contrast_args", [["--beta", "0"], []])
+def test_cli_beta_zero_or_no_amateur_is_plain_greedy_generation_from_the_expert(pair, tiny_llama, tiny_llama_twin, tmp_path, capsys, contrast_args):
+    import torch
+
+    expert, _, tokenizer, prompts = pair
+    amateur_args = ["--amateur", str(tiny_llama_twin), *contrast_args] if contrast_args else []
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(json.dumps({"instruction": t}) + "\n" for t in INSTRUCTIONS))
+    code, out, err = _run(["--expert", str(tiny_llama), *amateur_args, "--backend", "hf", "--temperature", "0",
+                           "--max-tokens", str(MAX_TOKENS), "-i", str(inputs)], capsys)
+    assert code == 0, err
+    written = [json.loads(line) for line in out.splitlines()]
+    for record, prompt in zip(written, prompts, strict=True):
+        ids = expert.generate(torch.tensor([prompt]), max_new_tokens=MAX_TOKENS, do_sample=False)[0, len(prompt):].tolist()
+        assert record["response"] == tokenizer.decode(ids, skip_special_tokens=True)
+        assert record["generation"]["formula"] == "plain" and record["generation"]["amateur"] is None
+
+
+def test_bad_options_exit_2(tiny_llama, tmp_path, capsys):
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text('{"instruction": "hi"}\n')
+    for args in (["--formula", "ratio"], ["--alpha", "2"], ["--beta", "-1"], ["--model", "/elsewhere"]):
+        code, out, err = _run(["--expert", str(tiny_llama), "--amateur", str(tiny_llama), "-i", str(inputs), *args], capsys)
+        assert code == 2 and out == "", args
+    code, _, err = _run(["-i", str(inputs)], capsys)
+    assert code == 2 and "--expert" in err
