@@ -15,13 +15,16 @@ code is only parsed (by astroid); it is never executed or imported:
 Why the result equals a fresh ``pylint`` process per snippet although astroid's module cache is
 kept between snippets (keeping it is what makes in-process linting fast: a fresh process
 re-parses ``os``, ``re``, ``typing`` ... for every snippet): a cached module's tree is exactly
-what a fresh process would build, *unless* some code assigned an attribute on an object that
-lives in another module (``os.flag = 1``, ``logging.getLogger().extra = 2``): astroid records
-such assignments in the *other* module's tree (``AstroidBuilder.delayed_assattr``), which would
-leak into later snippets. We watch for these cross-module assignments and drop the whole cache
-after any snippet that made one. The snippet's own module, astroid's inference cache and
-pylint's lru caches are dropped after every snippet, so no memo computed for one snippet is
-reused for another.
+what a fresh process would build, *unless* code in one module assigned an attribute on an object
+that lives in another (``os.flag = 1`` in a snippet; ``cls._abc_impl = ...`` in ``abc``, which
+writes into ``builtins.type``): astroid records such an assignment in the *other* module's tree
+(``AstroidBuilder.delayed_assattr``), where it would leak into later snippets
+(tests/rewrite/test_lint.py shows the leak). We log every cross-module write; after the snippet
+we take the writes back out of their target trees and evict the modules that made them, so a
+later snippet rebuilds such a module, replaying its writes, exactly when a fresh process would.
+The snippet's own module, astroid's inference caches and pylint's lru caches are dropped after
+every snippet, so no memo computed for one snippet is reused for another. The benchmark checks
+the equality on 200 files.
 """
 
 from __future__ import annotations
@@ -106,7 +109,8 @@ class SnippetLinter:
         run = Run([*PYLINT_FLAGS, "--score=n", "--reports=n", self.path], reporter=CollectingReporter(), exit=False)
         self.linter = run.linter
         self.count = 0
-        self.cross_module_assignment = False
+        #: cross-module attribute writes during this snippet: (attribute dict, name, node)
+        self.writes: list[tuple[dict, str, Any]] = []
         _watch_cross_module_assignments(self)
         self._reset(full=True)
 
@@ -114,7 +118,6 @@ class SnippetLinter:
         ratio = comment_ratio(code)
         with open(self.path, "w", encoding="utf-8") as handle:
             handle.write(code)
-        self.cross_module_assignment = False
         try:
             with _alarm(timeout):
                 note, detail = self._lint()
@@ -122,7 +125,7 @@ class SnippetLinter:
             self._reset(full=True)  # the interrupted run may have left half-built trees
             return LintResult(None, ratio, f"pylint took longer than {timeout:g} s", timed_out=True)
         self.count += 1
-        self._reset(full=self.cross_module_assignment or self.count % FULL_RESET_EVERY == 0)
+        self._reset(full=self.count % FULL_RESET_EVERY == 0)
         return LintResult(None if note is None else float(f"{note:.2f}"), ratio, detail)
 
     def _lint(self) -> tuple[float | None, str | None]:
@@ -147,48 +150,63 @@ class SnippetLinter:
         from pylint.checkers.clear_lru_cache import clear_lru_caches
 
         clear_lru_caches()
+        writers = {node.root().name for _, _, node in self.writes}
+        for attributes, name, node in self.writes:  # undo, so the target tree is as built
+            values = attributes.get(name)
+            if values is not None and node in values:
+                values.remove(node)
+                if not values:
+                    del attributes[name]
+        self.writes = []
         if full:
             MANAGER.clear_cache()  # also re-bootstraps builtins
         else:  # the same memo clearing MANAGER.clear_cache does, keeping the module trees
-            MANAGER.astroid_cache.pop(SNIPPET_MODULE, None)
+            for module in {SNIPPET_MODULE, *writers}:
+                MANAGER.astroid_cache.pop(module, None)
             _invalidate_cache()
             clear_inference_tip_cache()
 
 
 def _watch_cross_module_assignments(owner: SnippetLinter) -> None:
-    """Flag ``owner`` whenever astroid records an attribute assignment in another module's tree."""
+    """Log in ``owner.writes`` each attribute astroid records from one module into another's tree."""
     from astroid import bases, objects, util
     from astroid.builder import AstroidBuilder
 
     original = AstroidBuilder.delayed_assattr
 
     def delayed_assattr(builder: Any, node: Any) -> None:
-        if not owner.cross_module_assignment and _targets_other_module(node, bases, objects, util):
-            owner.cross_module_assignment = True
         original(builder, node)
+        for attributes in _foreign_attribute_dicts(node, bases, objects, util):
+            if node in attributes.get(node.attrname, ()):
+                owner.writes.append((attributes, node.attrname, node))
 
     AstroidBuilder.delayed_assattr = delayed_assattr  # type: ignore[method-assign]
 
 
-def _targets_other_module(node: Any, bases: Any, objects: Any, util: Any) -> bool:
-    # mirrors the cases in which AstroidBuilder.delayed_assattr writes into a tree
+def _foreign_attribute_dicts(node: Any, bases: Any, objects: Any, util: Any) -> list[dict]:
+    """The attribute dicts of other modules' objects that ``delayed_assattr(node)`` writes into
+    (it mirrors that method's cases; the inference results are memoised, so this is cheap)."""
+    from astroid.exceptions import InferenceError
+
+    source = node.root()
+    found = []
     try:
         for inferred in node.expr.infer():
             if isinstance(inferred, util.UninferableBase):
                 continue
             if type(inferred) in {bases.Instance, objects.ExceptionInstance}:
-                target = inferred._proxied
+                target, attributes = inferred._proxied, inferred._proxied.instance_attrs
             elif isinstance(inferred, (bases.Instance, bases.Proxy)):
                 continue
+            elif getattr(inferred, "is_function", False):
+                target, attributes = inferred, inferred.instance_attrs
             else:
-                target = inferred
-            if target.root() is not node.root():
-                return True
-    except Exception:  # an inference failure means no write; anything else: assume the worst
-        from astroid.exceptions import InferenceError
-
-        return not isinstance(sys.exc_info()[1], InferenceError)
-    return False
+                target, attributes = inferred, getattr(inferred, "locals", None)
+            if attributes is not None and target.root() is not source:
+                found.append(attributes)
+    except (InferenceError, AttributeError):
+        pass
+    return found
 
 
 class _alarm:
