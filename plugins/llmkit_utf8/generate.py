@@ -83,6 +83,7 @@ class GenerateStep(llmkit.Step):
         self.options, self.protocol, self.steps = options, protocol, steps
         self.char_field, self.context_field, self.term_field = char_field, context_field, term_field
         self.backend, self.bytemap = backend, bytemap
+        self.owns_backend = backend is None
         self.tokenizer: Any = None
 
     def open(self) -> None:
@@ -101,7 +102,7 @@ class GenerateStep(llmkit.Step):
             self.bytemap = build_bytemap(self.tokenizer)
 
     def close(self) -> None:
-        if self.backend is not None and self.bytemap is not None:
+        if self.owns_backend and self.backend is not None:
             self.backend.close()
 
     def _bos(self) -> list[int]:
