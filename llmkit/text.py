@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 
 @dataclass(frozen=True, slots=True)
 class Repetition:
@@ -29,6 +27,8 @@ def find_repetition(
     words = text.split()
     if len(words) < min_span_words:
         return None
+    import numpy as np  # here, so that importing llmkit stays light
+
     vocab: dict[str, int] = {}
     ids = np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), dtype=np.int64, count=len(words))
     best: Repetition | None = None
