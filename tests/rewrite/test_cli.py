@@ -1,0 +1,104 @@
+"""The command end to end: syntax and bad inputs, exit codes, and the real hf backend on a tiny model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from llmkit_rewrite_code.syntax import SyntaxStep
+
+
+def llmkit_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "llmkit", *args], capture_output=True, cwd=cwd)
+
+
+def write_jsonl(path, records):
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    return path
+
+
+def test_syntax_stage_on_known_snippets():
+    step = SyntaxStep("code")
+    ok, bad_indent, bad, empty, missing, wrong_type, nul = step.process([
+        {"code": "x = 1\n"}, {"code": "def f():\nreturn 1\n"}, {"code": "print 'py2'\n"},
+        {"code": "\n  \n"}, {}, {"code": ["x"]}, {"code": "x = 1\0\n"}])
+    assert ok == {"code": "x = 1\n", "stages": ["syntax"]}
+    assert bad_indent.reason == "syntax" and "IndentationError" in bad_indent.detail and "line 2" in bad_indent.detail
+    assert bad.reason == "syntax" and "line 1" in bad.detail
+    assert empty.reason == "empty"
+    assert missing.reason == wrong_type.reason == "missing_field"
+    assert nul.reason == "syntax"
+
+
+def test_lone_surrogate_inside_the_code_reaches_no_encoder():
+    # a str holding a real lone surrogate (only possible when called from Python): rejected, not crashed
+    (out,) = SyntaxStep("text").process([{"text": "x = '\ud800'\n"}])
+    assert out.reason == "syntax" and "surrogate" in out.detail
+
+
+def test_bad_inputs_through_the_cli(tmp_path):
+    # several MB: a big data literal (pylint's time grows with statements, not bytes)
+    big = 'TABLE = """\n' + "0123456789abcdef " * 200_000 + '\n"""\nprint(len(TABLE))\n'
+    records = [
+        {"id": 1},  # missing
+        {"id": 2, "text": 3},  # not a string
+        {"id": 3, "text": ""},  # empty
+        {"id": 4, "text": big},  # several MB
+        {"id": 5, "text": "s = '\\ud800'  # an escape in the source is fine\nprint(s)\n"},
+    ]
+    assert len(big) > 3_000_000
+    data = write_jsonl(tmp_path / "in.jsonl", records)
+    done = llmkit_cli("rewrite-code", "--stages", "syntax,lint", "--workers", "1", "-i", str(data),
+                      "--rejects", str(tmp_path / "rej.jsonl"), "-o", str(tmp_path / "out.jsonl"))
+    assert done.returncode == 0, done.stderr.decode()
+    rejects = {r["id"]: r["reject"] for r in map(orjson.loads, (tmp_path / "rej.jsonl").read_bytes().splitlines())}
+    outs = {r["id"]: r for r in map(orjson.loads, (tmp_path / "out.jsonl").read_bytes().splitlines())}
+    assert rejects[1]["reason"] == rejects[2]["reason"] == "missing_field"
+    assert rejects[3]["reason"] == "empty"
+    assert 4 in outs, rejects.get(4)
+    assert outs[4]["lint_raw_score"] == 10.0 and outs[4]["stages"] == ["syntax", "lint"]
+    assert outs[5]["text"] == records[4]["text"]
+
+
+def test_lone_surrogate_escape_in_json_stops_at_the_line_or_is_skipped(tmp_path):
+    """orjson refuses a JSON string with a lone surrogate escape; the core treats the line as
+    invalid JSON: exit 65 naming FILE:LINE, or with --on-error skip an invalid_line reject."""
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(b'{"id": 1, "text": "x = 1\\n"}\n{"id": 2, "text": "x = \'\\ud800\'\\n"}\n')
+    done = llmkit_cli("rewrite-code", "--stages", "syntax", "-i", str(data))
+    assert done.returncode == 65 and f"{data}:2".encode() in done.stderr
+    assert orjson.loads(done.stdout)["id"] == 1
+    done = llmkit_cli("rewrite-code", "--stages", "syntax", "-i", str(data), "--on-error", "skip",
+                      "--rejects", str(tmp_path / "rej.jsonl"))
+    assert done.returncode == 0
+    (reject,) = map(orjson.loads, (tmp_path / "rej.jsonl").read_bytes().splitlines())
+    assert reject["reject"]["reason"] == "invalid_line"
+
+
+def test_unknown_stage_is_a_usage_error(tmp_path):
+    data = write_jsonl(tmp_path / "in.jsonl", [{"text": "x = 1\n"}])
+    assert llmkit_cli("rewrite-code", "--stages", "syntax,lnt", "-i", str(data)).returncode == 2
+    assert llmkit_cli("rewrite-code", "--stages", "sgcr", "-i", str(data)).returncode == 2  # no --model
+
+
+def test_end_to_end_on_tiny_llama_hf(tmp_path, tiny_llama):
+    """A random tiny model writes garbage: what matters is that every record comes out, either
+    rewritten with its fields or rejected by a documented LLM-stage reason."""
+    snippet = "def area(w, h):\n    return w * h\n\nprint(area(2, 3))\n"
+    data = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "text": snippet} for i in range(3)] + [{"id": 9}])
+    done = llmkit_cli("rewrite-code", "--stages", "syntax,sgcr,scor", "--model", str(tiny_llama), "--backend", "hf",
+                      "--max-tokens", "24", "--seed", "0", "-i", str(data), "-o", str(tmp_path / "out.jsonl"),
+                      "--rejects", str(tmp_path / "rej.jsonl"))
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    outs = [orjson.loads(x) for x in (tmp_path / "out.jsonl").read_bytes().splitlines()]
+    rejects = [orjson.loads(x) for x in (tmp_path / "rej.jsonl").read_bytes().splitlines()]
+    assert len(outs) + len(rejects) == 4
+    reasons = {r["id"]: (r["reject"]["stage"], r["reject"]["reason"]) for r in rejects}
+    assert reasons.pop(9) == ("syntax", "missing_field")
+    llm_reasons = {"no_code_block", "rewrite_syntax", "too_short", "repetition", "too_long"}
+    assert all(stage == "sgcr" and reason in llm_reasons for stage, reason in reasons.values())
+    for out in outs:
+        assert out["stages"] == ["syntax", "sgcr", "scor"] and "unresolved_names" in out
