@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,7 @@ class JSONClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.policy = policy
+        self._closed = threading.Event()
         self._client = httpx.Client(
             headers=headers,
             timeout=httpx.Timeout(timeout),
@@ -81,20 +83,27 @@ class JSONClient:
         return self._call("POST", path, body)
 
     def close(self) -> None:
+        """Stop retrying and drop the connections; requests in flight end with an error."""
+        self._closed.set()
         self._client.close()
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         url = f"{self.base_url}{path}"
         shown = display_url(url)
-        last_error = ""
+        last_error, tries = "", 0
         for attempt in range(self.policy.max_retries + 1):
+            if self._closed.is_set():  # closed meanwhile (an interrupted run): no more tries
+                break
             retry_after: float | None = None
+            tries += 1
             try:
                 response = self._client.request(method, url, json=body)
             except httpx.TimeoutException:
                 last_error = f"no answer within {self.timeout:g} s (timeout)"
             except httpx.TransportError as exc:  # refused, reset, closed without an answer
                 last_error = f"{type(exc).__name__}: {exc}"
+            except RuntimeError as exc:  # httpx: the client was closed by another thread
+                last_error = str(exc)
             else:
                 status = response.status_code
                 if status < 400:
@@ -108,9 +117,9 @@ class JSONClient:
             wait = self.policy.delay(attempt, retry_after)
             log.warning("%s %s failed (%s); retry %d/%d in %.2f s", method, shown, last_error, attempt + 1,
                         self.policy.max_retries, wait)
-            time.sleep(wait)
+            self._closed.wait(wait)  # a sleep that close() cuts short
         raise BackendUnavailable(
-            f"{method} {shown} failed after {self.policy.max_retries + 1} attempt(s); last error: {last_error}"
+            f"{method} {shown} failed after {tries} attempt(s); last error: {last_error or 'the client was closed'}"
         )
 
 

@@ -215,7 +215,7 @@ def _load_model(options: BackendOptions, device: str) -> Any:
 
 
 class _torch_errors:
-    """Translate torch failures during a forward pass into BackendUnavailable (out of memory above all)."""
+    """Translate device failures during a forward pass (out of memory, CUDA errors) into BackendUnavailable."""
 
     def __enter__(self) -> None:
         return None
@@ -225,6 +225,7 @@ class _torch_errors:
 
         if isinstance(exc, torch.OutOfMemoryError):
             raise BackendUnavailable(f"out of device memory: {exc}; lower --batch-size or --max-tokens") from exc
-        if isinstance(exc, RuntimeError) and not isinstance(exc, BackendUnavailable):
-            raise BackendUnavailable(f"the model failed during a forward pass: {exc}") from exc
+        # a failing GPU is the machine's problem (69); any other RuntimeError is a bug and stays one
+        if isinstance(exc, RuntimeError) and "CUDA" in str(exc):
+            raise BackendUnavailable(f"the GPU failed during a forward pass: {exc}") from exc
         return False

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from typing import Any, TypeVar
 
 from llmkit.backends._http import ClientError, JSONClient, RetryPolicy, display_url
+from llmkit.backends._pool import DaemonPool
 from llmkit.backends.base import (
     Backend,
     Completion,
@@ -47,7 +48,7 @@ class OpenAIBackend(Backend):
         policy = RetryPolicy(options.max_retries, backoff_base, backoff_max)
         api_key = os.environ.get(options.api_key_env) or None  # a local server needs none
         self._http = JSONClient(options.base_url, api_key, options.request_timeout, options.concurrency, policy)
-        self._pool = ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="llmkit-openai")
+        self._pool = DaemonPool(options.concurrency, "llmkit-openai")
         try:
             self.model, card, self.is_vllm = self._pick_model()
         except Exception:
@@ -69,8 +70,8 @@ class OpenAIBackend(Backend):
         return self._map(self._score_one, texts)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
         self._http.close()
+        self._pool.close(BackendUnavailable(f"the connection to {self.base_url} was closed"))
 
     # -- one request ---------------------------------------------------------------------------
 

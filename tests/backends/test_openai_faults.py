@@ -145,3 +145,58 @@ def test_scoring_needs_a_vllm_server():
     with FaultServer() as server, _open(server) as backend:
         with pytest.raises(UsageError, match="prompt log-probs"):
             backend.score(["text"])
+
+
+def test_close_cuts_hung_requests_and_backoff_short():
+    """An interrupted run closes the backend: requests in flight and waits between retries end at once."""
+    import threading
+
+    outcome: list[BaseException] = []
+    with FaultServer(["hang"] * 5) as server:
+        backend = OpenAIBackend(
+            BackendOptions(backend="openai", base_url=server.url, request_timeout=60, max_retries=5), backoff_base=30
+        )
+        worker = threading.Thread(target=lambda: outcome.extend(_raises(backend.generate, ["hi"], GREEDY)))
+        worker.start()
+        time.sleep(0.5)
+        started = time.monotonic()
+        backend.close()
+        worker.join(timeout=10)
+        assert not worker.is_alive() and time.monotonic() - started < 3
+    assert isinstance(outcome[0], BackendUnavailable)
+
+
+def _raises(call, *args) -> list[BaseException]:
+    try:
+        call(*args)
+    except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        return [exc]
+    return []
+
+
+def test_interrupt_exits_promptly_while_a_request_hangs():
+    """Ctrl-C during a hung request ends the process now, not after --request-timeout."""
+    import signal
+    import subprocess
+    import sys
+
+    with FaultServer(["hang"] * 5) as server:
+        script = (
+            "from llmkit.backends import BackendOptions, SamplingParams\n"
+            "from llmkit.backends.openai import OpenAIBackend\n"
+            f"backend = OpenAIBackend(BackendOptions(base_url={server.url!r}, request_timeout=120))\n"
+            "backend.generate(['hi'], SamplingParams())\n"
+        )
+        child = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not server.posts and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.posts, "the child never sent its request"
+        child.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        try:
+            child.wait(timeout=10)
+        finally:
+            child.kill()
+        assert time.monotonic() - started < 5
+        assert b"KeyboardInterrupt" in child.stderr.read()
