@@ -1,8 +1,7 @@
 """contrastive-gen: CoDIT contrastive decoding between a post-trained model and its base, or plain
 response generation from one model, over instructions in JSONL."""
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: Typer reads the option metadata from live annotations
 from typing import Annotated
 
 import typer

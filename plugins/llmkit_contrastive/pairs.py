@@ -22,14 +22,20 @@ def _tokenizer(path: str, trust_remote_code: bool):
         raise UsageError(f"cannot load the tokenizer of {path!r}: {exc}") from exc
 
 
-def open_pair(settings: "GenSettings", options: BackendOptions) -> Backend:
-    """The contrastive pair backend: vLLM's one-engine pair, or hf lockstep decoding."""
+def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = True) -> Backend:
+    """The contrastive pair backend: vLLM's one-engine pair, or hf lockstep decoding.
+
+    The tokenizers are checked first, before either model loads.
+    """
     from llmkit.backends import default_backend_name
+
+    from llmkit_contrastive.step import check_chat_template
 
     assert settings.amateur is not None
     expert_tokenizer = _tokenizer(settings.expert, options.trust_remote_code)
     amateur_tokenizer = _tokenizer(settings.amateur, options.trust_remote_code)
     vocab_size = check_same_vocab(expert_tokenizer, amateur_tokenizer)
+    check_chat_template(expert_tokenizer, settings.expert, chat)
     name = options.backend or default_backend_name()
     if name == "vllm":
         reason = vllm_unavailable_reason()

@@ -63,15 +63,19 @@ class ContrastiveGenStep(Step):
         self.backend: Backend | None = None
         self.tokenizer: Any = None
 
+    @property
+    def chat(self) -> bool:
+        return self.options.chat if self.options.chat is not None else True
+
     def open(self) -> None:
         if self.settings.plain:
             self.backend = open_backend(self.options)
-            self.tokenizer = self.backend.tokenizer
+            check_chat_template(self.backend.tokenizer, self.settings.expert, self.chat)
         else:
             from llmkit_contrastive.pairs import open_pair
 
-            self.backend = open_pair(self.settings, self.options)
-            self.tokenizer = self.backend.tokenizer
+            self.backend = open_pair(self.settings, self.options, self.chat)
+        self.tokenizer = self.backend.tokenizer
 
     def close(self) -> None:
         if self.backend is not None:
@@ -101,9 +105,8 @@ class ContrastiveGenStep(Step):
         messages = record_messages(record, self.settings.field, self.settings.system)
         if isinstance(messages, Reject) or self.tokenizer is None:
             return messages  # a backend without a local tokenizer (openai) renders the chat itself
-        chat = self.options.chat if self.options.chat is not None else True
         try:
-            return TokenIds(prompt_ids(self.tokenizer, messages, chat=chat))
+            return TokenIds(prompt_ids(self.tokenizer, messages, chat=self.chat))
         except Exception as exc:  # a template that refuses the roles it was given
             return Reject("bad_messages", f"chat template failed: {exc}")
 
@@ -131,6 +134,12 @@ class ContrastiveGenStep(Step):
             },
             "repetition": repeated[0] if single else repeated,
         }
+
+
+def check_chat_template(tokenizer: Any, expert: str, chat: bool) -> None:
+    """A chat run needs the expert's template; say so once instead of rejecting every record."""
+    if chat and tokenizer is not None and not getattr(tokenizer, "chat_template", None):
+        raise UsageError(f"the expert {expert!r} has no chat template; give --no-chat to prompt with the bare text")
 
 
 def check_settings(settings: GenSettings) -> None:
