@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -172,6 +173,14 @@ def _engine_args(options: BackendOptions, overrides: Mapping[str, Any] | None) -
 
 
 def _last_line(exc: BaseException) -> str:
-    """vLLM's messages can run to pages (config dumps); the last line says what went wrong."""
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[-1] if lines else ''}"
+    """vLLM's messages can run to pages (config dumps, pydantic boilerplate): keep the lines that
+    say what went wrong, and point to --trust-remote-code when that is what the model needs."""
+    lines = [
+        re.sub(r"\s*\[type=.*$", "", line).strip()
+        for line in str(exc).strip().splitlines()
+        if line.strip() and not line.strip().startswith("For further information")
+    ]
+    text = " ".join(lines[-4:])
+    if "trust_remote_code" in text:
+        text += " (the model needs its own code: add --trust-remote-code if you trust it)"
+    return f"{type(exc).__name__}: {text}"

@@ -1,6 +1,10 @@
-"""Prompts and texts the backend tests share, and checks that hold on every local backend."""
+"""What the backend tests share: prompts and texts, checks that hold on every local backend, a
+model that ships its own code."""
 
 from __future__ import annotations
+
+import json
+import shutil
 
 from llmkit.backends import Backend, SamplingParams, TokenIds
 
@@ -58,3 +62,28 @@ def check_context_budget(backend: Backend) -> None:
     assert "tokens" in (results[2].detail or "") and str(limit) in (results[2].detail or "")
     assert results[2].completions == []
     assert all(len(r.completions) == 1 for r in (results[0], results[4]))
+
+
+def model_with_own_code(tiny_llama, tmp_path):
+    """A copy of the tiny model whose config and model classes live in its folder; importing its
+    code leaves a marker file, so a test can see whether the code ran."""
+    model = tmp_path / "custom"
+    shutil.copytree(tiny_llama, model)
+    marker = tmp_path / "remote-code-ran"
+    (model / "configuration_custom.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\n"
+        "from transformers import LlamaConfig\n"
+        "class CustomConfig(LlamaConfig):\n    model_type = 'custom-llama'\n"
+    )
+    (model / "modeling_custom.py").write_text(
+        "from transformers import LlamaForCausalLM\n"
+        "from .configuration_custom import CustomConfig\n"
+        "class CustomModel(LlamaForCausalLM):\n    config_class = CustomConfig\n"
+    )
+    config = json.loads((model / "config.json").read_text())
+    config.update(
+        model_type="custom-llama",
+        auto_map={"AutoConfig": "configuration_custom.CustomConfig", "AutoModelForCausalLM": "modeling_custom.CustomModel"},
+    )
+    (model / "config.json").write_text(json.dumps(config))
+    return model, marker

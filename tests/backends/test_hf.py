@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import numpy as np
 import pytest
 import torch
@@ -12,7 +9,7 @@ import torch
 from llmkit.backends import BackendOptions, SamplingParams, TokenIds, open_backend
 from llmkit.backends.hf import HFBackend
 from llmkit.errors import BackendUnavailable, UsageError
-from tests.backends.prompts import PROMPTS, TEXTS, check_context_budget, check_stop_string
+from tests.backends.helpers import PROMPTS, TEXTS, check_context_budget, check_stop_string, model_with_own_code
 
 
 def _reference_greedy(model, ids: list[int], steps: int, eos: int) -> list[int]:
@@ -139,33 +136,8 @@ def test_unknown_backend_and_dtype_are_usage_errors(tiny_llama):
         HFBackend(BackendOptions(model=str(tiny_llama), dtype="float8"))
 
 
-def _model_with_own_code(tiny_llama, tmp_path):
-    """A copy of the tiny model whose config and model classes live in its folder; importing its
-    code leaves a marker file, so a test can see whether the code ran."""
-    model = tmp_path / "custom"
-    shutil.copytree(tiny_llama, model)
-    marker = tmp_path / "remote-code-ran"
-    (model / "configuration_custom.py").write_text(
-        f"open({str(marker)!r}, 'w').close()\n"
-        "from transformers import LlamaConfig\n"
-        "class CustomConfig(LlamaConfig):\n    model_type = 'custom-llama'\n"
-    )
-    (model / "modeling_custom.py").write_text(
-        "from transformers import LlamaForCausalLM\n"
-        "from .configuration_custom import CustomConfig\n"
-        "class CustomModel(LlamaForCausalLM):\n    config_class = CustomConfig\n"
-    )
-    config = json.loads((model / "config.json").read_text())
-    config.update(
-        model_type="custom-llama",
-        auto_map={"AutoConfig": "configuration_custom.CustomConfig", "AutoModelForCausalLM": "modeling_custom.CustomModel"},
-    )
-    (model / "config.json").write_text(json.dumps(config))
-    return model, marker
-
-
 def test_remote_code_runs_only_with_flag(tiny_llama, tmp_path):
-    model, marker = _model_with_own_code(tiny_llama, tmp_path)
+    model, marker = model_with_own_code(tiny_llama, tmp_path)
     with pytest.raises(BackendUnavailable, match="--trust-remote-code"):
         HFBackend(BackendOptions(model=str(model), dtype="float32"))
     assert not marker.exists()

@@ -7,7 +7,7 @@ import pytest
 
 from llmkit.backends import BackendOptions, SamplingParams, TokenIds, open_backend
 from llmkit.backends.hf import HFBackend
-from tests.backends.prompts import PROMPTS, TEXTS
+from tests.backends.helpers import PROMPTS, TEXTS
 
 pytestmark = pytest.mark.vllm
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from llmkit.backends import SamplingParams, TokenIds
-from tests.backends.prompts import PROMPTS, TEXTS
+from tests.backends.helpers import PROMPTS, TEXTS
 
 pytestmark = pytest.mark.vllm
 

@@ -7,7 +7,7 @@ import pytest
 from llmkit.backends import BackendOptions, SamplingParams, TokenIds, open_backend
 from llmkit.backends.vllm import VLLMBackend, _engine_args
 from llmkit.errors import BackendUnavailable, UsageError
-from tests.backends.prompts import PROMPTS, check_context_budget, check_stop_string
+from tests.backends.helpers import PROMPTS, check_context_budget, check_stop_string, model_with_own_code
 
 pytestmark = pytest.mark.vllm
 
@@ -59,6 +59,15 @@ def test_bad_sampling_value_is_usage_error(vllm_backend):
 def test_missing_model_path_fails_before_the_engine(tmp_path):
     with pytest.raises(BackendUnavailable, match="no-such-model"):
         open_backend(BackendOptions(model=str(tmp_path / "no-such-model"), backend="vllm"))
+
+
+def test_remote_code_refused_without_flag(vllm_backend, tiny_llama, tmp_path):
+    """Refused while vLLM reads the config, before any engine starts; the model's code never runs.
+    (Uses the session engine only so that vLLM is already imported and this stays quick.)"""
+    model, marker = model_with_own_code(tiny_llama, tmp_path)
+    with pytest.raises(BackendUnavailable, match="--trust-remote-code"):
+        VLLMBackend(BackendOptions(model=str(model), dtype="float32"))
+    assert not marker.exists()
 
 
 def test_engine_args_from_options_env_and_overrides(monkeypatch):
