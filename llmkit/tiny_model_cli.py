@@ -40,7 +40,7 @@ def tiny_model(
     from llmkit.tiny_model import TinyModelSpec, build_tiny_model
 
     spec = TinyModelSpec(
-        arch=arch.value,
+        arch=Arch(arch).value,  # also when called as a plain function with a str
         layers=layers,
         hidden_size=hidden_size,
         heads=heads,

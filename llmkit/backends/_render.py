@@ -1,4 +1,5 @@
-"""Prompt rendering shared by the backends that hold a tokenizer locally (hf, vllm).
+"""Prompt rendering and request checks shared by the backends (rendering: hf and vllm, which hold
+a tokenizer locally).
 
 Both tokenise here, so the same prompt gives the same token ids on either backend (which the
 parity tests rely on), and the context-length check happens before anything reaches the model.
@@ -13,11 +14,32 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from llmkit.backends.base import GenerationResult, Prompt, TokenIds, TokenScores
+from dataclasses import replace
+
+from llmkit.backends.base import GenerationResult, Prompt, SamplingParams, TokenIds, TokenScores
 from llmkit.errors import BackendUnavailable, UsageError
 
 #: transformers uses this huge number as "no limit" in ``model_max_length``
 _NO_LIMIT = 10**8
+
+
+def checked_params(params: SamplingParams) -> SamplingParams:
+    """The same range checks on every backend (exit 2 rather than each library's own error);
+    empty stop strings, which would stop everything at once, are dropped."""
+    problems = [
+        message
+        for bad, message in (
+            (params.n < 1, f"n must be at least 1, not {params.n}"),
+            (params.max_tokens < 1, f"--max-tokens must be at least 1, not {params.max_tokens}"),
+            (params.temperature < 0, f"--temperature must be 0 (greedy) or more, not {params.temperature}"),
+            (not 0 < params.top_p <= 1, f"--top-p must be in (0, 1], not {params.top_p}"),
+            (params.top_k < 0, f"--top-k must be 0 (off) or more, not {params.top_k}"),
+        )
+        if bad
+    ]
+    if problems:
+        raise UsageError("; ".join(problems))
+    return replace(params, stop=tuple(s for s in params.stop if s))
 
 
 def check_local_model(model: str) -> None:

@@ -60,6 +60,7 @@ class HFBackend(Backend):
         return self._tokenizer
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
+        params = _render.checked_params(params)
         prompt_ids = _render.render_prompts(self._tokenizer, prompts)
         results: list[GenerationResult | None] = [_render.prompt_problem(ids, self._max_len) for ids in prompt_ids]
         # One generate call per distinct token budget: prompts near the end of the context get a

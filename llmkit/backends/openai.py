@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from llmkit.backends._http import ClientError, JSONClient, RetryPolicy, display_url
 from llmkit.backends._pool import DaemonPool
+from llmkit.backends._render import checked_params
 from llmkit.backends.base import (
     Backend,
     Completion,
@@ -62,6 +63,7 @@ class OpenAIBackend(Backend):
         return self._max_len
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
+        params = checked_params(params)
         return self._map(lambda prompt: self._generate_one(prompt, params), prompts)
 
     def score(self, texts: Sequence[str]) -> list[TokenScores]:

@@ -54,6 +54,7 @@ class VLLMBackend(Backend):
         return self._tokenizer
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
+        params = _render.checked_params(params)
         prompt_ids = _render.render_prompts(self._tokenizer, prompts)
         results: list[GenerationResult | None] = [_render.prompt_problem(ids, self._max_len) for ids in prompt_ids]
         todo = [i for i, result in enumerate(results) if result is None]

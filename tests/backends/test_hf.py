@@ -101,6 +101,16 @@ def test_top_k_one_is_greedy(hf_backend):
     assert [r.completions[0].token_ids for r in greedy] == [r.completions[0].token_ids for r in top1]
 
 
+@pytest.mark.parametrize(
+    "bad, option",
+    [({"n": 0}, "n must"), ({"max_tokens": 0}, "--max-tokens"), ({"temperature": -1}, "--temperature"),
+     ({"top_p": 1.5}, "--top-p"), ({"top_k": -2}, "--top-k")],  # fmt: skip
+)
+def test_bad_sampling_values_are_usage_errors(hf_backend, bad, option):
+    with pytest.raises(UsageError, match=option):
+        hf_backend.generate(["x"], SamplingParams(**bad))
+
+
 def test_stop_string(hf_backend):
     check_stop_string(hf_backend)
 

@@ -136,6 +136,13 @@ def test_other_client_errors_are_not_retried():
         assert len(server.posts) == 1
 
 
+def test_bad_sampling_value_refused_before_any_request():
+    with FaultServer() as server, _open(server) as backend:
+        with pytest.raises(UsageError, match="--top-p"):
+            backend.generate(["hi"], SamplingParams(top_p=0))
+    assert server.posts == []
+
+
 def test_missing_base_url_is_usage_error():
     with pytest.raises(UsageError, match="--base-url"):
         OpenAIBackend(BackendOptions(backend="openai"))

@@ -52,7 +52,7 @@ def test_token_ids_prompt_passes_untouched(vllm_backend):
 
 
 def test_bad_sampling_value_is_usage_error(vllm_backend):
-    with pytest.raises(UsageError, match="sampling"):
+    with pytest.raises(UsageError, match="top-p"):
         vllm_backend.generate(["x"], SamplingParams(top_p=0.0))
 
 
