@@ -25,7 +25,14 @@ def option_set(cls: type[T], param: str) -> Callable[[Callable[..., Any]], Calla
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         signature = inspect.signature(func)
-        own = [p for name, p in signature.parameters.items() if name != param]
+        # Resolve the command's own annotations now: a module with `from __future__ import
+        # annotations` leaves strings that Typer cannot evaluate outside that module.
+        resolved = get_type_hints(func, include_extras=True)
+        own = [
+            p.replace(annotation=resolved.get(name, p.annotation))
+            for name, p in signature.parameters.items()
+            if name != param
+        ]
         injected = [
             inspect.Parameter(
                 prefix + f.name,

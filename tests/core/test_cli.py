@@ -104,3 +104,14 @@ def test_unknown_backend_is_a_usage_error():
         assert "unknown backend 'nope'" in str(exc) and "hf" in str(exc)
     else:
         raise AssertionError("no error")
+
+
+def test_option_help_survives_postponed_annotations(capfd):
+    from llmkit.cli import main
+    from llmkit.plugins import PluginInfo
+    from tests.core import future_plugin
+
+    with pytest.raises(SystemExit):
+        main(["future", "--help"], plugins=[PluginInfo("future", "tests.core.future_plugin", "0", "", obj=future_plugin.app)])
+    out = capfd.readouterr().out
+    assert "THE FIELD HELP" in out and "--rejects" in out
