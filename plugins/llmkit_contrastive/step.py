@@ -8,6 +8,7 @@ prompt is rendered and tokenized once here, with the expert's tokenizer.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,9 @@ class ContrastiveGenStep(Step):
         return self.options.chat if self.options.chat is not None else True
 
     def open(self) -> None:
+        # vLLM logs to stdout unless told otherwise, and reads this when first imported (its
+        # engine processes inherit it): stdout carries data only
+        os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
         if self.settings.plain:
             self.backend = open_backend(self.options)
             check_chat_template(self.backend.tokenizer, self.settings.expert, self.chat)
