@@ -34,8 +34,7 @@ def tiny_model(
 ) -> None:
     """Build a tiny random-weight Llama-style model with a real tokenizer and chat template, offline.
 
-    The result loads with the hf, vllm and openai (vllm serve) backends; its outputs are noise,
-    which is what pipeline smoke tests need. Prints the model's path on stdout.
+    Loads with the hf, vllm and openai (vllm serve) backends; its outputs are noise, which is what pipeline smoke tests need. Prints the model's path on stdout.
     """
     from llmkit.tiny_model import TinyModelSpec, build_tiny_model
 
