@@ -17,7 +17,7 @@ import orjson
 import typer
 
 from llmkit.errors import InputError, OutputClosed, UsageError
-from llmkit.io import LineBatch, LineWriter, RecordBatch, id_key, read_batches, scan_done_ids
+from llmkit.io import LineBatch, LineWriter, RecordBatch, id_key, loads_lenient, read_batches, scan_done_ids
 from llmkit.options import option_set
 from llmkit.progress import Progress
 from llmkit.step import Outcome, Reject, Step
@@ -252,6 +252,8 @@ def _parse(run: _Run, raw: LineBatch) -> tuple[_Batch, InputError | None]:
             problem = None if type(record) is dict else f"expected a JSON object, got {_json_type(record)}"
         except orjson.JSONDecodeError as exc:
             problem = f"invalid JSON: {exc}"
+            if _is_unicode_reject(run, line, f"{raw.source}:{number}"):
+                continue
         if problem is None:
             run.summary.read += 1
             batch.records.append(record)
@@ -262,6 +264,25 @@ def _parse(run: _Run, raw: LineBatch) -> tuple[_Batch, InputError | None]:
             return batch, InputError(problem, f"{raw.source}:{number}")
         _write_invalid(run, line, problem, f"{raw.source}:{number}")
     return batch, None
+
+
+def _is_unicode_reject(run: _Run, line: bytes, source: str) -> bool:
+    """A JSON object whose strings hold lone surrogates (``"\\ud800"``) is valid JSON but not
+    valid Unicode: tokenizers and UTF-8 encoders fail on it. It is rejected on its own, kept
+    whole in the rejects, and the run goes on."""
+    try:
+        record = loads_lenient(line)
+    except ValueError:
+        return False
+    if type(record) is not dict:
+        return False
+    run.summary.read += 1
+    run.summary.count_reject("invalid_unicode")
+    if run.rejects is not None:
+        detail = "a string holds a lone surrogate (not valid Unicode)"
+        reject = {"stage": "input", "reason": "invalid_unicode", "detail": detail, "source": source}
+        run.rejects.write_records([{**record, "reject": reject}])
+    return True
 
 
 def _write_invalid(run: _Run, line: bytes, problem: str, source: str) -> None:

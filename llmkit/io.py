@@ -143,13 +143,36 @@ class LineWriter:
             buffer = bytearray()
             dumps = orjson.dumps
             for record in records:
-                buffer += dumps(record, option=DUMP_OPTIONS)
+                try:
+                    buffer += dumps(record, option=DUMP_OPTIONS)
+                except orjson.JSONEncodeError:
+                    buffer += _dumps_fallback(record)
             self.handle.write(buffer)
             self.handle.flush()
 
     def close(self) -> None:
         if self.owned:
             self.handle.close()
+
+
+def _dumps_fallback(record: dict[str, Any]) -> bytes:
+    """A record orjson cannot write: strings with lone surrogates (from a JSON ``\\ud800``
+    escape), or keys that are not strings. The json module escapes surrogates, so the data
+    survives the round trip; anything else it cannot write either is a bug in a step."""
+    import json
+
+    try:
+        return (json.dumps(record, ensure_ascii=True) + "\n").encode("ascii")
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"cannot write a record as JSON: {exc}") from exc
+
+
+def loads_lenient(line: bytes) -> Any:
+    """Parse a line orjson refused, with the json module: it accepts lone surrogate escapes
+    (valid JSON, invalid Unicode). Raises ValueError when the line is not JSON at all."""
+    import json
+
+    return json.loads(line)
 
 
 def scan_done_ids(path: str, id_field: str) -> set[Any]:
@@ -173,7 +196,10 @@ def scan_done_ids(path: str, id_field: str) -> set[Any]:
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            raise InputError(f"cannot resume: not JSON ({exc})", f"{path}:{number}") from exc
+            try:
+                record = loads_lenient(line)  # a kept record with a lone surrogate escape
+            except ValueError:
+                raise InputError(f"cannot resume: not JSON ({exc})", f"{path}:{number}") from exc
         if isinstance(record, dict) and id_field in record:
             done.add(id_key(record[id_field]))
     return done

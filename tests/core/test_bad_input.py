@@ -124,3 +124,17 @@ def test_backend_and_internal_errors_have_their_statuses(tmp_path, fail, status,
     result = run_demo("-i", str(path), "--fail", fail)
     assert result.returncode == status
     assert message in result.stderr
+
+
+def test_a_lone_surrogate_is_rejected_alone_and_kept_whole(tmp_path):
+    path = lines_file(tmp_path, b'{"id": 1, "text": "a"}', b'{"id": 2, "text": "x\\ud800y", "k": [1]}', b'{"id": 3, "text": "c"}')
+    rejects = tmp_path / "rejects.jsonl"
+    result = run_demo("-i", str(path), "--rejects", str(rejects))
+    assert result.returncode == 0, result.stderr
+    assert [r["id"] for r in read_jsonl(result.stdout)] == [1, 3]
+    import json
+
+    [reject] = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert reject["text"] == "x\ud800y" and reject["k"] == [1]  # the data survives, escaped
+    assert reject["reject"]["reason"] == "invalid_unicode" and reject["reject"]["source"] == f"{path}:2"
+    assert b"invalid_unicode 1" in result.stderr

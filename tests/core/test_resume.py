@@ -75,3 +75,12 @@ def test_rejected_records_are_not_retried_when_rejects_are_kept(tmp_path):
     again = run_demo("-i", str(path), "-o", str(out), "--rejects", str(rejects), "--resume")
     assert b"in 3, out 0" in again.stderr and b"skipped (already done) 3" in again.stderr
     assert len(read_jsonl(out)) == 2 and len(read_jsonl(rejects)) == 1
+
+
+def test_resume_reads_rejects_that_hold_escaped_surrogates(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"id": 1, "text": "a"}\n{"id": 2, "text": "\\udc00"}\n')
+    out, rejects = tmp_path / "out.jsonl", tmp_path / "rejects.jsonl"
+    assert run_demo("-i", str(path), "-o", str(out), "--rejects", str(rejects), "--resume").returncode == 0
+    again = run_demo("-i", str(path), "-o", str(out), "--rejects", str(rejects), "--resume")
+    assert again.returncode == 0 and b"skipped (already done) 2" in again.stderr
