@@ -90,6 +90,8 @@ class _Batch:
     source: str
     records: list[dict[str, Any]]
     lines: list[int]
+    #: records the contract itself rejects (by object identity); the step never sees them
+    prerejected: dict[int, Reject] = field(default_factory=dict)
 
     def where(self, index: int) -> str:
         return f"{self.source}:{self.lines[index]}"
@@ -180,14 +182,20 @@ def source_of(record: dict[str, Any]) -> str | None:
 
 
 def _process(run: _Run, batch: _Batch, out: LineWriter, rejects: LineWriter | None) -> None:
+    todo = batch.records
+    if batch.prerejected:
+        todo = [r for r in batch.records if id(r) not in batch.prerejected]
     _current.append(batch)
     try:
-        outcomes = run.step.process(batch.records)
+        outcomes = run.step.process(todo) if todo else []
     finally:
         _current.clear()
         _sources.clear()
-    if len(outcomes) != len(batch.records):
-        raise RuntimeError(f"step {run.step.name!r} returned {len(outcomes)} outcomes for {len(batch.records)} records")
+    if len(outcomes) != len(todo):
+        raise RuntimeError(f"step {run.step.name!r} returned {len(outcomes)} outcomes for {len(todo)} records")
+    if batch.prerejected:
+        given = iter(outcomes)
+        outcomes = [batch.prerejected.get(id(r)) or next(given) for r in batch.records]
     if all(type(o) is dict for o in outcomes):  # the common case: everything kept
         kept = outcomes
     else:
@@ -252,8 +260,11 @@ def _parse(run: _Run, raw: LineBatch) -> tuple[_Batch, InputError | None]:
             problem = None if type(record) is dict else f"expected a JSON object, got {_json_type(record)}"
         except orjson.JSONDecodeError as exc:
             problem = f"invalid JSON: {exc}"
-            if _is_unicode_reject(run, line, f"{raw.source}:{number}"):
-                continue
+            record = _lone_surrogate_record(line)
+            if record is not None:
+                detail = "a string holds a lone surrogate escape (valid JSON, not valid Unicode)"
+                batch.prerejected[id(record)] = Reject("invalid_unicode", detail, "input")
+                problem = None
         if problem is None:
             run.summary.read += 1
             batch.records.append(record)
@@ -266,23 +277,15 @@ def _parse(run: _Run, raw: LineBatch) -> tuple[_Batch, InputError | None]:
     return batch, None
 
 
-def _is_unicode_reject(run: _Run, line: bytes, source: str) -> bool:
-    """A JSON object whose strings hold lone surrogates (``"\\ud800"``) is valid JSON but not
-    valid Unicode: tokenizers and UTF-8 encoders fail on it. It is rejected on its own, kept
-    whole in the rejects, and the run goes on."""
+def _lone_surrogate_record(line: bytes) -> dict[str, Any] | None:
+    """The record of a line orjson refused only because a string holds a lone surrogate
+    (``"\\ud800"``): tokenizers and UTF-8 encoders fail on it, so the contract rejects it on
+    its own (kept whole in the rejects) instead of stopping the run."""
     try:
         record = loads_lenient(line)
     except ValueError:
-        return False
-    if type(record) is not dict:
-        return False
-    run.summary.read += 1
-    run.summary.count_reject("invalid_unicode")
-    if run.rejects is not None:
-        detail = "a string holds a lone surrogate (not valid Unicode)"
-        reject = {"stage": "input", "reason": "invalid_unicode", "detail": detail, "source": source}
-        run.rejects.write_records([{**record, "reject": reject}])
-    return True
+        return None
+    return record if type(record) is dict else None
 
 
 def _write_invalid(run: _Run, line: bytes, problem: str, source: str) -> None:
@@ -320,4 +323,5 @@ def _filter(run: _Run, batch: _Batch) -> _Batch:
         run.taken += 1
         kept.records.append(record)
         kept.lines.append(line)
+    kept.prerejected = batch.prerejected
     return kept
