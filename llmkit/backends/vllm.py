@@ -35,6 +35,7 @@ class VLLMBackend(Backend):
     def __init__(self, options: BackendOptions, engine_args: Mapping[str, Any] | None = None) -> None:
         if not options.model:
             raise UsageError("--model is required by the vllm backend")
+        _logs_to_stderr()  # before vLLM's first import configures its logging
         vllm = require("vllm", "vllm", "the vllm backend")
         self.options = options
         args = _engine_args(options, engine_args)
@@ -132,6 +133,19 @@ class VLLMBackend(Backend):
             raise UsageError(f"vLLM refused the request: {_last_line(exc)}") from exc
         except Exception as exc:  # the engine died (out of memory, a worker crashed)
             raise BackendUnavailable(f"the vLLM engine failed: {_last_line(exc)}") from exc
+
+
+def _logs_to_stderr() -> None:
+    """vLLM logs to stdout by default, which would mix its lines into our JSONL output. The
+    environment variable reaches the engine processes vLLM spawns; handlers already made in this
+    process (vLLM imported earlier, by a plugin) are re-pointed."""
+    import logging
+    import sys
+
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+    for handler in logging.getLogger("vllm").handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
 
 
 def _tokens_prompt(ids: list[int]) -> Any:

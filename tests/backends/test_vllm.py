@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from llmkit.backends import BackendOptions, SamplingParams, TokenIds, open_backend
 from llmkit.backends.vllm import VLLMBackend, _engine_args
 from llmkit.errors import BackendUnavailable, UsageError
 from tests.backends.helpers import PROMPTS, check_context_budget, check_stop_string, model_with_own_code
+from tests.conftest import require_vllm
 
 pytestmark = pytest.mark.vllm
 
@@ -82,3 +87,22 @@ def test_engine_args_from_options_env_and_overrides(monkeypatch):
     monkeypatch.setenv("LLMKIT_VLLM_ENGINE_ARGS", "[1]")
     with pytest.raises(UsageError, match="LLMKIT_VLLM_ENGINE_ARGS"):
         VLLMBackend(BackendOptions(model="m"))
+
+
+def test_vllm_logs_stay_off_stdout(tiny_llama, tmp_path):
+    """stdout carries JSONL only: vLLM's log lines (stdout by default) must go to stderr. A model
+    vLLM refuses makes it log, and fail, within seconds, with no engine to start."""
+    require_vllm()
+    model, _ = model_with_own_code(tiny_llama, tmp_path)
+    script = (
+        "import sys\n"
+        "from llmkit.backends import BackendOptions\n"
+        "from llmkit.backends.vllm import VLLMBackend\n"
+        "try:\n    VLLMBackend(BackendOptions(model=sys.argv[1]))\n"
+        "except Exception as exc:\n    print('refused:', type(exc).__name__, file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "VLLM_LOGGING_STREAM"}
+    result = subprocess.run([sys.executable, "-c", script, str(model)], capture_output=True, text=True, env=env, timeout=300)
+    assert "refused: BackendUnavailable" in result.stderr
+    assert "INFO" in result.stderr  # vLLM did log ...
+    assert result.stdout == ""  # ... but not here
