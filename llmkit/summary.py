@@ -44,7 +44,7 @@ class Summary:
             parts.append(f"invalid lines {self.invalid}")
         if self.skipped:
             parts.append(f"skipped (already done) {self.skipped}")
-        parts.append(f"{self.seconds:.1f} s ({rate:,.0f} records/s)")
+        parts.append(f"{self.seconds:.1f} s ({rate:,.0f} records/s)" if rate >= 10 else f"{self.seconds:.1f} s ({rate:.2g} records/s)")
         return "llmkit: " + ", ".join(parts)
 
     def print(self) -> None:
