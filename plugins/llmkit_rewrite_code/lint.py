@@ -1,8 +1,9 @@
 """The lint stage: SwallowCode's pylint score with the comment penalty, in a worker pool.
 
-pylint runs in-process in ``workers`` long-lived processes (see :mod:`.lint_worker`), never as
-one ``pylint`` process per snippet: starting pylint costs about a second, scoring a typical
-snippet with warm caches a few tens of milliseconds.
+pylint runs in-process, never as one ``pylint`` process per snippet: each of ``workers``
+long-lived processes configures pylint and builds the common standard-library trees once, then
+lints every snippet in a child it forks from that warm state (see :mod:`.lint_worker`). Starting
+pylint and building those trees costs about a second per snippet; a fork costs milliseconds.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class LintStep(llmkit.Step):
 
     Adds ``lint_score`` (penalised), ``lint_raw_score`` (pylint's note, 2 decimals, as pylint
     prints it) and ``comment_ratio``. Rejects ``lint`` (score below the threshold, or no score:
-    a snippet with no statement), ``lint_timeout``.
+    a snippet with no statement), ``lint_timeout``, ``lint_error`` (pylint crashed on the snippet;
+    the detail says how; the run goes on).
     """
 
     name = "lint"
@@ -65,6 +67,8 @@ class LintStep(llmkit.Step):
     def _judge(self, record: llmkit.Record, result: LintResult) -> llmkit.Outcome:
         if result.timed_out:
             return llmkit.Reject("lint_timeout", result.detail)
+        if result.error:
+            return llmkit.Reject("lint_error", result.detail)
         if result.raw_score is None:
             return llmkit.Reject("lint", result.detail)
         score = penalised_score(result.raw_score, result.comment_ratio)

@@ -1,38 +1,44 @@
-"""The pylint side of the lint stage: one long-lived PyLinter per worker process.
+"""The pylint side of the lint stage: a warm parent per worker, one forked child per snippet.
 
-Each worker builds a linter once with SwallowCode's configuration and then scores snippets
-written, one at a time, to a fixed file in the worker's own empty temporary folder. Snippet
-code is only parsed (by astroid); it is never executed or imported:
+Each pool worker configures a PyLinter once with SwallowCode's configuration and pre-builds
+astroid's trees of the standard-library modules snippets usually import (:data:`PREWARM_MODULES`).
+That is the state a ``pylint`` process reaches after its start-up and the builds a snippet
+triggers, which cost about a second per snippet in the one-process-per-snippet reference. Then,
+for every snippet, the worker ``fork()``s: the child lints the snippet from that warm state
+(shared copy-on-write), sends its result through a pipe and leaves with ``os._exit``. The parent
+never lints a snippet, so nothing a snippet does can reach the next one: a snippet writing
+``os.flag = 1`` makes astroid record the attribute in the cached ``os`` tree, but only in the
+child's copy (tests/rewrite/test_lint.py checks this). Every snippet starts from the same state,
+memory cannot grow from snippet to snippet, a timeout kills the child and a crash (even a
+segfault or a recursion overflow in astroid) takes down only the child.
 
-- no configuration file is read (``--rcfile`` points at the null device, so a ``pylintrc``,
-  ``setup.cfg`` or ``pyproject.toml`` in the working directory or home changes nothing) and no
-  pylint plugin is loaded (``--load-plugins=`` empty; no ``init-hook`` can come from anywhere);
-- the worker runs with its working directory in an empty temporary folder and with the
-  current directory removed from ``sys.path``, so an ``import utils`` in a snippet cannot
-  resolve to a user's file;
-- astroid imports no compiled extension (pylint's default ``unsafe-load-any-extension=no``).
+Why the warm state scores like a fresh process: a module's astroid tree is built from its source
+alone, so a pre-built ``typing`` is the tree a fresh process builds when a snippet imports it;
+inference memos and pylint's lru caches are emptied after the warm-up, so no memo is shared.
+The one way building order can show: a module that assigns an attribute on another module's
+object (astroid's ``delayed_assattr``) adds it to that tree once it is built, in the warm state
+even when the snippet never imports the writer. :func:`cross_module_writes` lists those writes
+for the prewarm list (few, private names such as ``_abc_impl``); ``benchmarks/lint_throughput.py``
+measures the largest score difference against a ``pylint`` process per snippet on 300 files.
 
-Why the result equals a fresh ``pylint`` process per snippet although astroid's module cache is
-kept between snippets (keeping it is what makes in-process linting fast: a fresh process
-re-parses ``os``, ``re``, ``typing`` ... for every snippet): a cached module's tree is exactly
-what a fresh process would build, *unless* code in one module assigned an attribute on an object
-that lives in another (``os.flag = 1`` in a snippet; ``cls._abc_impl = ...`` in ``abc``, which
-writes into ``builtins.type``): astroid records such an assignment in the *other* module's tree
-(``AstroidBuilder.delayed_assattr``), where it would leak into later snippets
-(tests/rewrite/test_lint.py shows the leak). We log every cross-module write; after the snippet
-we take the writes back out of their target trees and evict the modules that made them, so a
-later snippet rebuilds such a module, replaying its writes, exactly when a fresh process would.
-The snippet's own module, astroid's inference caches and pylint's lru caches are dropped after
-every snippet, so no memo computed for one snippet is reused for another. The benchmark checks
-the equality on 200 files.
+Snippet code is only parsed (by astroid), never executed or imported: no configuration file is
+read (``--rcfile`` is the null device, so a ``pylintrc``/``pyproject.toml`` in the working
+directory or ``$PYLINTRC`` changes nothing), no pylint plugin is loaded (no ``init-hook`` can
+come from anywhere), the worker works in an empty temporary folder with the caller's directory
+off ``sys.path`` (``import utils`` in a snippet cannot reach a user's file), and astroid loads
+no compiled extension (pylint's default ``unsafe-load-any-extension=no``).
 """
 
 from __future__ import annotations
 
+import gc
 import os
+import pickle
+import select
 import signal
 import sys
 import tempfile
+import time
 import tokenize
 from dataclasses import dataclass
 from io import StringIO
@@ -54,19 +60,37 @@ PYLINT_FLAGS = (
 
 #: Module name the snippet is linted as (a file ``llmkit_snippet.py`` in an empty folder).
 SNIPPET_MODULE = "llmkit_snippet"
-#: Drop the whole astroid cache this often anyway, to bound a worker's memory.
-FULL_RESET_EVERY = 2000
+
+#: Standard-library modules whose astroid trees each worker builds once, before any snippet:
+#: what snippets commonly import, plus what those modules pull in when pylint infers through
+#: them (``os.path`` is ``posixpath``, ``typing`` reads ``collections.abc`` ...). A module
+#: missing here is still linted exactly, only built anew (in the child) for each snippet.
+PREWARM_MODULES = (
+    "abc", "argparse", "ast", "asyncio", "base64", "bisect", "collections", "collections.abc", "contextlib",
+    "copy", "csv", "dataclasses", "datetime", "decimal", "enum", "fractions", "functools", "glob", "hashlib",
+    "heapq", "inspect", "io", "itertools", "json", "logging", "math", "numbers", "operator", "os", "os.path",
+    "pathlib", "pickle", "pprint", "queue", "random", "re", "shutil", "statistics", "string",
+    "struct", "subprocess", "sys", "tempfile", "textwrap", "threading", "time", "traceback", "types",
+    "typing", "unittest", "urllib.parse", "urllib.request", "uuid", "weakref",
+    "concurrent.futures", "getopt", "multiprocessing", "platform", "signal", "sqlite3",
+    "timeit", "zipfile",
+    # pulled in when pylint infers through the modules above
+    "_collections_abc", "_sre", "_stat", "_warnings", "codecs", "copyreg", "genericpath", "ntpath",
+    "posixpath", "re._compiler", "sre_compile", "sre_parse", "stat",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class LintResult:
     """``raw_score``: pylint's note as it prints it (2 decimals); None when pylint gives none
-    (no statement, or a timeout). ``comment_ratio``: see :func:`comment_ratio`."""
+    (no statement, a timeout or a crash). ``comment_ratio``: see :func:`comment_ratio`.
+    ``error``: pylint (the child linting the snippet) crashed; ``detail`` says how."""
 
     raw_score: float | None
     comment_ratio: float
     detail: str | None = None
     timed_out: bool = False
+    error: bool = False
 
 
 def comment_ratio(code: str) -> float:
@@ -91,44 +115,56 @@ def penalised_score(raw_score: float, ratio: float) -> float:
     return raw_score * (1.0 - ratio)
 
 
-class _Timeout(BaseException):
-    """Raised by the alarm inside pylint; a BaseException so pylint's own
-    ``except Exception`` crash handlers do not swallow it."""
+class WarmLinter:
+    """A configured PyLinter with pre-built module trees; :meth:`score` lints each snippet in a
+    forked child, so this process's state never changes after construction."""
 
-
-class SnippetLinter:
-    """A PyLinter configured once, scoring one snippet at a time (in the current process)."""
-
-    def __init__(self, workdir: str) -> None:
+    def __init__(self, workdir: str, prewarm: tuple[str, ...] = PREWARM_MODULES) -> None:
         from pylint.lint import Run
         from pylint.reporters import CollectingReporter
 
         self.path = os.path.join(workdir, SNIPPET_MODULE + ".py")
-        with open(self.path, "w", encoding="utf-8") as handle:
+        warm_dir = tempfile.mkdtemp(prefix="warm-", dir=workdir)  # not the snippet's folder or name
+        warm_path = os.path.join(warm_dir, "llmkit_warm_up.py")
+        with open(warm_path, "w", encoding="utf-8") as handle:
             handle.write("WARM_UP = 1\n")
-        run = Run([*PYLINT_FLAGS, "--score=n", "--reports=n", self.path], reporter=CollectingReporter(), exit=False)
+        run = Run([*PYLINT_FLAGS, "--score=n", "--reports=n", warm_path], reporter=CollectingReporter(), exit=False)
         self.linter = run.linter
-        self.count = 0
-        #: cross-module attribute writes during this snippet: (attribute dict, name, node)
-        self.writes: list[tuple[dict, str, Any]] = []
-        _watch_cross_module_assignments(self)
-        self._reset(full=True)
+        self.built = _prewarm(prewarm)
+        _forget_memos(drop_modules=("llmkit_warm_up",))
+        gc.collect()
+        gc.freeze()  # the children's collections then skip (and do not copy) the warm heap
 
     def score(self, code: str, timeout: float | None = None) -> LintResult:
+        """Lint ``code`` in a forked child; kill it after ``timeout`` seconds."""
         ratio = comment_ratio(code)
         with open(self.path, "w", encoding="utf-8") as handle:
             handle.write(code)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(read_end)
+            _child(self, write_end)
+        os.close(write_end)
         try:
-            with _alarm(timeout):
-                note, detail = self._lint()
-        except _Timeout:
-            self._reset(full=True)  # the interrupted run may have left half-built trees
+            payload, timed_out = _read_all(read_end, timeout)
+        finally:
+            os.close(read_end)
+        if timed_out:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        if timed_out:
             return LintResult(None, ratio, f"pylint took longer than {timeout:g} s", timed_out=True)
-        self.count += 1
-        self._reset(full=self.count % FULL_RESET_EVERY == 0)
+        try:
+            note, detail = pickle.loads(payload)
+        except Exception:  # nothing (or half) sent: the child died
+            return LintResult(None, ratio, f"pylint crashed ({_describe(status)})", error=True)
+        if note is None and detail is not None and detail.startswith("pylint failed"):
+            return LintResult(None, ratio, detail, error=True)
         return LintResult(None if note is None else float(f"{note:.2f}"), ratio, detail)
 
-    def _lint(self) -> tuple[float | None, str | None]:
+    def lint_here(self) -> tuple[float | None, str | None]:
+        """Lint the snippet file in this process: pylint's note (unrounded) or why there is none."""
         from pylint.utils import LinterStats
 
         linter = self.linter
@@ -143,119 +179,152 @@ class SnippetLinter:
         note = eval(linter.config.evaluation, {}, {name: getattr(stats, name) for name in names})  # noqa: S307
         return float(note), None
 
-    def _reset(self, full: bool) -> None:
-        from astroid import MANAGER
-        from astroid.context import _invalidate_cache
-        from astroid.inference_tip import clear_inference_tip_cache
-        from pylint.checkers.clear_lru_cache import clear_lru_caches
 
-        clear_lru_caches()
-        writers = {node.root().name for _, _, node in self.writes}
-        for attributes, name, node in self.writes:  # undo, so the target tree is as built
-            values = attributes.get(name)
-            if values is not None and node in values:
-                values.remove(node)
-                if not values:
-                    del attributes[name]
-        self.writes = []
-        if full:
-            MANAGER.clear_cache()  # also re-bootstraps builtins
-        else:  # the same memo clearing MANAGER.clear_cache does, keeping the module trees
-            for module in {SNIPPET_MODULE, *writers}:
-                MANAGER.astroid_cache.pop(module, None)
-            _invalidate_cache()
-            clear_inference_tip_cache()
+def _child(linter: WarmLinter, write_end: int) -> None:
+    """Lint, send ``(note, detail)`` and exit without running any cleanup of the parent's."""
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        try:
+            result = linter.lint_here()
+        except RecursionError:
+            result = (None, "pylint failed: RecursionError")
+        except Exception as exc:  # pylint crashed outside its own handlers
+            result = (None, f"pylint failed: {type(exc).__name__}: {exc}")
+        data = pickle.dumps(result)
+        while data:
+            data = data[os.write(write_end, data):]
+    except BaseException:  # noqa: BLE001 - the child must reach os._exit whatever happens
+        code = 1
+    finally:
+        os._exit(code)
 
 
-def _watch_cross_module_assignments(owner: SnippetLinter) -> None:
-    """Log in ``owner.writes`` each attribute astroid records from one module into another's tree."""
-    from astroid import bases, objects, util
+def _read_all(fd: int, timeout: float | None) -> tuple[bytes, bool]:
+    """Everything written to ``fd`` until its writer exits; (data, timed out)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    chunks = []
+    while True:
+        wait = None if deadline is None else deadline - time.monotonic()
+        if wait is not None and wait <= 0:
+            return b"".join(chunks), True
+        ready, _, _ = select.select([fd], [], [], wait)
+        if not ready:
+            continue  # the loop sees the deadline pass
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            return f"killed by {signal.Signals(number).name}"
+        except ValueError:
+            return f"killed by signal {number}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+def _prewarm(names: tuple[str, ...]) -> list[str]:
+    """Build the astroid trees of ``names`` (those that exist); the names built."""
+    from astroid import MANAGER
+    from astroid.exceptions import AstroidError
+
+    built = []
+    for name in names:
+        try:
+            MANAGER.ast_from_module_name(name)
+        except (AstroidError, ImportError, SyntaxError):
+            continue
+        built.append(name)
+    return built
+
+
+def _forget_memos(drop_modules: tuple[str, ...] = ()) -> None:
+    """Empty astroid's inference memos and pylint's lru caches, keeping the module trees."""
+    from astroid import MANAGER
+    from astroid.context import _invalidate_cache
+    from astroid.inference_tip import clear_inference_tip_cache
+    from pylint.checkers.clear_lru_cache import clear_lru_caches
+
+    for name in drop_modules:
+        MANAGER.astroid_cache.pop(name, None)
+    clear_lru_caches()
+    _invalidate_cache()
+    clear_inference_tip_cache()
+
+
+def cross_module_writes(names: tuple[str, ...] = PREWARM_MODULES) -> list[str]:
+    """The attributes astroid records from one module into another's tree while building
+    ``names`` in a fresh process (``module.attribute -> target``); for documentation and tests."""
     from astroid.builder import AstroidBuilder
 
+    found: list[str] = []
     original = AstroidBuilder.delayed_assattr
 
-    def delayed_assattr(builder: Any, node: Any) -> None:
+    def logging_assattr(builder: Any, node: Any) -> None:
+        before = {id(target): set(target) for target in _attribute_dicts(node)}
         original(builder, node)
-        for attributes in _foreign_attribute_dicts(node, bases, objects, util):
-            if node in attributes.get(node.attrname, ()):
-                owner.writes.append((attributes, node.attrname, node))
+        for target, holder in _attribute_dicts(node, with_owner=True):
+            if holder.root() is not node.root() and node.attrname not in before.get(id(target), ()):
+                found.append(f"{node.root().name}: {node.as_string()} -> {holder.root().name}.{holder.name}")
 
-    AstroidBuilder.delayed_assattr = delayed_assattr  # type: ignore[method-assign]
+    AstroidBuilder.delayed_assattr = logging_assattr  # type: ignore[method-assign]
+    try:
+        _prewarm(names)
+    finally:
+        AstroidBuilder.delayed_assattr = original  # type: ignore[method-assign]
+    return found
 
 
-def _foreign_attribute_dicts(node: Any, bases: Any, objects: Any, util: Any) -> list[dict]:
-    """The attribute dicts of other modules' objects that ``delayed_assattr(node)`` writes into
-    (it mirrors that method's cases; the inference results are memoised, so this is cheap)."""
+def _attribute_dicts(node: Any, with_owner: bool = False) -> list[Any]:
+    from astroid import bases, objects, util
     from astroid.exceptions import InferenceError
 
-    source = node.root()
     found = []
     try:
         for inferred in node.expr.infer():
             if isinstance(inferred, util.UninferableBase):
                 continue
             if type(inferred) in {bases.Instance, objects.ExceptionInstance}:
-                target, attributes = inferred._proxied, inferred._proxied.instance_attrs
+                owner, attributes = inferred._proxied, inferred._proxied.instance_attrs
             elif isinstance(inferred, (bases.Instance, bases.Proxy)):
                 continue
             elif getattr(inferred, "is_function", False):
-                target, attributes = inferred, inferred.instance_attrs
+                owner, attributes = inferred, inferred.instance_attrs
             else:
-                target, attributes = inferred, getattr(inferred, "locals", None)
-            if attributes is not None and target.root() is not source:
-                found.append(attributes)
+                owner, attributes = inferred, getattr(inferred, "locals", None)
+            if attributes is not None:
+                found.append((attributes, owner) if with_owner else attributes)
     except (InferenceError, AttributeError):
         pass
     return found
 
 
-class _alarm:
-    """SIGALRM-based time limit (where the platform has it; otherwise no limit)."""
-
-    def __init__(self, seconds: float | None) -> None:
-        self.seconds = seconds if seconds and hasattr(signal, "setitimer") else None
-
-    def __enter__(self) -> None:
-        if self.seconds:
-            signal.signal(signal.SIGALRM, _raise_timeout)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.seconds:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-
-
-def _raise_timeout(signum: int, frame: Any) -> None:
-    raise _Timeout
-
-
 # ---- worker-process entry points (a multiprocessing pool calls these) ----
 
-_WORKER: SnippetLinter | None = None
+_WORKER: WarmLinter | None = None
 _TIMEOUT: float | None = None
 _INIT_ERROR: str | None = None
 
 
 def init_worker(timeout: float | None, parent_cwd: str, root: str | None = None) -> None:
-    """Pool initializer: isolate the process, then build its linter once.
+    """Pool initializer: isolate the process, then build its warm linter once.
 
     The parent's working directory (where the user's own modules may lie) leaves ``sys.path``,
     as ``pylint`` itself does for its working directory."""
     global _WORKER, _TIMEOUT, _INIT_ERROR
     try:
-        _init(timeout, parent_cwd, root)
+        workdir = tempfile.mkdtemp(prefix="llmkit-lint-", dir=root)
+        os.chdir(workdir)
+        parent = os.path.abspath(parent_cwd)
+        sys.path[:] = [entry for entry in sys.path if entry not in ("", ".") and os.path.abspath(entry) != parent]
+        _WORKER = WarmLinter(workdir)
+        _TIMEOUT = timeout
     except Exception as exc:  # reported by worker_status(); raising here would respawn forever
         _INIT_ERROR = f"{type(exc).__name__}: {exc}"
-
-
-def _init(timeout: float | None, parent_cwd: str, root: str | None) -> None:
-    global _WORKER, _TIMEOUT
-    workdir = tempfile.mkdtemp(prefix="llmkit-lint-", dir=root)
-    os.chdir(workdir)
-    parent = os.path.abspath(parent_cwd)
-    sys.path[:] = [entry for entry in sys.path if entry not in ("", ".") and os.path.abspath(entry) != parent]
-    _WORKER = SnippetLinter(workdir)
-    _TIMEOUT = timeout
 
 
 def worker_status(_: object = None) -> str | None:
@@ -268,6 +337,5 @@ def lint_in_worker(code: str) -> LintResult:
         raise RuntimeError(f"lint worker not initialised: {_INIT_ERROR}")
     try:
         return _WORKER.score(code, _TIMEOUT)
-    except Exception as exc:  # pylint crashed outside its own handlers: a per-snippet failure
-        _WORKER._reset(full=True)
-        return LintResult(None, comment_ratio(code), f"pylint failed: {type(exc).__name__}: {exc}")
+    except OSError as exc:  # fork or pipe failed (out of processes or memory): this snippet only
+        return LintResult(None, comment_ratio(code), f"could not run pylint: {exc}", error=True)
