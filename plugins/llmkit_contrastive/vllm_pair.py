@@ -7,6 +7,28 @@ nothing when no pair is loaded. The network itself lives in :mod:`llmkit_contras
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from llmkit import (
+    Backend,
+    BackendOptions,
+    BackendUnavailable,
+    Completion,
+    GenerationResult,
+    Prompt,
+    SamplingParams,
+    TokenIds,
+    UsageError,
+)
+
+from llmkit_contrastive.formulas import Contrast
+
 ARCHITECTURE = "LlmkitContrastivePair"
 MODEL_CLASS = "llmkit_contrastive.pair_model:ContrastivePairForCausalLM"
 
@@ -22,28 +44,6 @@ def register() -> None:
 
 
 # --- the pair's config folder and engine (used by contrastive-gen in the main process) -------
-
-import json  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-from llmkit import (  # noqa: E402
-    Backend,
-    BackendOptions,
-    BackendUnavailable,
-    Completion,
-    GenerationResult,
-    Prompt,
-    SamplingParams,
-    TokenIds,
-    UsageError,
-)
-
-from llmkit_contrastive.formulas import Contrast  # noqa: E402
 
 
 def local_model_dir(name: str) -> Path:
