@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 import pytest
 
 from llmkit_rewrite_code.lint import LintStep
-from llmkit_rewrite_code.lint_worker import SnippetLinter, comment_ratio
+from llmkit_rewrite_code.lint_worker import LintResult, WarmLinter, comment_ratio
 
 from tests.rewrite.reference_pylint import pylint_subprocess_score, reference_penalised, stdlib_sample
 
 SAMPLE = 10  # real stdlib modules compared with the subprocess (each subprocess takes ~1-2 s)
+READER = "import os\nprint(os.llmkit_flag)\n"  # no-member: 0/10 in a fresh pylint
+WRITER = "import os\nos.llmkit_flag = 1\nprint(os.sep)\n"  # records llmkit_flag in astroid's os tree
 
 
 @pytest.fixture(scope="module")
 def lint_step():
-    step = LintStep("text", threshold=0.0, workers=2)
+    step = LintStep("text", threshold=0.0, workers=1)  # one worker: every snippet meets the same warm state
     step.open()
     yield step
     step.close()
+
+
+@pytest.fixture()
+def small_linter(tmp_path, monkeypatch):
+    """A warm linter in this process, prewarming only ``os`` (quick to build)."""
+    monkeypatch.chdir(tmp_path)
+    return WarmLinter(str(tmp_path), prewarm=("os",))
 
 
 def test_comment_ratio_counts_every_token_as_swallowcode_does():
@@ -44,31 +55,59 @@ def test_lint_score_equals_pylint_subprocess_on_real_files(lint_step):
         assert outcome["lint_score"] == pytest.approx(reference_penalised(code, raw), abs=0.01)
 
 
-def test_known_snippets_and_threshold():
-    step = LintStep("text", threshold=7.0, workers=1)
+def test_known_snippets_and_threshold(lint_step, monkeypatch):
+    monkeypatch.setattr(lint_step, "threshold", 7.0)
     clean = '"""Doc."""\n\n\ndef add(first: int, second: int) -> int:\n    """Sum."""\n    return first + second\n'
     noisy = "import os\nimport sys\ndef f(a, b):\n    x = 1\n    return a\n"  # unused imports/args/variable
     only_comments = "# nothing\n# here\n"
-    try:
-        kept, low, none = step.process([{"text": clean}, {"text": noisy}, {"text": only_comments}])
-    finally:
-        step.close()
+    kept, low, none = lint_step.process([{"text": clean}, {"text": noisy}, {"text": only_comments}])
     assert kept["lint_raw_score"] == 10.0 and kept["lint_score"] == 10.0 and kept["stages"] == ["lint"]
     assert low.reason == "lint" and "< 7" in low.detail
     assert pylint_subprocess_score(noisy) < 7.0
     assert none.reason == "lint" and "no statement" in none.detail
 
 
-def test_cached_modules_do_not_leak_between_snippets(tmp_path, monkeypatch):
-    """An attribute assigned on a stdlib module in one snippet must not silence no-member in the next."""
-    monkeypatch.chdir(tmp_path)
-    linter = SnippetLinter(str(tmp_path))
-    reader = "import os\nprint(os.llmkit_flag)\n"
-    writer = "import os\nos.llmkit_flag = 1\nprint(os.sep)\n"
-    fresh = linter.score(reader).raw_score
-    linter.score(writer)
-    after = linter.score(reader).raw_score
-    assert fresh == after == pylint_subprocess_score(reader) == 0.0
+def test_a_snippet_writing_into_a_prewarmed_module_does_not_reach_the_next(lint_step):
+    """``os`` is prewarmed in the worker: the writer's ``os.llmkit_flag`` must stay in its own child."""
+    before, _, after = lint_step.process([{"text": READER}, {"text": WRITER}, {"text": READER}])
+    assert before["lint_raw_score"] == after["lint_raw_score"] == pylint_subprocess_score(READER) == 0.0
+
+
+def test_the_leak_is_real_without_the_fork(small_linter):
+    """Guards the test above against passing vacuously: linting in the warm process itself
+    (no fork) does let the write leak, and the forked path does not."""
+    fresh = small_linter.score(READER).raw_score
+    small_linter.score(WRITER)
+    assert small_linter.score(READER).raw_score == fresh == 0.0
+    for code in (WRITER, READER):  # now in this process, as a cache-keeping linter would
+        with open(small_linter.path, "w", encoding="utf-8") as handle:
+            handle.write(code)
+        leaked, _ = small_linter.lint_here()
+    assert leaked == 10.0
+
+
+def test_timeout_kills_the_child_and_crashes_are_reported(small_linter, monkeypatch):
+    monkeypatch.setattr(small_linter, "lint_here", lambda: time.sleep(60))
+    start = time.monotonic()
+    slow = small_linter.score("x = 1\n", timeout=0.5)
+    assert slow.timed_out and slow.raw_score is None and time.monotonic() - start < 30
+    monkeypatch.setattr(small_linter, "lint_here", lambda: os.kill(os.getpid(), signal.SIGSEGV))
+    segfault = small_linter.score("x = 1\n")
+    assert segfault.error and "SIGSEGV" in segfault.detail
+
+    def broken() -> None:
+        raise ValueError("astroid bug")
+
+    monkeypatch.setattr(small_linter, "lint_here", broken)
+    failed = small_linter.score("x = 1  # c\n")
+    assert failed.error and "ValueError: astroid bug" in failed.detail and failed.comment_ratio > 0
+    monkeypatch.undo()
+    assert small_linter.score("x = 1\n").raw_score == 10.0  # the worker goes on
+
+
+def test_a_crashed_child_is_rejected_lint_error(lint_step):
+    [outcome] = [lint_step._judge({"text": "x"}, LintResult(None, 0.0, "pylint crashed (killed by SIGSEGV)", error=True))]
+    assert outcome.reason == "lint_error" and "SIGSEGV" in outcome.detail
 
 
 def test_hostile_pylintrc_in_cwd_changes_nothing(tmp_path):
