@@ -17,10 +17,10 @@ import orjson
 import typer
 
 from llmkit.errors import InputError, OutputClosed, UsageError
-from llmkit.io import LineBatch, LineWriter, RecordBatch, id_key, loads_lenient, read_batches, scan_done_ids
+from llmkit.io import LineBatch, LineWriter, id_key, loads_lenient, read_batches, scan_done_ids
 from llmkit.options import option_set
 from llmkit.progress import Progress
-from llmkit.step import Outcome, Reject, Step
+from llmkit.step import Reject, Step
 from llmkit.summary import Summary
 
 _PANEL = "Input and output"

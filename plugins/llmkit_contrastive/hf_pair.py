@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from llmkit import Backend, BackendOptions, GenerationResult, Prompt, SamplingParams, TokenIds
+from llmkit import Backend, BackendOptions, GenerationResult, Prompt, SamplingParams
 
 from llmkit_contrastive.formulas import Contrast
 from llmkit_contrastive.hf_decode import LockstepDecoder, context_length, eos_token_ids, load_causal_lm
+from llmkit_contrastive.pairs import fill_results, split_prompts
 
 
 class HFContrastivePair(Backend):
@@ -34,21 +35,8 @@ class HFContrastivePair(Backend):
         )
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
-        results: list[GenerationResult] = []
-        runnable: list[list[int]] = []
-        for prompt in prompts:
-            if not isinstance(prompt, TokenIds):
-                raise TypeError("the contrastive pair takes TokenIds prompts")
-            if len(prompt.ids) + 1 > self._max_model_len:
-                results.append(GenerationResult(error="too_long", detail=f"prompt of {len(prompt.ids)} tokens; context {self._max_model_len}"))
-            else:
-                results.append(GenerationResult(prompt_token_ids=list(prompt.ids)))
-                runnable.append(list(prompt.ids))
-        completions = iter(self.decoder.generate(runnable, params))
-        for result in results:
-            if result.error is None:
-                result.completions = next(completions)
-        return results
+        results, runnable = split_prompts(prompts, self._max_model_len)
+        return fill_results(results, self.decoder.generate(runnable, params) if runnable else [])
 
     @property
     def max_model_len(self) -> int:

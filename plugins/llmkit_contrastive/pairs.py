@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from llmkit import Backend, BackendOptions, UsageError
+from llmkit import Backend, BackendOptions, Completion, GenerationResult, Prompt, TokenIds, UsageError
 
 from llmkit_contrastive.vocab import check_same_vocab
 
@@ -59,3 +60,29 @@ def vllm_unavailable_reason() -> str | None:
     except Exception as exc:  # not installed, or broken beside this torch
         return f"vLLM cannot be imported: {exc}"
     return None
+
+
+def split_prompts(prompts: Sequence[Prompt], max_model_len: int) -> tuple[list[GenerationResult], list[list[int]]]:
+    """One result per prompt (``too_long`` where the prompt leaves no room to generate) and the
+    token ids of the prompts that can run, in order; both pair backends share this."""
+    results: list[GenerationResult] = []
+    runnable: list[list[int]] = []
+    for prompt in prompts:
+        if not isinstance(prompt, TokenIds):
+            raise TypeError("the contrastive pair takes TokenIds prompts")
+        if len(prompt.ids) + 1 > max_model_len:
+            detail = f"prompt of {len(prompt.ids)} tokens; context {max_model_len}"
+            results.append(GenerationResult(error="too_long", detail=detail))
+        else:
+            results.append(GenerationResult(prompt_token_ids=list(prompt.ids)))
+            runnable.append(list(prompt.ids))
+    return results, runnable
+
+
+def fill_results(results: list[GenerationResult], completions: Iterable[list[Completion]]) -> list[GenerationResult]:
+    """Put each runnable prompt's completions into its result, in order."""
+    given = iter(completions)
+    for result in results:
+        if result.error is None:
+            result.completions = next(given)
+    return results

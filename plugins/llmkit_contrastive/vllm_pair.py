@@ -23,11 +23,11 @@ from llmkit import (
     GenerationResult,
     Prompt,
     SamplingParams,
-    TokenIds,
     UsageError,
 )
 
 from llmkit_contrastive.formulas import Contrast
+from llmkit_contrastive.pairs import fill_results, split_prompts
 
 ARCHITECTURE = "LlmkitContrastivePair"
 MODEL_CLASS = "llmkit_contrastive.pair_model:ContrastivePairForCausalLM"
@@ -153,22 +153,10 @@ class VLLMContrastivePair(Backend):
         self._max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
-        results: list[GenerationResult] = []
-        runnable: list[dict[str, list[int]]] = []
-        for prompt in prompts:
-            if not isinstance(prompt, TokenIds):
-                raise TypeError("the contrastive pair takes TokenIds prompts")
-            if len(prompt.ids) + 1 > self._max_model_len:
-                results.append(GenerationResult(error="too_long", detail=f"prompt of {len(prompt.ids)} tokens; context {self._max_model_len}"))
-            else:
-                results.append(GenerationResult(prompt_token_ids=list(prompt.ids)))
-                runnable.append({"prompt_token_ids": list(prompt.ids)})
-        outputs = iter(self.llm.generate(runnable, vllm_sampling(params), use_tqdm=False) if runnable else [])
-        for result in results:
-            if result.error is None:
-                out = next(outputs)
-                result.completions = [self._completion(c) for c in out.outputs]
-        return results
+        results, runnable = split_prompts(prompts, self._max_model_len)
+        requests = [{"prompt_token_ids": ids} for ids in runnable]
+        outputs = self.llm.generate(requests, vllm_sampling(params), use_tqdm=False) if requests else []
+        return fill_results(results, ([self._completion(c) for c in out.outputs] for out in outputs))
 
     def _completion(self, output: Any) -> Completion:
         """One vLLM completion, its text decoded as the hf path decodes it.
