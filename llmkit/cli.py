@@ -20,6 +20,7 @@ import typer
 from llmkit import __version__
 from llmkit.errors import LlmkitError, OutputClosed
 from llmkit.plugins import PluginInfo, discover_plugins
+from llmkit.progress import stderr_is_terminal
 
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
@@ -134,6 +135,10 @@ def main(argv: Sequence[str] | None = None, plugins: list[PluginInfo] | None = N
     ``plugins`` replaces entry-point discovery (tests pass their own).
     """
     signal.signal(signal.SIGTERM, _on_sigterm)
+    if not stderr_is_terminal():
+        # transformers and huggingface_hub draw tqdm bars (loading weights, ...) on stderr;
+        # in a log file they are noise. Read when they are first imported, so set it now.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         app = build_app(plugins)
         code = app.main(args=list(argv) if argv is not None else None, prog_name="llmkit", standalone_mode=False)
