@@ -63,19 +63,19 @@ def test_bad_inputs_through_the_cli(tmp_path):
     assert outs[5]["text"] == records[4]["text"]
 
 
-def test_lone_surrogate_escape_in_json_stops_at_the_line_or_is_skipped(tmp_path):
-    """orjson refuses a JSON string with a lone surrogate escape; the core treats the line as
-    invalid JSON: exit 65 naming FILE:LINE, or with --on-error skip an invalid_line reject."""
+def test_lone_surrogate_escape_in_json_is_rejected_alone(tmp_path):
+    """A JSON string with a lone surrogate escape is valid JSON but not Unicode: the core rejects
+    that record as invalid_unicode (kept whole in the rejects) and the run goes on."""
+    import json
+
     data = tmp_path / "in.jsonl"
     data.write_bytes(b'{"id": 1, "text": "x = 1\\n"}\n{"id": 2, "text": "x = \'\\ud800\'\\n"}\n')
-    done = llmkit_cli("rewrite-code", "--stages", "syntax", "-i", str(data))
-    assert done.returncode == 65 and f"{data}:2".encode() in done.stderr
-    assert orjson.loads(done.stdout)["id"] == 1
-    done = llmkit_cli("rewrite-code", "--stages", "syntax", "-i", str(data), "--on-error", "skip",
-                      "--rejects", str(tmp_path / "rej.jsonl"))
+    done = llmkit_cli("rewrite-code", "--stages", "syntax", "-i", str(data), "--rejects", str(tmp_path / "rej.jsonl"))
     assert done.returncode == 0
-    (reject,) = map(orjson.loads, (tmp_path / "rej.jsonl").read_bytes().splitlines())
-    assert reject["reject"]["reason"] == "invalid_line"
+    assert [orjson.loads(line)["id"] for line in done.stdout.splitlines()] == [1]
+    (reject,) = map(json.loads, (tmp_path / "rej.jsonl").read_text().splitlines())
+    assert reject["reject"]["reason"] == "invalid_unicode" and reject["text"] == "x = '\ud800'\n"
+    assert reject["reject"]["source"] == f"{data}:2"
 
 
 def test_unknown_stage_is_a_usage_error(tmp_path):
