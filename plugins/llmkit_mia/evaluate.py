@@ -27,6 +27,7 @@ def parse_label(value: Any) -> int | None:
 
 class EvalStep(Step):
     name = "mia-eval"
+    aggregate = True
     batch_size = 1024
 
     def __init__(self, label_field: str = "label", score_field: str = "mia", show_table: bool = True) -> None:

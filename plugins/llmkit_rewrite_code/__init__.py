@@ -35,7 +35,7 @@ def rewrite_code(
 
     Output fields: stages, lint_score, lint_raw_score, comment_ratio, sgcr_score, unresolved_names
     (and original_<field> with --keep-original). Reject reasons: missing_field, empty, syntax, lint,
-    lint_timeout, too_long, no_code_block, rewrite_syntax, too_short, repetition, not_self_contained.
+    lint_timeout, lint_error, too_long, no_code_block, rewrite_syntax, too_short, repetition, not_self_contained.
     """
     from llmkit_rewrite_code.pipeline import build_pipeline
 

@@ -36,6 +36,7 @@ class SummaryStep(llmkit.Step):
     """Consumes every record; ``finish`` yields one JSON row per group (fields documented in the README)."""
 
     name = "utf8-summary"
+    aggregate = True
     batch_size = 1024
 
     def __init__(self, tier_field: str = "tier") -> None:

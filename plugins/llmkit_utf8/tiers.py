@@ -83,6 +83,7 @@ def assign_tiers(
 
 class CharTiersStep(llmkit.Step):
     name = "utf8-char-tiers"
+    aggregate = True
     batch_size = 1024
 
     def __init__(

@@ -115,3 +115,12 @@ def test_option_help_survives_postponed_annotations(capfd):
         main(["future", "--help"], plugins=[PluginInfo("future", "tests.core.future_plugin", "0", "", obj=future_plugin.app)])
     out = capfd.readouterr().out
     assert "THE FIELD HELP" in out and "--rejects" in out
+
+
+@pytest.mark.parametrize("command", [["mia", "eval"], ["utf8-eval", "summary"], ["utf8-eval", "char-tiers"], ["ability-pca"]])
+def test_first_party_aggregates_refuse_shard(tmp_path, command):
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"id": 1}\n')
+    result = run_llmkit(*command, "-i", str(data), "--shard", "1/2")
+    assert result.returncode == 2
+    assert b"--shard and --resume do not apply" in result.stderr
