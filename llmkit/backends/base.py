@@ -119,15 +119,19 @@ class Backend(ABC):
 
         raise UsageError(f"the {self.name!r} backend cannot give full next-token distributions; use --backend hf")
 
+    #: set by subclasses that know them
+    _max_model_len: int | None = None
+    _tokenizer: Any = None
+
     @property
     def max_model_len(self) -> int | None:
         """The model's context length in tokens, when known."""
-        return None
+        return self._max_model_len
 
     @property
     def tokenizer(self) -> Any:
         """The Hugging Face tokenizer of the model, when the backend has one locally."""
-        return None
+        return self._tokenizer
 
     def close(self) -> None:
         """Free the model (GPU memory, worker processes, connections)."""

@@ -44,31 +44,23 @@ class HFBackend(Backend):
         self._tokenizer = _render.load_tokenizer(options.model, options.trust_remote_code)
         self.model = _load_model(options, self.device)
         config = self.model.config
-        self._max_len = _render.context_length(
+        self._max_model_len = _render.context_length(
             getattr(config, "max_position_embeddings", None), self._tokenizer, options.max_model_len
         )
         self._eos_ids = _eos_ids(self.model, self._tokenizer)
 
     # -- the interface -------------------------------------------------------------------------
 
-    @property
-    def max_model_len(self) -> int | None:
-        return self._max_len
-
-    @property
-    def tokenizer(self) -> Any:
-        return self._tokenizer
-
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
         params = _render.checked_params(params)
         prompt_ids = _render.render_prompts(self._tokenizer, prompts)
-        results: list[GenerationResult | None] = [_render.prompt_problem(ids, self._max_len) for ids in prompt_ids]
+        results: list[GenerationResult | None] = [_render.prompt_problem(ids, self._max_model_len) for ids in prompt_ids]
         # One generate call per distinct token budget: prompts near the end of the context get a
         # smaller one, and a batch shares max_new_tokens.
         by_budget: dict[int, list[int]] = defaultdict(list)
         for index, ids in enumerate(prompt_ids):
             if results[index] is None:
-                by_budget[_render.new_token_budget(len(ids), params.max_tokens, self._max_len)].append(index)
+                by_budget[_render.new_token_budget(len(ids), params.max_tokens, self._max_model_len)].append(index)
         for budget, indices in by_budget.items():
             batch = [prompt_ids[i] for i in indices]
             for index, completions in zip(indices, self._generate_batch(batch, params, budget)):
@@ -83,7 +75,7 @@ class HFBackend(Backend):
 
     def next_token_logprobs(self, prompts: Sequence[Prompt]) -> list[Any]:
         prompt_ids = _render.render_prompts(self._tokenizer, prompts)
-        fits = [i for i, ids in enumerate(prompt_ids) if _render.prompt_problem(ids, self._max_len) is None]
+        fits = [i for i, ids in enumerate(prompt_ids) if _render.prompt_problem(ids, self._max_model_len) is None]
         out: list[Any] = [None] * len(prompts)
         with _torch_errors():
             rows = _hf_score.last_logprobs(self.model, [prompt_ids[i] for i in fits], self._pad_id, self.device)
@@ -106,7 +98,7 @@ class HFBackend(Backend):
 
     def _score(self, texts: Sequence[str], with_moments: bool) -> list[TokenScores]:
         text_ids = _render.encode_texts(self._tokenizer, texts)
-        results: list[TokenScores | None] = [_render.score_problem(ids, self._max_len) for ids in text_ids]
+        results: list[TokenScores | None] = [_render.score_problem(ids, self._max_model_len) for ids in text_ids]
         todo = [i for i, result in enumerate(results) if result is None]
         with _torch_errors():
             scored = _hf_score.teacher_forced(

@@ -56,11 +56,7 @@ class OpenAIBackend(Backend):
             self.close()
             raise
         served_len = card.get("max_model_len") if card else None
-        self._max_len = options.max_model_len or (int(served_len) if served_len else None)
-
-    @property
-    def max_model_len(self) -> int | None:
-        return self._max_len
+        self._max_model_len = options.max_model_len or (int(served_len) if served_len else None)
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
         params = checked_params(params)
@@ -80,10 +76,10 @@ class OpenAIBackend(Backend):
     def _generate_one(self, prompt: Prompt, params: SamplingParams) -> GenerationResult:
         if prompt == "" or (isinstance(prompt, TokenIds) and not prompt.ids):  # servers refuse an empty prompt
             return GenerationResult(error="empty_prompt", detail="the prompt is empty")
-        if isinstance(prompt, TokenIds) and self._max_len and len(prompt.ids) + 1 > self._max_len:
+        if isinstance(prompt, TokenIds) and self._max_model_len and len(prompt.ids) + 1 > self._max_model_len:
             return GenerationResult(
                 error="too_long",
-                detail=f"prompt has {len(prompt.ids)} tokens; the context holds {self._max_len}",
+                detail=f"prompt has {len(prompt.ids)} tokens; the context holds {self._max_model_len}",
                 prompt_token_ids=list(prompt.ids),
             )
         chat = isinstance(prompt, list)

@@ -44,20 +44,12 @@ class VLLMBackend(Backend):
             self._llm = vllm.LLM(**args)
         except Exception as exc:  # vLLM raises ValueError, RuntimeError, OSError, pydantic errors...
             raise BackendUnavailable(f"vLLM could not open model {options.model!r}: {_last_line(exc)}") from exc
-        self._max_len = int(self._llm.llm_engine.model_config.max_model_len)
-
-    @property
-    def max_model_len(self) -> int | None:
-        return self._max_len
-
-    @property
-    def tokenizer(self) -> Any:
-        return self._tokenizer
+        self._max_model_len = int(self._llm.llm_engine.model_config.max_model_len)
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
         params = _render.checked_params(params)
         prompt_ids = _render.render_prompts(self._tokenizer, prompts)
-        results: list[GenerationResult | None] = [_render.prompt_problem(ids, self._max_len) for ids in prompt_ids]
+        results: list[GenerationResult | None] = [_render.prompt_problem(ids, self._max_model_len) for ids in prompt_ids]
         todo = [i for i, result in enumerate(results) if result is None]
         requests = [_tokens_prompt(prompt_ids[i]) for i in todo]
         sampling = [self._sampling(params, len(prompt_ids[i])) for i in todo]
@@ -75,7 +67,7 @@ class VLLMBackend(Backend):
         from vllm import SamplingParams as VSamplingParams
 
         text_ids = _render.encode_texts(self._tokenizer, texts)
-        results: list[TokenScores | None] = [_render.score_problem(ids, self._max_len) for ids in text_ids]
+        results: list[TokenScores | None] = [_render.score_problem(ids, self._max_model_len) for ids in text_ids]
         for index, ids in enumerate(text_ids):
             if results[index] is None and len(ids) < 2:  # nothing to score; vLLM refuses empty prompts
                 results[index] = TokenScores(token_ids=[], logprobs=[])
@@ -113,7 +105,7 @@ class VLLMBackend(Backend):
                 temperature=params.temperature,
                 top_p=1.0 if greedy else params.top_p,
                 top_k=0 if greedy else params.top_k,
-                max_tokens=_render.new_token_budget(prompt_len, params.max_tokens, self._max_len),
+                max_tokens=_render.new_token_budget(prompt_len, params.max_tokens, self._max_model_len),
                 stop=list(params.stop) or None,
                 seed=params.seed,
             )

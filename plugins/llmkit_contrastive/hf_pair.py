@@ -37,11 +37,3 @@ class HFContrastivePair(Backend):
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
         results, runnable = split_prompts(prompts, self._max_model_len)
         return fill_results(results, self.decoder.generate(runnable, params) if runnable else [])
-
-    @property
-    def max_model_len(self) -> int:
-        return self._max_model_len
-
-    @property
-    def tokenizer(self) -> Any:
-        return self._tokenizer

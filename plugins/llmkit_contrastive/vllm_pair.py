@@ -172,14 +172,6 @@ class VLLMContrastivePair(Backend):
             text = self._tokenizer.decode(ids, skip_special_tokens=True)
         return Completion(text, ids, "stop" if output.finish_reason == "stop" else "length")
 
-    @property
-    def max_model_len(self) -> int:
-        return self._max_model_len
-
-    @property
-    def tokenizer(self) -> Any:
-        return self._tokenizer
-
     def close(self) -> None:
         if self.llm is not None:
             engine = getattr(self.llm.llm_engine, "engine_core", None)
