@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from llmkit.backends.base import SamplingParams
+from llmkit.backends.base import Prompt, SamplingParams
 
 _PANEL = "Backend"
 
@@ -78,3 +78,9 @@ class BackendOptions:
             if getattr(self, name) is not None
         }
         return replace(params, **given)
+
+    def prompt(self, text: str, chat_by_default: bool = True) -> Prompt:
+        """``text`` as one user turn of a chat (rendered with the model's template), or as plain
+        text with ``--no-chat``; without either flag, the subcommand's ``chat_by_default``."""
+        chat = chat_by_default if self.chat is None else self.chat
+        return [{"role": "user", "content": text}] if chat else text

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import llmkit
 
 #: SwallowCode's sampling settings (also SwallowMath's).
@@ -25,17 +23,12 @@ class SharedModel:
         return self._backend
 
     def sampling(self) -> llmkit.SamplingParams:
-        """The defaults overridden by the user's options; new tokens capped by the context."""
-        params = self.options.sampling(**DEFAULT_SAMPLING)
-        context = self.backend.max_model_len
-        if context is not None and params.max_tokens > context:
-            params = replace(params, max_tokens=context)
-        return params
+        """The defaults overridden by the user's options (backends cap new tokens by the context)."""
+        return self.options.sampling(**DEFAULT_SAMPLING)
 
     def prompt(self, text: str) -> llmkit.Prompt:
         """A chat turn (the default) or, with ``--no-chat``, the plain text."""
-        use_chat = True if self.options.chat is None else self.options.chat
-        return [{"role": "user", "content": text}] if use_chat else text
+        return self.options.prompt(text)
 
     def close(self) -> None:
         if self._owned and self._backend is not None:

@@ -9,7 +9,6 @@ solution and its final answer are cut off), ``too_short`` (50 characters or fewe
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import llmkit
@@ -46,10 +45,7 @@ class MathRewriteStep(llmkit.Step):
     def open(self) -> None:
         if self.model is None:
             self.model = llmkit.open_backend(self.options)
-        params = self.options.sampling(**DEFAULT_SAMPLING)
-        context = self.model.max_model_len
-        self.params = replace(params, max_tokens=min(params.max_tokens, context)) if context else params
-        self.chat = True if self.options.chat is None else self.options.chat
+        self.params = self.options.sampling(**DEFAULT_SAMPLING)  # backends cap new tokens by the context
 
     def process(self, records: list[llmkit.Record]) -> list[llmkit.Outcome]:
         texts = [llmkit.get_text_field(record, self.field) for record in records]
@@ -62,8 +58,7 @@ class MathRewriteStep(llmkit.Step):
         return outcomes
 
     def _prompt(self, text: str) -> llmkit.Prompt:
-        rendered = self.template.render(text=text)
-        return [{"role": "user", "content": rendered}] if self.chat else rendered
+        return self.options.prompt(self.template.render(text=text))
 
     def _outcome(self, record: llmkit.Record, text: str, result: llmkit.GenerationResult) -> llmkit.Outcome:
         if result.error is not None:

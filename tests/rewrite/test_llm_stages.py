@@ -39,9 +39,21 @@ def test_well_formed_answer_rewrites_the_field_and_parses_the_rating():
     assert prompt[0]["role"] == "user" and SNIPPET in prompt[0]["content"]
 
 
-def test_max_tokens_is_capped_by_the_context():
-    _, backend = run("sgcr", [answers.WELL_FORMED], max_model_len=4096)
-    assert backend.params[0].max_tokens == 4096
+def test_swallowcode_budget_is_capped_by_the_backend_to_the_context(tiny_llama):
+    """The stage asks for SwallowCode's 8192 new tokens; a model with a 96-token context gets a
+    completion that fits what the prompt leaves, not an error."""
+    from llmkit.backends.hf import HFBackend
+    from llmkit_rewrite_code.model import SharedModel
+
+    options = llmkit.BackendOptions(model=str(tiny_llama), backend="hf", max_model_len=96, chat=False)
+    with HFBackend(options) as backend:
+        model = SharedModel(options, backend)
+        params = model.sampling()
+        assert params.max_tokens == 8192
+        prompt = "def f(x):\n    return x\n"
+        [result] = backend.generate([model.prompt(prompt)], params)
+        assert result.error is None
+        assert len(result.prompt_token_ids) + len(result.completions[0].token_ids) <= 96
 
 
 @pytest.mark.parametrize(
