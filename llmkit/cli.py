@@ -121,6 +121,7 @@ def build_app(plugins: list[PluginInfo] | None = None) -> Any:
                 command = _failed_command(info)
         else:
             command = _failed_command(info)
+        command.name = info.name  # a Typer group has no name of its own; help lists it by this
         group.add_command(command, info.name)
     return group
 

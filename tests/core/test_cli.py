@@ -124,3 +124,11 @@ def test_first_party_aggregates_refuse_shard(tmp_path, command):
     result = run_llmkit(*command, "-i", str(data), "--shard", "1/2")
     assert result.returncode == 2
     assert b"--shard and --resume do not apply" in result.stderr
+
+
+def test_root_help_names_every_subcommand_groups_included():
+    result = subprocess.run([sys.executable, "-m", "llmkit", "--help"], capture_output=True, text=True,
+                            timeout=120, env={**__import__("os").environ, "COLUMNS": "200"})
+    assert result.returncode == 0
+    listed = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("│ ") and len(line.split()) > 2}
+    assert FIRST_PARTY | {"plugins", "tiny-model"} <= listed
