@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from importlib.metadata import EntryPoint
@@ -128,7 +129,7 @@ def test_first_party_aggregates_refuse_shard(tmp_path, command):
 
 def test_root_help_names_every_subcommand_groups_included():
     result = subprocess.run([sys.executable, "-m", "llmkit", "--help"], capture_output=True, text=True,
-                            timeout=120, env={**__import__("os").environ, "COLUMNS": "200"})
+                            timeout=120, env={**os.environ, "COLUMNS": "200"})
     assert result.returncode == 0
     listed = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("│ ") and len(line.split()) > 2}
     assert FIRST_PARTY | {"plugins", "tiny-model"} <= listed
