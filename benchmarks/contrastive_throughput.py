@@ -54,11 +54,11 @@ def timed_pair(plain, contrastive, repeats: int) -> tuple[float, float]:
 def bench_hf(expert: str, amateur: str, prompts, tokenizer, new_tokens: int, repeats: int) -> tuple[float, float]:
     import torch
 
-    from llmkit import SamplingParams
+    from llmkit import BackendOptions, SamplingParams, load_causal_lm
     from llmkit_contrastive.formulas import Contrast
-    from llmkit_contrastive.hf_decode import LockstepDecoder, load_causal_lm
+    from llmkit_contrastive.hf_decode import LockstepDecoder
 
-    e, a = load_causal_lm(expert), load_causal_lm(amateur)
+    e, a = load_causal_lm(expert, BackendOptions()), load_causal_lm(amateur, BackendOptions())
     decoder = LockstepDecoder(e, a, tokenizer, Contrast(), vocab_size=len(tokenizer), max_model_len=4096, eos_ids=set())
     params = SamplingParams(temperature=1.0, max_tokens=new_tokens, seed=0)
     width = max(len(p) for p in prompts)

@@ -17,6 +17,8 @@ from llmkit.backends import (
     SamplingParams,
     TokenIds,
     TokenScores,
+    eos_token_ids,
+    load_causal_lm,
     open_backend,
 )
 from llmkit.contract import IOOptions, io_options, run_step, source_of
@@ -63,9 +65,11 @@ __all__ = [
     "UsageError",
     "__version__",
     "backend_options",
+    "eos_token_ids",
     "find_repetition",
     "get_text_field",
     "io_options",
+    "load_causal_lm",
     "load_prompt",
     "open_backend",
     "option_set",

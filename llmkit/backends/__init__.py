@@ -14,6 +14,7 @@ from llmkit.backends.base import (
     TokenIds,
     TokenScores,
 )
+from llmkit.backends.hf import eos_token_ids, load_causal_lm
 from llmkit.backends.options import BackendOptions
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "TokenIds",
     "TokenScores",
     "default_backend_name",
+    "eos_token_ids",
+    "load_causal_lm",
     "open_backend",
 ]
 

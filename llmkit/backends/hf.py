@@ -35,19 +35,17 @@ class HFBackend(Backend):
     can_score_full = True
 
     def __init__(self, options: BackendOptions) -> None:
-        import torch
-
         if not options.model:
             raise UsageError("--model is required by the hf backend")
         self.options = options
-        self.device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = _device(options)
         self._tokenizer = _render.load_tokenizer(options.model, options.trust_remote_code)
-        self.model = _load_model(options, self.device)
+        self.model = load_causal_lm(options.model, options)
         config = self.model.config
         self._max_model_len = _render.context_length(
             getattr(config, "max_position_embeddings", None), self._tokenizer, options.max_model_len
         )
-        self._eos_ids = _eos_ids(self.model, self._tokenizer)
+        self._eos_ids = eos_token_ids(self.model, self._tokenizer)
 
     # -- the interface -------------------------------------------------------------------------
 
@@ -169,7 +167,7 @@ def _copy(completion: Completion) -> Completion:
     return Completion(completion.text, list(completion.token_ids), completion.finish_reason)
 
 
-def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+def eos_token_ids(model: Any, tokenizer: Any) -> set[int]:
     """Every id that ends a sequence: the generation config's (some models list several) and the tokenizer's."""
     ids: set[int] = set()
     for source in (getattr(model, "generation_config", None), model.config):
@@ -191,20 +189,31 @@ def _torch_dtype(name: str, device: str) -> Any:
     return getattr(torch, _DTYPES[name])
 
 
-def _load_model(options: BackendOptions, device: str) -> Any:
+def _device(options: BackendOptions) -> str:
+    import torch
+
+    return options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_causal_lm(path: str, options: BackendOptions) -> Any:
+    """A transformers causal LM in eval mode, loaded as the hf backend loads its model: on
+    ``--device`` (cuda when available), ``--dtype`` (``auto`` = float32 on the CPU), remote code
+    only with ``--trust-remote-code``. For plugins that need the model itself (two models in
+    lockstep, full next-token distributions). Raises BackendUnavailable (exit 69)."""
     import os
 
     from transformers import AutoModelForCausalLM
 
+    device = _device(options)
     dtype = _torch_dtype(options.dtype, device)
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            os.path.expanduser(options.model or ""), dtype=dtype, trust_remote_code=options.trust_remote_code
+            os.path.expanduser(path), dtype=dtype, trust_remote_code=options.trust_remote_code
         )
         return model.to(device).eval()
     except Exception as exc:
         hint = " (it needs its own code: add --trust-remote-code if you trust it)" if "trust_remote_code" in str(exc) else ""
-        raise BackendUnavailable(f"cannot load model {options.model!r} on {device}{hint}: {exc}") from exc
+        raise BackendUnavailable(f"cannot load model {path!r} on {device}{hint}: {exc}") from exc
 
 
 class _torch_errors:

@@ -16,30 +16,6 @@ from llmkit import Completion, SamplingParams
 from llmkit_contrastive.formulas import Contrast, contrastive_scores, sample_next
 
 
-def load_causal_lm(path: str, *, dtype: str = "auto", device: str | None = None, trust_remote_code: bool = False) -> Any:
-    """A transformers causal LM in eval mode on ``device`` (default: cuda when available)."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
-    return model.to(device).eval()
-
-
-def eos_token_ids(model: Any, tokenizer: Any) -> set[int]:
-    """The ids that end a sequence: the tokenizer's EOS and the generation config's (often a list)."""
-    ids: set[int] = set()
-    if tokenizer.eos_token_id is not None:
-        ids.add(int(tokenizer.eos_token_id))
-    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if isinstance(configured, int):
-        ids.add(configured)
-    elif configured:
-        ids.update(int(i) for i in configured)
-    return ids
-
-
 @dataclass
 class _Sequence:
     """One row being decoded."""

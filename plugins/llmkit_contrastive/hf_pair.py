@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from llmkit import Backend, BackendOptions, GenerationResult, Prompt, SamplingParams
+from llmkit import Backend, BackendOptions, GenerationResult, Prompt, SamplingParams, eos_token_ids, load_causal_lm
 
 from llmkit_contrastive.formulas import Contrast
-from llmkit_contrastive.hf_decode import LockstepDecoder, context_length, eos_token_ids, load_causal_lm
+from llmkit_contrastive.hf_decode import LockstepDecoder, context_length
 from llmkit_contrastive.pairs import fill_results, split_prompts
 
 
@@ -18,9 +18,8 @@ class HFContrastivePair(Backend):
     name = "hf-contrastive"
 
     def __init__(self, expert: str, amateur: str, tokenizer: Any, vocab_size: int, contrast: Contrast, options: BackendOptions) -> None:
-        load = dict(dtype=options.dtype, device=options.device, trust_remote_code=options.trust_remote_code)
-        expert_model = load_causal_lm(expert, **load)
-        amateur_model = load_causal_lm(amateur, **load).to(expert_model.device)
+        expert_model = load_causal_lm(expert, options)
+        amateur_model = load_causal_lm(amateur, options)
         for label, model in (("expert", expert_model), ("amateur", amateur_model)):
             rows = model.get_output_embeddings().weight.shape[0]
             if rows < vocab_size:

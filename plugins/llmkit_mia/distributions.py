@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmkit import BackendOptions, BackendUnavailable, UsageError
+from llmkit import BackendOptions, BackendUnavailable, UsageError, load_causal_lm
 
 
 @dataclass(slots=True)
@@ -39,22 +39,15 @@ class DistributionScorer:
         self.max_len: int | None = None
 
     def open(self) -> None:
-        torch = _torch()
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
 
         opts = self.options
-        self.device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = {"auto": "auto", "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-        if opts.dtype not in dtype:
-            raise UsageError(f"--dtype {opts.dtype!r}: choose auto, float32, float16 or bfloat16")
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(opts.model, trust_remote_code=opts.trust_remote_code)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                opts.model, dtype=dtype[opts.dtype], trust_remote_code=opts.trust_remote_code
-            ).to(self.device)
         except (OSError, ValueError) as exc:
-            raise BackendUnavailable(f"minkpp: cannot load {opts.model!r} with transformers: {exc}") from exc
-        self.model.eval()
+            raise BackendUnavailable(f"minkpp: cannot load the tokenizer of {opts.model!r}: {exc}") from exc
+        self.model = load_causal_lm(opts.model, opts)
+        self.device = self.model.device
         self.max_len = opts.max_model_len or getattr(self.model.config, "max_position_embeddings", None)
 
     def stats(self, texts: Sequence[str]) -> list[PositionStats]:

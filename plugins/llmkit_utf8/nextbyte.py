@@ -82,22 +82,15 @@ class NextByteStep(llmkit.Step):
         self.masks: ValidityMasks | None = None
 
     def open(self) -> None:
-        torch = llmkit.require("torch", "hf", "next-byte distributions")
         transformers = llmkit.require("transformers", "hf", "next-byte distributions")
         if self.options.model is None:
             raise llmkit.UsageError("--model is required")
         trust = self.options.trust_remote_code
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(self.options.model, trust_remote_code=trust)
         self.bytemap = build_bytemap(self.tokenizer)
-        dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(self.options.dtype, torch.float32)
-        device = self.options.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            model = transformers.AutoModelForCausalLM.from_pretrained(self.options.model, dtype=dtype, trust_remote_code=trust)
-        except OSError as exc:
-            raise llmkit.UsageError(f"cannot load model {self.options.model!r}: {exc}") from exc
-        self.model = model.to(device).eval()
+        self.model = llmkit.load_causal_lm(self.options.model, self.options)
         vocab_size = self.model.get_output_embeddings().weight.shape[0]
-        self.masks = ValidityMasks(self.bytemap, vocab_size, device)
+        self.masks = ValidityMasks(self.bytemap, vocab_size, self.model.device)
 
     def close(self) -> None:
         self.model = None

@@ -29,9 +29,10 @@ def pair(tiny_llama, tiny_llama_twin):
     from transformers import AutoTokenizer
 
     from llmkit_contrastive.chat import prompt_ids
-    from llmkit_contrastive.hf_decode import load_causal_lm
+    from llmkit import BackendOptions, load_causal_lm
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
     prompts = [prompt_ids(tokenizer, [{"role": "user", "content": t}]) for t in INSTRUCTIONS]
     assert len({len(p) for p in prompts}) == len(prompts)  # different lengths: left padding matters
-    return load_causal_lm(str(tiny_llama)), load_causal_lm(str(tiny_llama_twin)), tokenizer, prompts
+    options = BackendOptions()
+    return load_causal_lm(str(tiny_llama), options), load_causal_lm(str(tiny_llama_twin), options), tokenizer, prompts

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import orjson
-import pytest
 
 from llmkit_rewrite_code.syntax import SyntaxStep
 
