@@ -19,6 +19,7 @@ from llmkit.backends import (
     TokenScores,
     eos_token_ids,
     load_causal_lm,
+    load_tokenizer,
     open_backend,
 )
 from llmkit.contract import IOOptions, io_options, run_step, source_of
@@ -71,6 +72,7 @@ __all__ = [
     "io_options",
     "load_causal_lm",
     "load_prompt",
+    "load_tokenizer",
     "open_backend",
     "option_set",
     "require",

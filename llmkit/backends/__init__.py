@@ -15,6 +15,7 @@ from llmkit.backends.base import (
     TokenScores,
 )
 from llmkit.backends.hf import eos_token_ids, load_causal_lm
+from llmkit.backends._render import load_tokenizer
 from llmkit.backends.options import BackendOptions
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "default_backend_name",
     "eos_token_ids",
     "load_causal_lm",
+    "load_tokenizer",
     "open_backend",
 ]
 

@@ -54,8 +54,9 @@ def check_local_model(model: str) -> None:
         raise BackendUnavailable(f"model path {model!r} does not exist or is not a directory")
 
 
-def load_tokenizer(model: str, trust_remote_code: bool) -> Any:
-    """The model's Hugging Face tokenizer; BackendUnavailable when it cannot be loaded."""
+def load_tokenizer(model: str, trust_remote_code: bool = False) -> Any:
+    """The model's Hugging Face tokenizer, with EOS as the pad token when it has none (batching
+    needs one). Remote code only with ``trust_remote_code``. Raises BackendUnavailable (exit 69)."""
     check_local_model(model)
     from transformers import AutoTokenizer
 

@@ -88,8 +88,9 @@ class Backend(ABC):
     """One model behind one generation interface."""
 
     name: ClassVar[str] = "backend"
-    #: can give teacher-forced token log-probs (``score``)
-    can_score: ClassVar[bool] = False
+    #: can give teacher-forced token log-probs (``score``); a backend may decide per instance
+    #: (the openai backend knows it once it has seen the server)
+    can_score: bool = False
     #: can look at whole next-token distributions (``score_distribution``, ``next_token_logprobs``);
     #: an optional capability, only of backends that hold the model in this process (hf)
     can_score_full: ClassVar[bool] = False

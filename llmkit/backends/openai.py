@@ -37,7 +37,6 @@ T = TypeVar("T")
 
 class OpenAIBackend(Backend):
     name = "openai"
-    can_score = True  # through vLLM's prompt_logprobs extension; other servers: UsageError
 
     def __init__(self, options: BackendOptions, *, backoff_base: float = 0.5, backoff_max: float = 30.0) -> None:
         if not options.base_url:
@@ -55,6 +54,7 @@ class OpenAIBackend(Backend):
         except Exception:
             self.close()
             raise
+        self.can_score = self.is_vllm  # through vLLM's prompt_logprobs extension only
         served_len = card.get("max_model_len") if card else None
         self._max_model_len = options.max_model_len or (int(served_len) if served_len else None)
 

@@ -6,21 +6,12 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from llmkit import Backend, BackendOptions, Completion, GenerationResult, Prompt, TokenIds, UsageError
+from llmkit import Backend, BackendOptions, Completion, GenerationResult, Prompt, TokenIds, UsageError, load_tokenizer
 
 from llmkit_contrastive.vocab import check_same_vocab
 
 if TYPE_CHECKING:
     from llmkit_contrastive.step import GenSettings
-
-
-def _tokenizer(path: str, trust_remote_code: bool):
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot load the tokenizer of {path!r}: {exc}") from exc
 
 
 def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = True) -> Backend:
@@ -33,8 +24,8 @@ def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = Tru
     from llmkit_contrastive.step import check_chat_template
 
     assert settings.amateur is not None
-    expert_tokenizer = _tokenizer(settings.expert, options.trust_remote_code)
-    amateur_tokenizer = _tokenizer(settings.amateur, options.trust_remote_code)
+    expert_tokenizer = load_tokenizer(settings.expert, options.trust_remote_code)
+    amateur_tokenizer = load_tokenizer(settings.amateur, options.trust_remote_code)
     vocab_size = check_same_vocab(expert_tokenizer, amateur_tokenizer)
     check_chat_template(expert_tokenizer, settings.expert, chat)
     name = options.backend or default_backend_name()

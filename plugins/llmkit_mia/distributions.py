@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmkit import BackendOptions, BackendUnavailable, UsageError, load_causal_lm
+from llmkit import BackendOptions, UsageError, load_causal_lm, load_tokenizer
 
 
 @dataclass(slots=True)
@@ -39,13 +39,8 @@ class DistributionScorer:
         self.max_len: int | None = None
 
     def open(self) -> None:
-        from transformers import AutoTokenizer
-
         opts = self.options
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(opts.model, trust_remote_code=opts.trust_remote_code)
-        except (OSError, ValueError) as exc:
-            raise BackendUnavailable(f"minkpp: cannot load the tokenizer of {opts.model!r}: {exc}") from exc
+        self.tokenizer = load_tokenizer(opts.model, opts.trust_remote_code)
         self.model = load_causal_lm(opts.model, opts)
         self.device = self.model.device
         self.max_len = opts.max_model_len or getattr(self.model.config, "max_position_embeddings", None)

@@ -72,7 +72,8 @@ class ScoreStep(Step):
         if self.config.scoring and not self.backend.can_score:
             raise UsageError(
                 f"the {self.backend.name!r} backend cannot give token log-probabilities, which "
-                f"{', '.join(self.config.scoring)} need; use --backend hf or vllm (samia needs none)"
+                f"{', '.join(self.config.scoring)} need; use --backend hf or vllm, or openai with a vLLM "
+                "server (samia needs none)"
             )
         if "minkpp" in self.config.methods:
             self.distributions = self._open_distributions()

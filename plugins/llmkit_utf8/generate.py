@@ -91,11 +91,7 @@ class GenerateStep(llmkit.Step):
             self.backend = llmkit.open_backend(self.options)
         self.tokenizer = self.backend.tokenizer
         if self.tokenizer is None and self.options.model is not None:
-            from transformers import AutoTokenizer
-
-            self.tokenizer = AutoTokenizer.from_pretrained(
-                self.options.model, trust_remote_code=self.options.trust_remote_code
-            )
+            self.tokenizer = llmkit.load_tokenizer(self.options.model, self.options.trust_remote_code)
         if self.bytemap is None:
             if self.tokenizer is None:
                 raise llmkit.UsageError("utf8-eval generate needs the model's tokenizer to map tokens to bytes")

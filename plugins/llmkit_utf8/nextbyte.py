@@ -82,11 +82,10 @@ class NextByteStep(llmkit.Step):
         self.masks: ValidityMasks | None = None
 
     def open(self) -> None:
-        transformers = llmkit.require("transformers", "hf", "next-byte distributions")
+        llmkit.require("transformers", "hf", "next-byte distributions")
         if self.options.model is None:
             raise llmkit.UsageError("--model is required")
-        trust = self.options.trust_remote_code
-        self.tokenizer = transformers.AutoTokenizer.from_pretrained(self.options.model, trust_remote_code=trust)
+        self.tokenizer = llmkit.load_tokenizer(self.options.model, self.options.trust_remote_code)
         self.bytemap = build_bytemap(self.tokenizer)
         self.model = llmkit.load_causal_lm(self.options.model, self.options)
         vocab_size = self.model.get_output_embeddings().weight.shape[0]

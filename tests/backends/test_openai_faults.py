@@ -150,6 +150,7 @@ def test_missing_base_url_is_usage_error():
 
 def test_scoring_needs_a_vllm_server():
     with FaultServer() as server, _open(server) as backend:
+        assert not backend.can_score
         with pytest.raises(UsageError, match="prompt log-probs"):
             backend.score(["text"])
 
