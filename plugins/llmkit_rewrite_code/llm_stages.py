@@ -4,7 +4,8 @@ rewriting), and the post-filters every rewritten program must pass.
 Post-filters, in order, on the program taken from the answer (:mod:`.codeblock`):
 ``no_code_block`` (none, or the answer ends inside one), ``rewrite_syntax`` (it does not
 compile), ``too_short`` (50 characters or fewer, surrounding whitespace not counted),
-``repetition`` (``llmkit.find_repetition``: the program degenerates into a repeated passage).
+``repetition`` (``llmkit.find_repetition`` by lines: a line or block written 3 times back to back
+over 12 lines or more; a literal table on one line is not a loop).
 A prompt longer than the model's context is rejected ``too_long``.
 """
 
@@ -39,9 +40,9 @@ def check_program(completion: llmkit.Completion) -> str | llmkit.Reject:
         return llmkit.Reject("rewrite_syntax", error)
     if len(block.code.strip()) <= MIN_CHARS:
         return llmkit.Reject("too_short", f"{len(block.code.strip())} characters")
-    repeated = llmkit.find_repetition(block.code)
+    repeated = llmkit.find_repetition(block.code, unit="line")  # lines: literal tables are not loops
     if repeated is not None:
-        return llmkit.Reject("repetition", f"a {repeated.period_words}-word passage repeated {repeated.repeats:.1f} times")
+        return llmkit.Reject("repetition", repeated.describe())
     return block.code
 
 

@@ -25,7 +25,7 @@ def check_rewrite(completion: llmkit.Completion) -> str | llmkit.Reject:
         return llmkit.Reject("too_short", f"{len(text)} characters")
     repeated = llmkit.find_repetition(text)
     if repeated is not None:
-        return llmkit.Reject("repetition", f"a {repeated.period_words}-word passage repeated {repeated.repeats:.1f} times")
+        return llmkit.Reject("repetition", repeated.describe())
     return text
 
 
