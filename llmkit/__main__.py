@@ -1,4 +1,4 @@
-from llmkit.cli import main
+from llmkit.cli import console
 
 if __name__ == "__main__":
-    main()
+    console()

