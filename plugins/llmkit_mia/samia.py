@@ -30,12 +30,13 @@ class Split:
     reference: list[str]
 
 
-def split_text(text: str, prefix_ratio: float) -> Split | None:
+def split_text(text: str, prefix_ratio: float, ngram: int = 1) -> Split | None:
     """Prefix (first floor(ratio x words) words, joined by single spaces) and reference words;
-    None when the text has fewer than 2 words or either part would be empty."""
+    None when the text has fewer than 2 words, the prefix would be empty, or the reference
+    would hold no n-gram (fewer than ``ngram`` words: its recall is undefined, not 0)."""
     words = words_of(text)
     cut = math.floor(prefix_ratio * len(words))
-    if len(words) < 2 or cut < 1 or cut >= len(words):
+    if len(words) < 2 or cut < 1 or len(words) - cut < ngram:
         return None
     return Split(" ".join(words[:cut]), words[cut:])
 

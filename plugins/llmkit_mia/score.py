@@ -104,8 +104,8 @@ class ScoreStep(Step):
             text = llmkit.get_text_field(record, self.config.field)
             if isinstance(text, Reject):
                 outcomes.append(text)
-            elif not text.strip() or (self.config.sampling and samia.split_text(text, self.config.prefix_ratio) is None):
-                outcomes.append(Reject("too_short", "needs at least 2 words and a non-empty prefix and reference"))
+            elif self._too_short(text):
+                outcomes.append(Reject("too_short", self._too_short_detail))
             else:
                 outcomes.append(None)
                 texts[i] = text
@@ -120,6 +120,18 @@ class ScoreStep(Step):
                 outcomes[i] = self._output(record, scores[i], samples.get(i))
         return outcomes
 
+    def _too_short(self, text: str) -> bool:
+        if len(samia.words_of(text)) < 2:  # every method: too little text to say anything of
+            return True
+        config = self.config
+        return bool(config.sampling) and samia.split_text(text, config.prefix_ratio, config.ngram) is None
+
+    @property
+    def _too_short_detail(self) -> str:
+        if not self.config.sampling:
+            return "needs at least 2 words"
+        return f"needs at least 2 words, a non-empty prefix and a reference of {self.config.ngram} word(s) or more"
+
     def _output(self, record: Record, scores: dict[str, float | None], samples: list[str] | None) -> Record:
         previous = record.get("mia")
         merged = {**previous, **scores} if isinstance(previous, dict) else scores
@@ -130,7 +142,7 @@ class ScoreStep(Step):
 
     def _sample(self, texts: dict[int, str], scores: dict, samples: dict, outcomes: list[Outcome]) -> None:
         config, backend = self.config, self.backend
-        splits = {i: samia.split_text(t, config.prefix_ratio) for i, t in texts.items()}
+        splits = {i: samia.split_text(t, config.prefix_ratio, config.ngram) for i, t in texts.items()}
         groups: dict[int, list[int]] = defaultdict(list)
         for i, split in splits.items():
             groups[self._budget(split)].append(i)  # type: ignore[arg-type]

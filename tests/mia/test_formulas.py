@@ -47,6 +47,11 @@ def test_split_rejects_too_short(text, ratio):
     assert samia.split_text(text, ratio) is None
 
 
+def test_split_needs_a_reference_of_n_words():
+    assert samia.split_text("a b c d", 0.5, ngram=2).reference == ["c", "d"]
+    assert samia.split_text("a b c d", 0.5, ngram=3) is None
+
+
 def test_samia_scores_by_hand():
     reference = "the cat sat".split()
     continuations = [" the cat sat", " a dog sat", " nothing"]

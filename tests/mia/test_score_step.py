@@ -97,9 +97,17 @@ def test_likelihood_scores_and_merge_into_existing_scores():
     assert isinstance(out[1], Reject) and out[1].reason == "too_long"
 
 
-def test_likelihood_only_accepts_a_single_word():
-    out = _step(ScoringBackend([]), methods=("loss",)).process([{"input": "word"}])
-    assert out[0]["mia"]["loss"] == pytest.approx(-1.0)
+def test_fewer_than_two_words_is_too_short_for_every_method():
+    out = _step(ScoringBackend([]), methods=("loss",)).process([{"input": "word"}, {"input": "two words"}])
+    assert isinstance(out[0], Reject) and out[0].reason == "too_short" and out[0].detail == "needs at least 2 words"
+    assert out[1]["mia"]["loss"] == pytest.approx(-1.5)
+
+
+def test_a_reference_shorter_than_the_ngram_is_too_short():
+    backend = ScriptedBackend(lambda prompt: " d e f")
+    out = _step(backend, num_samples=1, ngram=3).process([{"input": "a b c d"}, {"input": "a b c d e f"}])
+    assert isinstance(out[0], Reject) and out[0].reason == "too_short"  # reference "c d": no trigram
+    assert out[1]["mia"]["samia"] == 1.0  # reference "d e f": one trigram, matched
 
 
 def test_methods_parsing():
