@@ -18,7 +18,7 @@ class Arch(str, Enum):
 
 
 def tiny_model(
-    path: Annotated[Path, typer.Argument(help="Folder to write the model to (created if absent).")],
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Folder to write the model to (created if absent).")],
     arch: Annotated[
         Arch,
         typer.Option(help="llama: byte-level BPE tokenizer trained on a built-in corpus; byte: one token per byte value."),

@@ -184,9 +184,7 @@ def _torch_dtype(name: str, device: str) -> Any:
     if name == "auto":
         # float32 on the CPU (half precision there is slow and inexact); the checkpoint's on a GPU
         return torch.float32 if device == "cpu" else "auto"
-    if name not in _DTYPES:
-        raise UsageError(f"unknown --dtype {name!r}; choose auto, float32, float16 or bfloat16")
-    return getattr(torch, _DTYPES[name])
+    return getattr(torch, _DTYPES[name])  # BackendOptions has checked the name
 
 
 def _device(options: BackendOptions) -> str:

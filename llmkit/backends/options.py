@@ -8,8 +8,11 @@ from typing import Annotated, Any
 import typer
 
 from llmkit.backends.base import Prompt, SamplingParams
+from llmkit.errors import UsageError
 
 _PANEL = "Backend"
+#: --dtype values, with the aliases both vLLM and transformers accept
+DTYPES = frozenset({"auto", "float32", "float", "float16", "half", "bfloat16"})
 
 
 @dataclass
@@ -68,6 +71,12 @@ class BackendOptions:
     trust_remote_code: Annotated[
         bool, typer.Option(help="Allow the model's own Python code to run. Off unless given.", rich_help_panel=_PANEL)
     ] = False
+
+    def __post_init__(self) -> None:
+        # checked here, once, so that every backend refuses a bad value the same way (exit 2);
+        # the openai backend never reads it, vLLM and transformers would fail late and differently
+        if self.dtype not in DTYPES:
+            raise UsageError(f"unknown --dtype {self.dtype!r}; choose auto, float32, float16 or bfloat16")
 
     def sampling(self, **defaults: Any) -> SamplingParams:
         """Sampling params: the subcommand's ``defaults`` overridden by what the user gave."""

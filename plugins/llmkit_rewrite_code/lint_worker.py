@@ -31,7 +31,10 @@ read (``--rcfile`` is the null device, so a ``pylintrc``/``pyproject.toml`` in t
 directory or ``$PYLINTRC`` changes nothing), no pylint plugin is loaded (no ``init-hook`` can
 come from anywhere), the worker works in an empty temporary folder with the caller's directory
 off ``sys.path`` (``import utils`` in a snippet cannot reach a user's file), and astroid loads
-no compiled extension (pylint's default ``unsafe-load-any-extension=no``).
+no third-party compiled extension (pylint's default ``unsafe-load-any-extension=no``). It does
+import a standard-library C extension that a snippet imports by name (``import _curses_panel``),
+to build its tree, as pylint run on its own does: that is the interpreter's code, not the
+snippet's, and it is imported in the child that lints this one snippet.
 """
 
 from __future__ import annotations
@@ -144,8 +147,12 @@ class WarmLinter:
     def score(self, code: str, timeout: float | None = None) -> LintResult:
         """Lint ``code`` in a forked child; kill it after ``timeout`` seconds."""
         ratio = comment_ratio(code)
-        with open(self.path, "w", encoding="utf-8") as handle:
-            handle.write(code)
+        try:
+            data = code.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate: the CLI rejects these earlier, the API may not
+            return LintResult(None, ratio, f"not Unicode text ({exc.reason} at character {exc.start})")
+        with open(self.path, "wb") as handle:
+            handle.write(data)
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: never returns
@@ -179,6 +186,9 @@ class WarmLinter:
         linter.check([self.path])
         stats = linter.stats
         if stats.statement == 0:
+            unparsable = next((m for m in linter.reporter.messages if m.msg_id == "E0001"), None)
+            if unparsable is not None:  # lint run without the syntax stage: say why, not "no statement"
+                return None, f"pylint could not parse it: {unparsable.msg} (line {unparsable.line})"
             return None, "pylint found no statement to score"
         names = ("fatal", "error", "warning", "refactor", "convention", "statement", "info")
         # pylint's own evaluation expression (the default one: no configuration file is read)

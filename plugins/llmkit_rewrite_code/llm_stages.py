@@ -28,9 +28,11 @@ _RATING = re.compile(r"rating\W{0,3}\s*[:=]?\s*\**\s*(\d+(?:\.\d+)?)\s*(?:/\s*10
 
 def check_program(completion: llmkit.Completion) -> str | llmkit.Reject:
     """The program in a model's answer, or the reject of the first post-filter it fails."""
-    block = pick_program(completion.text)
+    # An answer cut off inside a block is refused even when an earlier block is closed: that
+    # earlier block is most often the input quoted back, and the cut one the rewrite.
+    cut = find_code_blocks(completion.text).unclosed
+    block = None if cut else pick_program(completion.text)
     if block is None:
-        cut = find_code_blocks(completion.text).unclosed
         why = "the answer ends inside a code block" if cut else "no fenced Python code block"
         if completion.finish_reason == "length":
             why += " (the answer reached the token limit)"

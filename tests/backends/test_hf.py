@@ -146,6 +146,17 @@ def test_unknown_backend_and_dtype_are_usage_errors(tiny_llama):
         HFBackend(BackendOptions(model=str(tiny_llama), dtype="float8"))
 
 
+def test_bad_dtype_is_exit_2_on_every_backend_before_any_work(capfd):
+    from llmkit.cli import main
+
+    for backend in ("hf", "vllm", "openai"):  # openai never reads --dtype: still refused, not ignored
+        with pytest.raises(SystemExit) as info:
+            main(["mia", "score", "-i", "/nonexistent.jsonl", "--backend", backend, "--base-url", "http://127.0.0.1:9/v1",
+                  "--model", "m", "--dtype", "float8"])  # fmt: skip
+        assert info.value.code == 2, backend
+        assert "unknown --dtype 'float8'" in capfd.readouterr().err
+
+
 def test_remote_code_runs_only_with_flag(tiny_llama, tmp_path):
     model, marker = model_with_own_code(tiny_llama, tmp_path)
     with pytest.raises(BackendUnavailable, match="--trust-remote-code"):

@@ -39,6 +39,17 @@ TRUNCATED = f"""Rating: 5/10
 ```python
 {PROGRAM[:120]}"""
 
+# the input quoted back in a closed block, then the rewrite cut off by the token limit
+QUOTED_THEN_CUT = f"""Rating: 4/10
+
+Your code:
+```python
+{PROGRAM}```
+
+Improved:
+```python
+{PROGRAM[:120]}"""
+
 REPETITIVE = "Rating: 3/10\n\n```python\n" + 'print("again and again")\n' * 40 + "```\n"
 
 BROKEN = "Rating: 2/10\n\n```python\ndef broken(:\n    return 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9\n```\n"

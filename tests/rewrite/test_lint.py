@@ -67,6 +67,16 @@ def test_known_snippets_and_threshold(lint_step, monkeypatch):
     assert none.reason == "lint" and "no statement" in none.detail
 
 
+def test_unparsable_and_non_unicode_snippets_are_rejects_that_say_why(lint_step):
+    """lint without the syntax stage (and the Python API, which the core's Unicode check does not
+    guard): a reject naming the cause, and the rest of the batch scored."""
+    broken, surrogate, fine = lint_step.process([{"text": "def f(:\n    pass\n"}, {"text": "x = '\ud800'\n"},
+                                                 {"text": "X = 1\n"}])
+    assert broken.reason == "lint" and "could not parse" in broken.detail and "line 1" in broken.detail
+    assert surrogate.reason == "lint" and "not Unicode text" in surrogate.detail
+    assert fine["lint_raw_score"] == 10.0
+
+
 def test_a_snippet_writing_into_a_prewarmed_module_does_not_reach_the_next(lint_step):
     """``os`` is prewarmed in the worker: the writer's ``os.llmkit_flag`` must stay in its own child."""
     before, _, after = lint_step.process([{"text": READER}, {"text": WRITER}, {"text": READER}])

@@ -59,6 +59,7 @@ def test_swallowcode_budget_is_capped_by_the_backend_to_the_context(tiny_llama):
 @pytest.mark.parametrize(
     ("answer", "reason"),
     [(answers.NO_BLOCK, "no_code_block"), (answers.TRUNCATED, "no_code_block"),
+     (answers.QUOTED_THEN_CUT, "no_code_block"),
      (answers.BROKEN, "rewrite_syntax"), (answers.SHORT, "too_short"), (answers.REPETITIVE, "repetition")],
 )
 def test_post_filters(answer, reason):
@@ -103,6 +104,17 @@ def test_unresolved_names_against_a_naive_reading():
     code = "import os\nfrom x import y\n\ndef f(a):\n    return a + b + len(os.sep) + y + __file__\n\n" \
            "class C:\n    z = 1\n    def m(self):\n        return z\n\nprint([i for i in range(3)], missing(), C)\n"
     assert unresolved_names(code) == ["b", "missing", "z"]  # z: class bodies do not enclose methods
+
+
+def test_match_case_captures_are_bound_in_their_scope():
+    code = (
+        "def f(p):\n    match p:\n        case (a, b):\n            return a + b\n"
+        "        case {'k': v, **rest}:\n            return v, rest\n"
+        "        case [x, *others] if x:\n            return others\n"
+        "        case Point(x=px) as whole:\n            return px, whole\n"
+        "def g():\n    return a\n"
+    )
+    assert unresolved_names(code) == ["Point", "a"]  # a in g: f's capture does not reach it
 
 
 def test_missing_field_skips_the_model_and_other_records_go_through():
