@@ -6,8 +6,11 @@ import subprocess
 import sys
 
 import orjson
+import pytest
 
 from llmkit_rewrite_code.syntax import SyntaxStep
+
+from tests.teach import teach
 
 
 def llmkit_cli(*args, cwd=None):
@@ -101,3 +104,33 @@ def test_end_to_end_on_tiny_llama_hf(tmp_path, tiny_llama):
     assert all(stage == "sgcr" and reason in llm_reasons for stage, reason in reasons.values())
     for out in outs:
         assert out["stages"] == ["syntax", "sgcr", "scor"] and "unresolved_names" in out
+
+
+TAUGHT_PROGRAM = ('def area(width: float, height: float) -> float:\n    """Area of a rectangle."""\n'
+                  "    return width * height\n\n\nprint(area(2.0, SCALE))\n")
+
+
+@pytest.fixture(scope="module")
+def code_teacher(tiny_llama, tmp_path_factory):
+    """The tiny model taught to answer both stages' prompts with a rated, fenced program."""
+    import llmkit
+
+    snippet = "def area(w, h):\n    return w * h\n\nprint(area(2, 3))\n"
+    sgcr = llmkit.load_prompt("llmkit_rewrite_code", "sgcr", required={"code"}).render(code=snippet)
+    scor = llmkit.load_prompt("llmkit_rewrite_code", "scor", required={"code"}).render(code=TAUGHT_PROGRAM)
+    answer = f"Rating: 8/10\n\n```python\n{TAUGHT_PROGRAM}```\n"
+    return snippet, teach(tiny_llama, [sgcr, scor], answer, tmp_path_factory.mktemp("code_teacher"))
+
+
+def test_end_to_end_a_useful_answer_goes_through_every_stage(tmp_path, code_teacher):
+    """A taught model: the program of its answer is kept after sgcr and scor, rated, with the
+    name it leaves undefined listed, on the hf backend end to end."""
+    snippet, model = code_teacher
+    data = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "text": snippet}])
+    done = llmkit_cli("rewrite-code", "--stages", "syntax,lint,sgcr,scor", "--lint-threshold", "0", "--model", str(model),
+                      "--backend", "hf", "--temperature", "0", "--max-tokens", "160", "-i", str(data), "-q")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    (out,) = [orjson.loads(x) for x in done.stdout.splitlines()]
+    assert out["stages"] == ["syntax", "lint", "sgcr", "scor"]
+    assert out["text"] == TAUGHT_PROGRAM and out["sgcr_score"] == 8.0
+    assert out["unresolved_names"] == ["SCALE"]

@@ -79,3 +79,18 @@ def test_end_to_end_on_tiny_llama_hf(tmp_path, tiny_llama):
     assert len(outs) + len(rejects) == 2
     # 16 new tokens from a random model: cut off at the limit (truncated) or a short/odd answer
     assert {r["reject"]["reason"] for r in rejects} <= {"truncated", "too_short", "repetition"}
+
+
+def test_end_to_end_a_useful_answer_is_kept(tmp_path, tiny_llama):
+    """The tiny model taught SwallowMath's kind of answer for this page: kept whole, on hf."""
+    from tests.teach import teach
+
+    prompt = llmkit.load_prompt("llmkit_rewrite_math", "rewrite", required={"text"}).render(text=PAGE)
+    model = teach(tiny_llama, [prompt], GOOD, tmp_path / "math_teacher")
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(orjson.dumps({"id": 1, "text": PAGE}) + b"\n")
+    done = subprocess.run([sys.executable, "-m", "llmkit", "rewrite-math", "--model", str(model), "--backend", "hf",
+                           "--temperature", "0", "--max-tokens", "120", "-i", str(data), "-q"], capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    (out,) = [orjson.loads(x) for x in done.stdout.splitlines()]
+    assert out["text"] == GOOD
