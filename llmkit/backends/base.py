@@ -91,6 +91,9 @@ class Backend(ABC):
     #: can give teacher-forced token log-probs (``score``); a backend may decide per instance
     #: (the openai backend knows it once it has seen the server)
     can_score: bool = False
+    #: completions carry their token ids (``Completion.token_ids``); the openai backend has them
+    #: only from a vLLM server, other servers return text alone
+    gives_token_ids: bool = True
     #: can look at whole next-token distributions (``score_distribution``, ``next_token_logprobs``);
     #: an optional capability, only of backends that hold the model in this process (hf)
     can_score_full: ClassVar[bool] = False

@@ -55,6 +55,7 @@ class OpenAIBackend(Backend):
             self.close()
             raise
         self.can_score = self.is_vllm  # through vLLM's prompt_logprobs extension only
+        self.gives_token_ids = self.is_vllm  # ``return_token_ids`` is vLLM's extension too
         served_len = card.get("max_model_len") if card else None
         self._max_model_len = options.max_model_len or (int(served_len) if served_len else None)
 

@@ -4,7 +4,8 @@ Three record shapes are accepted, one model per record or one cell per record:
 
 - long:  ``{model, benchmark, score, ...}`` (one cell);
 - wide:  ``{model, scores: {benchmark: score | null}, ...}``;
-- flat:  ``{model, <benchmark>: score, ...}`` (numeric fields; ``--benchmarks`` picks them).
+- flat:  ``{model, <benchmark>: score, ...}`` (``--benchmarks`` picks them; without it, a field
+  that is numeric in any flat record is a benchmark in every flat record).
 
 Every other field of a record is a per-model covariate (size, tokens, compute), carried to the
 ``model`` output records and usable by ``--regress-on``. A score that is present but not a number
@@ -67,6 +68,10 @@ class ScoreCollector:
     covariates: dict[str, dict[str, Any]] = field(default_factory=dict)
     covariate_conflicts: dict[str, list[str]] = field(default_factory=dict)  # field -> models
     flat_fields: dict[str, None] = field(default_factory=dict)  # auto-detected flat benchmarks
+    # flat fields seen only with non-number values so far: field -> (value, source) of the first;
+    # once the field is numeric in another record, that value is a non-number score (exit 65)
+    flat_pending: dict[str, tuple[Any, str | None]] = field(default_factory=dict)
+    flat_nulls: dict[str, list[str]] = field(default_factory=dict)  # field -> models with null there
 
     def add(self, record: dict[str, Any], source: str | None) -> llmkit.Reject | None:
         opts = self.options
@@ -113,15 +118,32 @@ class ScoreCollector:
         opts = self.options
         if opts.benchmarks is not None:
             names = [b for b in opts.benchmarks if b in record]
-        else:  # every numeric field that is not the model or a declared covariate
-            skip = {opts.model_field, *opts.covariates}
-            names = [k for k, v in record.items() if k not in skip and _is_number(v)]
-            self.flat_fields.update(dict.fromkeys(names))
+        else:
+            names = self._detect_flat(record, model, source)
         if not names:
             return None
         for benchmark in names:
             self._put(model, benchmark, _number(record[benchmark], source, benchmark), source)
         return {opts.model_field, *names}
+
+    def _detect_flat(self, record: dict[str, Any], model: str, source: str | None) -> list[str]:
+        """The record's benchmark fields: every field, but the model and declared covariates, that is
+        numeric here or in any other flat record. A non-number value (string, list, bool, object)
+        in such a field stops the run, whichever record comes first; null stays a missing cell."""
+        skip = {self.options.model_field, *self.options.covariates}
+        for name, value in record.items():
+            if name in skip or name in self.flat_fields:
+                continue
+            if value is None:  # a missing cell if the field turns out to be a benchmark
+                self.flat_nulls.setdefault(name, []).append(model)
+            elif _is_number(value):
+                self.flat_fields[name] = None
+                if name in self.flat_pending:  # an earlier record held a non-number there
+                    raw, where = self.flat_pending.pop(name)
+                    _number(raw, where, name)
+            else:
+                self.flat_pending.setdefault(name, (value, source))
+        return [k for k in record if k in self.flat_fields and k not in skip]
 
     def _wanted(self, benchmark: str) -> bool:
         return self.options.benchmarks is None or benchmark in self.options.benchmarks
@@ -161,6 +183,10 @@ class ScoreCollector:
             benchmarks = list(opts.benchmarks)
         else:
             benchmarks = list(self.benchmarks_seen)
+        for name in self.flat_fields.keys() & self.flat_nulls.keys():  # null there was a missing score
+            for model in self.flat_nulls[name]:
+                if name in self.covariates.get(model, {}) and self.covariates[model][name] is None:
+                    del self.covariates[model][name]
         models = list(self.models)
         values = np.full((len(models), len(benchmarks)), np.nan)
         col = {b: j for j, b in enumerate(benchmarks)}

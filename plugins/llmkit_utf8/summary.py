@@ -13,19 +13,25 @@ _TIER_ORDER = {"common": 0, "uncommon": 1, "rare": 2, "unseen": 3}
 
 
 class _Mean:
-    __slots__ = ("n", "sums")
+    """n items and the mean of each metric over the items where it applies (a None value does not
+    count in its denominator); a metric that never applied is None."""
+
+    __slots__ = ("n", "sums", "counts")
 
     def __init__(self) -> None:
         self.n = 0
         self.sums: dict[str, float] = defaultdict(float)
+        self.counts: dict[str, int] = defaultdict(int)
 
-    def add(self, values: dict[str, float]) -> None:
+    def add(self, values: dict[str, float | None]) -> None:
         self.n += 1
         for name, value in values.items():
-            self.sums[name] += float(value)
+            self.sums[name] += 0.0 if value is None else float(value)
+            self.counts[name] += value is not None
 
     def row(self) -> dict[str, Any]:
-        return {"n": self.n, **{name: round(total / self.n, 6) for name, total in self.sums.items()}}
+        means = {name: round(total / self.counts[name], 6) if self.counts[name] else None for name, total in self.sums.items()}
+        return {"n": self.n, **means}
 
 
 def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -65,11 +71,15 @@ class SummaryStep(llmkit.Step):
         protocol, length = found.get("protocol"), found.get("byte_length")
         done = "completed" if protocol == "context-free" else "term_match"
         for run in found.get("runs", []):
+            # `completed` does not apply at k = L (null there; also for outputs of older versions)
+            applies = run.get(done) is not None and not (protocol == "context-free" and length is not None and run["k"] >= length)
             steps = len(run["valid"])
             for s in range(steps):
-                values = {"valid": run["valid"][s], "soft": run["soft"][s], "partial": run["partial"][s], done: run[done][s]}
+                values = {"valid": run["valid"][s], "soft": run["soft"][s], "partial": run["partial"][s],
+                          done: run[done][s] if applies else None}
                 self.generate[(protocol, tier, length, run["k"], s + 1)].add(values)
-            final = {"valid": run["valid"][-1], "soft": run["soft"][-1], "partial": run["partial"][-1], done: run[done][-1]}
+            final = {"valid": run["valid"][-1], "soft": run["soft"][-1], "partial": run["partial"][-1],
+                     done: run[done][-1] if applies else None}
             self.generate_final[(protocol, tier)].add(final)
 
     def _add_next_byte(self, tier: str, found: dict[str, Any]) -> None:
@@ -113,6 +123,7 @@ class SummaryStep(llmkit.Step):
             for column in (*columns, *metrics):
                 table.add_column(column, justify="left" if column in ("protocol", "tier") else "right")
             for key, mean in rows:
-                cells = list(key) + [None] * (len(columns) - len(key)) + list(mean.row().values())
-                table.add_row(*["all" if c is None else f"{c:.3f}" if isinstance(c, float) else str(c) for c in cells])
+                keys = ["all" if c is None else str(c) for c in list(key) + [None] * (len(columns) - len(key))]
+                values = ["n/a" if c is None else f"{c:.3f}" if isinstance(c, float) else str(c) for c in mean.row().values()]
+                table.add_row(*keys, *values)
             console.print(table)

@@ -153,6 +153,35 @@ def test_non_numeric_score_names_line_and_field(tmp_path, capsys):
     assert code == 65 and f"{path}:2" in err and "'score'" in err
 
 
+def _flat_records() -> list[dict]:
+    return [{"model": f"m{i}", **{b: float(BASE[i, j]) for j, b in enumerate(NAMES)}, "size": i + 1} for i in range(8)]
+
+
+@pytest.mark.parametrize("bad", ["0.5", [0.5], True, {"v": 0.5}])
+@pytest.mark.parametrize("line", [1, 5])  # before and after the field is first seen as a number
+def test_flat_non_numeric_score_is_exit_65(tmp_path, capsys, bad, line):
+    records = _flat_records()
+    records[line - 1]["gamma"] = bad
+    path = write_jsonl(tmp_path / "in.jsonl", records)
+    code, out, err = run_cli(["-i", str(path), "--covariates", "size"], tmp_path, capsys)
+    assert code == 65 and out == [], err
+    assert f"{path}:{line}: field 'gamma': score is not a number" in " ".join(err.split())
+
+
+def test_flat_null_score_is_a_missing_cell(tmp_path, capsys):
+    records = _flat_records()
+    records[0]["gamma"] = None  # before gamma is first seen as a number
+    records[4]["beta"] = None
+    path = write_jsonl(tmp_path / "in.jsonl", records)
+    code, out, err = run_cli(["-i", str(path), "--covariates", "size"], tmp_path, capsys)
+    assert code == 0, err
+    notes = by_type(out, "notes")[0]
+    assert sorted(notes["benchmarks"]) == sorted(NAMES) and notes["missing"]["dropped_models"] == {"m0": ["gamma"], "m4": ["beta"]}
+    code, out, err = run_cli(["-i", str(path), "--covariates", "size", "--missing", "mean"], tmp_path, capsys)
+    assert code == 0, err
+    assert by_type(out, "model")[0]["covariates"] == {"size": 1} and by_type(out, "model")[0]["filled"] == ["gamma"]
+
+
 def test_duplicates(tmp_path, capsys):
     records = [{"model": "a", "benchmark": "x", "score": 1.0}, {"model": "b", "benchmark": "x", "score": 2.0},
                {"model": "c", "benchmark": "x", "score": 4.0}, {"model": "a", "benchmark": "y", "score": 1.0},

@@ -119,8 +119,24 @@ def test_generate_context_free_scores_every_step():
     assert k2["generated_hex"] == "824142" and k2["valid"] == [True, True, True]
     # a scripted answer shorter than the budget: the text stays as it was after the stop
     assert k3["generated_hex"] == "ff" and k3["stopped"] is True
-    assert k3["valid"] == [False] * 3 and k3["soft"] == [0.75] * 3 and k3["completed"] == [True] * 3
+    # k = L: the prompt holds the whole character, nothing is left to complete
+    assert k3["valid"] == [False] * 3 and k3["soft"] == [0.75] * 3 and k3["completed"] is None
     assert found["valid_rate"] == pytest.approx(2 / 3) and found["completed_rate"] == 1.0
+
+
+def test_generate_completed_is_exact_and_not_counted_at_k_equal_L():
+    # "あ" = e3 81 82. k = 1 writes 81 82, then a stray continuation byte 80 that runs on into the
+    # finished character; k = 2 writes nothing useful; k = 3 has nothing left to complete
+    answers = {1: "\x81\x82\x80", 2: "AB", 3: "A"}
+    step, _ = scripted_step(lambda prompt: answers[len(prompt.ids)])
+    [row] = step.process([{"char": "あ"}])
+    found = row["utf8_generate"]
+    k1, k2, k3 = found["runs"]
+    assert k1["completed"] == [False, True, False] and k2["completed"] == [False] * 3 and k3["completed"] is None
+    assert found["completed_rate"] == 0.0  # not 1/3 for the free k = L run
+    [ascii_row] = step.process([{"char": "a"}])  # one byte: only k = L
+    assert ascii_row["utf8_generate"]["runs"][0]["completed"] is None
+    assert ascii_row["utf8_generate"]["completed_rate"] is None
 
 
 def test_generate_context_guided_term_match():
@@ -242,6 +258,25 @@ def test_summary_means_by_group(tmp_path, capsys):
     nb = [r for r in out if r["summary"] == "next-byte"]
     assert nb[0] == {"summary": "next-byte", "tier": "rare", "byte_length": None, "k": None, "n": 2, "valid_mass": 0.4, "match_mass": 0.2}
     assert [(r["k"], r["valid_mass"]) for r in nb[1:]] == [(1, 0.2), (2, 0.6)]
+
+
+def test_summary_completed_leaves_out_k_equal_L(tmp_path, capsys):
+    def run(k, completed):
+        return {"k": k, "valid": [True], "soft": [1.0], "partial": [1.0], "completed": completed}
+
+    rows = [
+        {"tier": "rare", "utf8_generate": {"protocol": "context-free", "byte_length": 2, "runs": [run(1, [False]), run(2, None)]}},
+        # an output of an older version, which wrote `completed` true at k = L: left out as well
+        {"tier": "rare", "utf8_generate": {"protocol": "context-free", "byte_length": 2, "runs": [run(1, [False]), run(2, [True])]}},
+        {"tier": "common", "utf8_generate": {"protocol": "context-free", "byte_length": 1, "runs": [run(1, None)]}},
+    ]
+    code, out, err = run_cli(["summary", "-i", write_jsonl(tmp_path / "gen.jsonl", rows)], capsys)
+    assert code == 0 and "n/a" in err
+    final = {r["tier"]: r for r in out if r["step"] == "final"}
+    assert final["rare"]["n"] == 4 and final["rare"]["valid"] == 1.0 and final["rare"]["completed"] == 0.0
+    assert final["common"]["completed"] is None
+    by_k = {r["k"]: r for r in out if r["tier"] == "rare" and r["step"] == 1}
+    assert by_k[1]["completed"] == 0.0 and by_k[2]["completed"] is None and by_k[2]["n"] == 2
 
 
 def test_summary_step_is_an_aggregate():

@@ -72,12 +72,13 @@ def _generate_scores(model, chars_file) -> dict[str, float]:
     rows = _run(["generate", "--backend", "hf", "-m", str(model), "-i", str(chars_file), "--batch-size", "64"])
     completed, valid_at_completion, partial = [], [], []
     for row in rows:
-        length = row["utf8_generate"]["byte_length"]
-        for run in row["utf8_generate"]["runs"]:
+        found = row["utf8_generate"]
+        completed.append(found["completed_rate"])  # over k < L only: k = L has nothing to complete
+        for run in found["runs"]:
             partial.extend(run["partial"])
-            if run["k"] < length:  # a byte model needs length - k steps to finish the character
-                completed.append(run["completed"][-1])
-                valid_at_completion.append(run["valid"][length - run["k"] - 1])
+            assert (run["completed"] is None) == (run["k"] == found["byte_length"])
+            if run["completed"] is not None:  # a byte model needs L - k steps to finish the character
+                valid_at_completion.append(run["valid"][found["byte_length"] - run["k"] - 1])
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
     return {"completed": mean(completed), "valid": mean(valid_at_completion), "partial": mean(partial)}
 
