@@ -21,6 +21,10 @@ from llmkit.backends import (
     load_causal_lm,
     load_tokenizer,
     open_backend,
+    vllm_engine_args,
+    vllm_generate,
+    vllm_on_cpu,
+    vllm_open,
 )
 from llmkit.contract import IOOptions, io_options, run_step, source_of
 from llmkit.errors import (
@@ -78,4 +82,8 @@ __all__ = [
     "require",
     "run_step",
     "source_of",
+    "vllm_engine_args",
+    "vllm_generate",
+    "vllm_on_cpu",
+    "vllm_open",
 ]

