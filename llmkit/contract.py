@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Annotated, Any
@@ -17,7 +17,19 @@ import orjson
 import typer
 
 from llmkit.errors import InputError, OutputClosed, UsageError
-from llmkit.io import LineBatch, LineWriter, id_key, loads_lenient, read_batches, scan_done_ids
+from llmkit.io import (
+    Done,
+    LineBatch,
+    LineWriter,
+    canonical_json,
+    has_surrogate_escape,
+    id_key,
+    loads_exact,
+    loads_lenient,
+    may_hold_big_int,
+    read_batches,
+    scan_done,
+)
 from llmkit.options import option_set
 from llmkit.progress import Progress
 from llmkit.step import Reject, Step
@@ -89,7 +101,7 @@ class _Batch:
 
     source: str
     records: list[dict[str, Any]]
-    lines: list[int]
+    lines: Sequence[int]
     #: records the contract itself rejects (by object identity); the step never sees them
     prerejected: dict[int, Reject] = field(default_factory=dict)
 
@@ -102,7 +114,7 @@ class _Run:
     options: IOOptions
     step: Step
     shard: tuple[int, int] | None
-    done: set[Any] = field(default_factory=set)
+    done: Done = field(default_factory=Done)
     summary: Summary = field(default_factory=Summary)
     position: int = 0
     taken: int = 0
@@ -112,6 +124,11 @@ class _Run:
     def filters(self) -> bool:
         return self.shard is not None or self.options.resume or self.options.limit is not None
 
+    @property
+    def full(self) -> bool:
+        """``--limit`` is reached: nothing more is taken from the input."""
+        return self.options.limit is not None and self.taken >= self.options.limit
+
 
 def run_step(step: Step, options: IOOptions) -> Summary:
     """Stream the inputs through ``step`` under the JSONL contract. Returns the summary."""
@@ -120,9 +137,9 @@ def run_step(step: Step, options: IOOptions) -> Summary:
         raise UsageError(f"{step.name} analyses its whole input at once: --shard and --resume do not apply")
     run = _Run(options, step, shard)
     if options.resume:
-        run.done = scan_done_ids(options.output, options.id_field)  # type: ignore[arg-type]
+        scan_done(options.output, options.id_field, run.done)  # type: ignore[arg-type]
         if options.rejects:
-            run.done |= scan_done_ids(options.rejects, options.id_field)
+            scan_done(options.rejects, options.id_field, run.done)
         run.summary.resumed = len(run.done)
     out = LineWriter(options.output, append=options.resume)
     rejects = run.rejects = LineWriter(options.rejects, append=options.resume) if options.rejects else None
@@ -133,12 +150,16 @@ def run_step(step: Step, options: IOOptions) -> Summary:
         raise OutputClosed() from exc
     finally:
         run.summary.seconds = time.monotonic() - run.summary.started
-        step.close()
-        _close_quietly(out)
-        if rejects:
-            rejects.close()
-    if not options.quiet:
-        run.summary.print()
+        try:
+            step.close()
+        finally:
+            # Every run ends with its summary, also one that stops on an error (65, 69, 130):
+            # the counts reached say what was written, before the CLI shows the error.
+            if not options.quiet:
+                run.summary.print()
+            _close_quietly(out)
+            if rejects:
+                rejects.close()
     return run.summary
 
 
@@ -193,10 +214,13 @@ def _process(run: _Run, batch: _Batch, out: LineWriter, rejects: LineWriter | No
         _sources.clear()
     if len(outcomes) != len(todo):
         raise RuntimeError(f"step {run.step.name!r} returned {len(outcomes)} outcomes for {len(todo)} records")
+    # counted once the step is done with them, so that a run stopped by an error or a signal
+    # still reports in = out + rejected
+    run.summary.read += len(batch.records)
     if batch.prerejected:
         given = iter(outcomes)
         outcomes = [batch.prerejected.get(id(r)) or next(given) for r in batch.records]
-    if all(type(o) is dict for o in outcomes):  # the common case: everything kept
+    if _all_dicts(outcomes):  # the common case: everything kept
         kept = outcomes
     else:
         kept, rejected = [], []
@@ -229,14 +253,12 @@ def _batches(run: _Run) -> Iterator[tuple[_Batch, InputError | None]]:
         for raw in read_batches(path, size):
             if isinstance(raw, LineBatch):
                 batch, error = _parse(run, raw)
+                if error is None:
+                    error = raw.error  # the input could not be read past this batch
             else:
-                lines = list(range(raw.first_line, raw.first_line + len(raw.records)))
-                batch, error = _Batch(raw.source, raw.records, lines), None
-                run.summary.read += len(raw.records)
-            if run.filters:
-                batch = _filter(run, batch)
+                batch, error = _take_all(run, raw.source, raw.records, raw.first_line), None
             yield batch, error
-            if error is not None or (options.limit is not None and run.taken >= options.limit):
+            if error is not None or run.full:
                 return
 
 
@@ -244,48 +266,118 @@ def _parse(run: _Run, raw: LineBatch) -> tuple[_Batch, InputError | None]:
     loads = orjson.loads
     try:  # fast path: every line is a JSON object
         records = [loads(line) for line in raw.lines]
-        if all(type(r) is dict for r in records):
-            run.summary.read += len(records)
-            lines = list(range(raw.first_line, raw.first_line + len(records)))
-            return _Batch(raw.source, records, lines), None
     except orjson.JSONDecodeError:
-        pass
+        records = None
+    if records is not None and _all_dicts(records):
+        if may_hold_big_int(raw.lines):  # a C scan of the batch; hits are rare
+            _exact_big_ints(records, raw.lines)
+        return _take_all(run, raw.source, records, raw.first_line), None
+    return _parse_lines(run, raw)
+
+
+def _all_dicts(values: list[Any]) -> bool:
+    # a set of the types, built in C, is twice as fast as all() over a generator
+    return not values or {*map(type, values)} == _DICT_ONLY
+
+
+_DICT_ONLY = {dict}
+
+
+def _exact_big_ints(records: list[Any], lines: list[bytes]) -> None:
+    """Parse again, exactly, the lines where orjson may have read a big integer as a float."""
+    for index, line in enumerate(lines):
+        if may_hold_big_int([line]):
+            try:
+                records[index] = loads_lenient(line)
+            except ValueError:  # orjson read it: only json's recursion limit can refuse it here
+                pass
+
+
+def _take_all(run: _Run, source: str, records: list[dict[str, Any]], first_line: int) -> _Batch:
+    lines = range(first_line, first_line + len(records))  # no list: lines are numbered in a row
+    if not run.filters:
+        return _Batch(source, records, lines)
+    batch = _Batch(source, [], [])
+    for record, line in zip(records, lines):
+        if run.full:
+            break
+        if _take(run, record):
+            batch.records.append(record)
+            batch.lines.append(line)
+    return batch
+
+
+def _parse_lines(run: _Run, raw: LineBatch) -> tuple[_Batch, InputError | None]:
+    """The slow path, line by line, for a batch with a line that is not a JSON object: the lines
+    are taken in order, so the limit, shards and resume apply to bad lines as to records."""
     batch = _Batch(raw.source, [], [])
     for offset, line in enumerate(raw.lines):
-        number = raw.first_line + offset
+        if run.full:
+            break
         if not line.strip():
             continue  # blank lines carry no record
-        try:
-            record = loads(line)
-            problem = None if type(record) is dict else f"expected a JSON object, got {_json_type(record)}"
-        except orjson.JSONDecodeError as exc:
-            problem = f"invalid JSON: {exc}"
-            record = _lone_surrogate_record(line)
-            if record is not None:
-                detail = "a string holds a lone surrogate escape (valid JSON, not valid Unicode)"
-                batch.prerejected[id(record)] = Reject("invalid_unicode", detail, "input")
-                problem = None
+        where = f"{raw.source}:{raw.first_line + offset}"
+        record, problem, reject = _parse_line(line)
         if problem is None:
-            run.summary.read += 1
-            batch.records.append(record)
-            batch.lines.append(number)
+            if _take(run, record):
+                batch.records.append(record)
+                batch.lines.append(raw.first_line + offset)
+                if reject is not None:
+                    batch.prerejected[id(record)] = reject
+            continue
+        if not _take_line(run, line, where):
             continue
         run.summary.invalid += 1
         if run.options.on_error is OnError.fail:
-            return batch, InputError(problem, f"{raw.source}:{number}")
-        _write_invalid(run, line, problem, f"{raw.source}:{number}")
+            return batch, InputError(problem, where)  # type: ignore[arg-type]
+        run.summary.read += 1  # taken in, and rejected: the counts add up
+        _write_invalid(run, line, problem, where)
     return batch, None
+
+
+def _parse_line(line: bytes) -> tuple[dict[str, Any] | None, str | None, Reject | None]:
+    """A line's record and the reject the contract itself gives it (if any); or no record and
+    why the line is not a JSON object."""
+    try:
+        record = loads_exact(line)
+    except orjson.JSONDecodeError as exc:
+        record = _lone_surrogate_record(line)
+        if record is None:
+            return None, f"invalid JSON: {exc}", None
+        detail = "a string holds a lone surrogate escape (valid JSON, not valid Unicode)"
+        return record, None, Reject("invalid_unicode", detail, "input")
+    if type(record) is not dict:
+        return None, f"expected a JSON object, got {_json_type(record)}", None
+    return record, None, None
 
 
 def _lone_surrogate_record(line: bytes) -> dict[str, Any] | None:
     """The record of a line orjson refused only because a string holds a lone surrogate
     (``"\\ud800"``): tokenizers and UTF-8 encoders fail on it, so the contract rejects it on
-    its own (kept whole in the rejects) instead of stopping the run."""
+    its own (kept whole in the rejects) instead of stopping the run. Any other refusal (NaN,
+    Infinity, a syntax error) makes the line invalid, whatever the json module would accept."""
+    if not has_surrogate_escape(line):
+        return None
     try:
         record = loads_lenient(line)
     except ValueError:
         return None
-    return record if type(record) is dict else None
+    return record if type(record) is dict and _holds_lone_surrogate(record) else None
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    # the json module joins a valid pair of escapes into one character: what is left is lone
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_holds_lone_surrogate(k) or _holds_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_lone_surrogate(v) for v in value)
+    return False
 
 
 def _write_invalid(run: _Run, line: bytes, problem: str, source: str) -> None:
@@ -300,28 +392,39 @@ def _json_type(value: Any) -> str:
     return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
 
 
-def _filter(run: _Run, batch: _Batch) -> _Batch:
-    options, kept = run.options, _Batch(batch.source, [], [])
+def _take(run: _Run, record: dict[str, Any]) -> bool:
+    """Whether this run takes the record (its shard, not already done); counts it either way.
+    The caller checks ``--limit`` first."""
+    options = run.options
     id_field = options.id_field
-    for record, line in zip(batch.records, batch.lines):
-        position = run.position
-        run.position += 1
-        has_id = id_field in record
-        if run.shard is not None:
-            k, n = run.shard
-            key = orjson.dumps(record[id_field]) if has_id else orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-            if zlib.crc32(key) % n != k - 1:
-                continue
-        if options.resume:
-            if not has_id:
-                record[id_field] = position  # the input position is the id; written so a rerun finds it
-            if id_key(record[id_field]) in run.done:
-                run.summary.skipped += 1
-                continue
-        if options.limit is not None and run.taken >= options.limit:
-            break
-        run.taken += 1
-        kept.records.append(record)
-        kept.lines.append(line)
-    kept.prerejected = batch.prerejected
-    return kept
+    position = run.position
+    run.position += 1
+    has_id = id_field in record
+    if run.shard is not None:
+        k, n = run.shard
+        key = canonical_json(record[id_field]) if has_id else canonical_json(record, sort_keys=True)
+        if zlib.crc32(key) % n != k - 1:
+            run.summary.other_shards += 1
+            return False
+    if options.resume:
+        if not has_id:
+            record[id_field] = position  # the input position is the id; written so a rerun finds it
+        if id_key(record[id_field]) in run.done.ids:
+            run.summary.skipped += 1
+            return False
+    run.taken += 1
+    return True
+
+
+def _take_line(run: _Run, line: bytes, where: str) -> bool:
+    """Whether this run handles a line that is not a JSON object: the shard of its bytes, and
+    not already in the rejects of an earlier run (known there by FILE:LINE, as it has no id)."""
+    if run.shard is not None:
+        k, n = run.shard
+        if zlib.crc32(line.strip()) % n != k - 1:
+            run.summary.other_shards += 1
+            return False
+    if run.options.resume and where in run.done.lines:
+        run.summary.skipped += 1
+        return False
+    return True

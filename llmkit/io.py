@@ -7,10 +7,15 @@ parsed with orjson by the contract; the other formats arrive as records already 
 
 from __future__ import annotations
 
+import base64
 import gzip
+import json
+import math
+import re
 import sys
+import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -22,6 +27,19 @@ from llmkit.errors import InputError, UsageError
 BOM = b"\xef\xbb\xbf"
 DUMP_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
 
+#: orjson reads an integer beyond 64 bits as a float, silently losing digits. Such a number is a
+#: run of 20 digits (or "-" and 19): with digits and "-" mapped to "0", finding one is a C scan,
+#: ``bytes.translate`` then ``in`` (a regex over the batch took three times as long as parsing it).
+_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789-", b"0" * 11)
+_LONG_NUMBER = b"0" * 20
+#: any 20 consecutive bytes hold 4 bytes of every 5th: the sample a batch is scanned in first
+_SAMPLED_NUMBER = b"0" * 4
+#: lines joined for one scan: a few KiB, so the temporaries reuse the allocator's free memory
+#: (one copy of a whole batch made the writer fault on fresh pages: 15% slower end to end)
+_SCAN_LINES = 128
+#: a \uD800-\uDFFF escape whose backslash is not itself escaped
+_SURROGATE_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
 
 @dataclass(slots=True)
 class LineBatch:
@@ -30,6 +48,8 @@ class LineBatch:
     source: str
     first_line: int
     lines: list[bytes]
+    #: the input could not be read past these lines (a truncated .gz): raised after the batch
+    error: InputError | None = field(default=None)
 
 
 @dataclass(slots=True)
@@ -64,19 +84,39 @@ def read_line_batches(path: str, batch_size: int) -> Iterator[LineBatch]:
     try:
         first = 1
         while True:
-            try:
-                lines = list(islice(handle, batch_size))
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
-                raise InputError(f"cannot read: {exc}", f"{source}:{first}") from exc
-            if not lines:
+            lines, failure = _read_lines(handle, batch_size)
+            error = None
+            if failure is not None:
+                error = InputError(f"cannot read: {failure}", f"{source}:{first + len(lines)}")
+                error.__cause__ = failure
+            elif not lines:
                 return
-            if first == 1 and lines[0].startswith(BOM):
+            if first == 1 and lines and lines[0].startswith(BOM):
                 lines[0] = lines[0][len(BOM):]
-            yield LineBatch(source, first, lines)
+            yield LineBatch(source, first, lines, error)
+            if error is not None:
+                return
             first += len(lines)
     finally:
         if handle is not sys.stdin.buffer:
             handle.close()
+
+
+def _read_lines(handle: BinaryIO, count: int) -> tuple[list[bytes], Exception | None]:
+    """Up to ``count`` lines, and the error that stopped the reading early, if any."""
+    lines: list[bytes] = []
+    try:
+        if isinstance(handle, gzip.GzipFile):
+            # One line at a time: a truncated or corrupt stream fails in the middle of a batch,
+            # and the whole lines read before that point must still be processed.
+            append = lines.append
+            for line in islice(handle, count):
+                append(line)
+        else:
+            lines = list(islice(handle, count))
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+        return lines, exc
+    return lines, None
 
 
 def read_table_batches(path: str, batch_size: int) -> Iterator[RecordBatch]:
@@ -144,7 +184,7 @@ class LineWriter:
             dumps = orjson.dumps
             for record in records:
                 try:
-                    buffer += dumps(record, option=DUMP_OPTIONS)
+                    buffer += dumps(record, default=_to_json, option=DUMP_OPTIONS)
                 except orjson.JSONEncodeError:
                     buffer += _dumps_fallback(record)
             self.handle.write(buffer)
@@ -155,33 +195,125 @@ class LineWriter:
             self.handle.close()
 
 
-def _dumps_fallback(record: dict[str, Any]) -> bytes:
-    """A record orjson cannot write: strings with lone surrogates (from a JSON ``\\ud800``
-    escape), or keys that are not strings. The json module escapes surrogates, so the data
-    survives the round trip; anything else it cannot write either is a bug in a step."""
-    import json
+def _to_json(value: Any) -> Any:
+    """What orjson cannot write by itself: bytes (a binary column of a Parquet file or a saved
+    dataset) become standard base64 text, so a record keeps every field as JSON."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(value).decode("ascii")
+    tolist = getattr(value, "tolist", None)  # numpy values, in the json module's fallback
+    if callable(tolist):
+        return tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as null, as orjson writes them (the json module would
+    write ``NaN``, which is not JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _dumps_fallback(record: dict[str, Any]) -> bytes:
+    """A record orjson cannot write: an integer beyond 64 bits, strings with lone surrogates
+    (from a JSON ``\\ud800`` escape), or keys that are not strings. The json module writes big
+    integers exactly and escapes surrogates, so the data survives the round trip; anything else
+    it cannot write either is a bug in a step."""
     try:
-        return (json.dumps(record, ensure_ascii=True) + "\n").encode("ascii")
-    except (TypeError, ValueError) as exc:
+        plain = _finite(record)
+        text = json.dumps(plain, ensure_ascii=False, allow_nan=False, default=_to_json)
+        try:
+            return (text + "\n").encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: only an escape can carry it
+            return (json.dumps(plain, ensure_ascii=True, allow_nan=False, default=_to_json) + "\n").encode("ascii")
+    except (TypeError, ValueError, RecursionError) as exc:
         raise TypeError(f"cannot write a record as JSON: {exc}") from exc
 
 
+def canonical_json(value: Any, sort_keys: bool = False) -> bytes:
+    """The JSON of ``value`` as orjson writes it, or as the json module does for what orjson
+    refuses (big integers, lone surrogates): a stable key for shards and resume."""
+    try:
+        return orjson.dumps(value, default=_to_json, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
+    except orjson.JSONEncodeError:
+        text = json.dumps(_finite(value), sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False, default=_to_json)
+        return text.encode("utf-8", "surrogatepass")
+
+
+def may_hold_big_int(lines: list[bytes]) -> bool:
+    """Whether the lines have a run of 20 digits (or "-" and 19), where orjson may lose digits.
+    False positives (a long digit string inside a string) only cost an exact parse."""
+    chunks = (b"".join(lines[start : start + _SCAN_LINES]) for start in range(0, len(lines), _SCAN_LINES))
+    return any(map(_long_number_in, chunks))
+
+
+def _long_number_in(data: bytes) -> bool:
+    # Every 5th byte first: that fifth of the work rules out almost all data (only runs of 16
+    # digits or more pass); then every byte.
+    if _SAMPLED_NUMBER not in data[::5].translate(_DIGITS_TO_ZERO):
+        return False
+    return _LONG_NUMBER in data.translate(_DIGITS_TO_ZERO)
+
+
+def has_surrogate_escape(line: bytes) -> bool:
+    return b"\\u" in line and _SURROGATE_ESCAPE.search(line) is not None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range for a double")
+    return value
+
+
 def loads_lenient(line: bytes) -> Any:
-    """Parse a line orjson refused, with the json module: it accepts lone surrogate escapes
-    (valid JSON, invalid Unicode). Raises ValueError when the line is not JSON at all."""
-    import json
+    """Parse a line with the json module: exact integers of any size, and lone surrogate escapes
+    (valid JSON, invalid Unicode) accepted. NaN, Infinity, numbers beyond a double and invalid
+    UTF-8 are refused as orjson refuses them. Raises ValueError when the line is not JSON."""
+    try:
+        return json.loads(line.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
 
-    return json.loads(line)
+
+def loads_exact(line: bytes) -> Any:
+    """``orjson.loads``, with integers beyond 64 bits kept exact. Raises orjson.JSONDecodeError."""
+    value = orjson.loads(line)
+    if _long_number_in(line):
+        try:
+            return loads_lenient(line)
+        except ValueError:  # orjson read it: only json's recursion limit can refuse it here
+            pass
+    return value
 
 
-def scan_done_ids(path: str, id_field: str) -> set[Any]:
-    """Ids of the records already in a JSONL output, for ``--resume``.
+@dataclass(slots=True)
+class Done:
+    """What an earlier run already wrote, for ``--resume``: record ids, and the ``FILE:LINE``
+    of rejected lines that had no id (lines that were not JSON objects)."""
+
+    ids: set[Any] = field(default_factory=set)
+    lines: set[str] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self.ids) + len(self.lines)
+
+
+def scan_done(path: str, id_field: str, done: Done | None = None) -> Done:
+    """Add what a JSONL output (or rejects file) already holds to ``done``, for ``--resume``.
 
     A torn last line (a run killed in the middle of a write) is cut off the file first, so the
     appended records start on a line of their own and nothing is duplicated.
     """
-    done: set[Any] = set()
+    done = done if done is not None else Done()
     location = Path(path)
     if not location.exists():
         return done
@@ -190,21 +322,36 @@ def scan_done_ids(path: str, id_field: str) -> set[Any]:
         end = data.rfind(b"\n") + 1
         if end < len(data):
             handle.truncate(end)
-    for number, line in enumerate(data[:end].splitlines(), start=1):
+    lines = data[:end].splitlines()
+    exact = may_hold_big_int(lines)  # ids beyond 64 bits must match the input's exactly
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            record = orjson.loads(line)
+            record = loads_exact(line) if exact else orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             try:
                 record = loads_lenient(line)  # a kept record with a lone surrogate escape
             except ValueError:
                 raise InputError(f"cannot resume: not JSON ({exc})", f"{path}:{number}") from exc
-        if isinstance(record, dict) and id_field in record:
-            done.add(id_key(record[id_field]))
+        if not isinstance(record, dict):
+            continue
+        if id_field in record:
+            done.ids.add(id_key(record[id_field]))
+        elif isinstance(reject := record.get("reject"), dict) and isinstance(reject.get("source"), str):
+            done.lines.add(reject["source"])  # a bad input line, known by where it was
     return done
 
 
+def scan_done_ids(path: str, id_field: str) -> set[Any]:
+    """Ids of the records already in a JSONL output."""
+    return scan_done(path, id_field).ids
+
+
 def id_key(value: Any) -> Any:
-    """A hashable key for an id value (ids can be any JSON value)."""
-    return value if isinstance(value, (str, int, float, bool)) or value is None else orjson.dumps(value)
+    """A hashable key for an id value (ids can be any JSON value; bytes as written, base64)."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _to_json(value)
+    return canonical_json(value)

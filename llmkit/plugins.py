@@ -59,10 +59,20 @@ def discover_plugins() -> list[PluginInfo]:
         try:
             info.obj = ep.load()
             info.description = _describe(info.obj)
-        except Exception as exc:  # any failure in a plugin must not break the CLI
-            info.error = f"{type(exc).__name__}: {exc}"
+        except KeyboardInterrupt:
+            raise  # the user's Ctrl-C, not the plugin's failure
+        except BaseException as exc:  # noqa: BLE001 - a plugin's sys.exit() at import must not end the CLI
+            info.obj = None
+            info.error = _failure(exc)
         found.append(info)
     return found
+
+
+def _failure(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if isinstance(exc, SystemExit):
+        return f"{name}: the plugin called sys.exit({'' if exc.code is None else repr(exc.code)}) when imported"
+    return f"{name}: {exc}" if str(exc) else name
 
 
 def backend_names() -> list[str]:

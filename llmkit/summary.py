@@ -1,4 +1,10 @@
-"""The closing summary of a run: counters that add up across shards, printed on stderr."""
+"""The closing summary of a run: counters that add up across shards, printed on stderr.
+
+``in`` counts what this run took from its inputs (after ``--shard``, ``--resume`` and
+``--limit``), so ``in`` = ``out`` + ``rejected`` for a step that writes or rejects each record;
+what it left to other shards or found already done is said apart, and the parts of N shards add
+up to the input.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,13 @@ from typing import Any
 
 @dataclass
 class Summary:
-    read: int = 0  # records parsed from the inputs
+    read: int = 0  # records taken from the inputs, and bad lines rejected (--on-error skip)
     written: int = 0  # records written to the output
     rejected: Counter = field(default_factory=Counter)  # by reason, invalid lines included
     invalid: int = 0  # lines that were not JSON objects
-    skipped: int = 0  # already in the output (--resume)
-    resumed: int = 0  # ids found in the output when resuming
+    skipped: int = 0  # records and bad lines already done by an earlier run (--resume)
+    other_shards: int = 0  # records and bad lines that belong to another shard (--shard)
+    resumed: int = 0  # ids (and bad lines) found in the output and rejects when resuming
     started: float = field(default_factory=time.monotonic)
     seconds: float = 0.0
 
@@ -31,6 +38,7 @@ class Summary:
             "rejected_by_reason": dict(self.rejected),
             "invalid_lines": self.invalid,
             "skipped_resume": self.skipped,
+            "other_shards": self.other_shards,
             "seconds": round(self.seconds, 3),
         }
 
@@ -44,8 +52,13 @@ class Summary:
             parts.append(f"invalid lines {self.invalid}")
         if self.skipped:
             parts.append(f"skipped (already done) {self.skipped}")
+        if self.other_shards:
+            parts.append(f"left to other shards {self.other_shards}")
         parts.append(f"{self.seconds:.1f} s ({rate:,.0f} records/s)" if rate >= 10 else f"{self.seconds:.1f} s ({rate:.2g} records/s)")
         return "llmkit: " + ", ".join(parts)
 
     def print(self) -> None:
-        print(self.line(), file=sys.stderr, flush=True)
+        try:
+            print(self.line(), file=sys.stderr, flush=True)
+        except (OSError, ValueError):  # stderr closed: the summary is not worth an error of its own
+            pass

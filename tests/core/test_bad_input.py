@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 
+import orjson
 import pytest
 
 from tests.core.helpers import read_jsonl, run_demo, write_jsonl
@@ -138,3 +139,55 @@ def test_a_lone_surrogate_is_rejected_alone_and_kept_whole(tmp_path):
     assert reject["text"] == "x\ud800y" and reject["k"] == [1]  # the data survives, escaped
     assert reject["reject"]["reason"] == "invalid_unicode" and reject["reject"]["source"] == f"{path}:2"
     assert b"invalid_unicode 1" in result.stderr
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+def test_nan_and_infinity_are_invalid_json_like_any_bad_line(tmp_path, constant):
+    # the json module accepts them, orjson and the JSON grammar do not: a bad line, not a unicode problem
+    bad = b'{"id": 2, "text": "b", "score": ' + constant + b"}"
+    path = lines_file(tmp_path, b'{"id": 1, "text": "a"}', bad, b'{"id": 3, "text": "c"}')
+    result = run_demo("-i", str(path))
+    assert result.returncode == 65, result.stderr
+    assert f"{path}:2: invalid JSON".encode() in result.stderr
+    assert [r["id"] for r in read_jsonl(result.stdout)] == [1]
+
+    rejects = tmp_path / "rejects.jsonl"
+    skipped = run_demo("-i", str(path), "--on-error", "skip", "--rejects", str(rejects))
+    assert skipped.returncode == 0
+    assert [r["id"] for r in read_jsonl(skipped.stdout)] == [1, 3]
+    [reject] = read_jsonl(rejects)
+    assert reject["raw"] == f'{{"id": 2, "text": "b", "score": {constant.decode()}}}'
+    assert reject["reject"]["reason"] == "invalid_line" and reject["reject"]["source"] == f"{path}:2"
+    assert reject["reject"]["detail"].startswith("invalid JSON")
+
+
+def test_a_lone_surrogate_next_to_nan_is_still_an_invalid_line(tmp_path):
+    path = lines_file(tmp_path, b'{"id": 1, "text": "\\udc00", "score": NaN}')
+    result = run_demo("-i", str(path))
+    assert result.returncode == 65 and f"{path}:1: invalid JSON".encode() in result.stderr
+
+
+def test_a_truncated_gzip_keeps_the_lines_before_the_cut_and_names_the_line(tmp_path):
+    data = [{"id": i, "text": f"line {i} " + "word " * (i % 7)} for i in range(3000)]
+    whole = gzip.compress(b"".join(orjson.dumps(r) + b"\n" for r in data))
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    result = run_demo("-i", str(path), "--batch-size", "1000")
+    assert result.returncode == 65, result.stderr
+    kept = read_jsonl(result.stdout)
+    assert 0 < len(kept) < len(data)
+    assert len(kept) % 1000 != 0  # the cut fell inside a batch: its first lines are kept too
+    assert kept == [{**r, "upper": r["text"].upper()} for r in data[: len(kept)]]
+    assert f"{path}:{len(kept) + 1}: cannot read".encode() in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_corrupt_gzip_data_is_bad_input_not_a_crash(tmp_path):
+    whole = bytearray(gzip.compress(b"".join(b'{"id": %d, "text": "t"}\n' % i for i in range(2000))))
+    for i in range(len(whole) // 2, len(whole) // 2 + 40):
+        whole[i] ^= 0x5A
+    path = tmp_path / "bad.jsonl.gz"
+    path.write_bytes(bytes(whole))
+    result = run_demo("-i", str(path))
+    assert result.returncode == 65, result.stderr
+    assert b"cannot read" in result.stderr and b"Traceback" not in result.stderr

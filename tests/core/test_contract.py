@@ -118,3 +118,94 @@ def test_aggregates_refuse_shard_and_resume(tmp_path, extra):
     path = write_jsonl(tmp_path / "in.jsonl", records(4))
     with pytest.raises(UsageError, match="--shard and --resume do not apply"):
         run_step(Total(), IOOptions(inputs=[str(path)], output=str(tmp_path / "o.jsonl"), quiet=True, **extra))
+
+
+def summary_counts(stderr: bytes) -> dict[str, int]:
+    """The summary line's counters by name: {"in": 10, "out": 10, "rejected": 0, ...}."""
+    import re
+
+    line = next(line for line in stderr.decode().splitlines() if line.startswith("llmkit: in "))
+    return {name: int(count) for name, count in re.findall(r"([a-z][a-z ()]*?) (\d+)(?=[ ,])", line[len("llmkit: "):])}
+
+
+def test_summary_in_counts_what_the_limit_took(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", records(300))
+    result = run_demo("-i", str(path), "--limit", "10")
+    assert result.returncode == 0
+    assert result.stderr.startswith(b"llmkit: in 10, out 10, rejected 0, ")
+
+
+def test_summary_counts_of_shards_add_up_to_the_input(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", records(1000))
+    counts = []
+    for k in (1, 2):
+        result = run_demo("-i", str(path), "--shard", f"{k}/2")
+        assert result.returncode == 0
+        count = summary_counts(result.stderr)
+        assert count["in"] == count["out"] == len(read_jsonl(result.stdout))
+        assert count["in"] + count["left to other shards"] == 1000
+        counts.append(count["in"])
+    assert sum(counts) == 1000
+
+
+def test_bad_lines_belong_to_one_shard(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records(50)) + b"not json 1\nnot json 2\n[3]\n")
+    rejected = []
+    for k in (1, 2):
+        result = run_demo("-i", str(path), "--shard", f"{k}/2", "--on-error", "skip")
+        count = summary_counts(result.stderr)
+        assert count["in"] == count["out"] + count["rejected"]
+        rejected.append(count["rejected"])
+    assert sum(rejected) == 3
+
+
+@pytest.mark.parametrize(
+    "args, status, error",
+    [(["--fail", "backend"], 69, b"llmkit: error: demo server"), (["--batch-size", "2"], 65, b"llmkit: error: ")],
+)
+def test_a_run_that_stops_on_an_error_still_prints_its_summary_first(tmp_path, args, status, error):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"id": 1, "text": "a"}\n{"id": 2, "text": "b"}\n{"id": 3, "te\n')
+    result = run_demo("-i", str(path), *args)
+    assert result.returncode == status, result.stderr
+    summary = result.stderr.index(b"llmkit: in ")
+    assert summary < result.stderr.index(error)
+    if status == 65:
+        assert result.stderr.startswith(b"llmkit: in 2, out 2, rejected 0, invalid lines 1")
+    assert b"Traceback" not in result.stderr
+    assert run_demo("-i", str(path), *args, "-q").stderr.count(b"llmkit:") == 1  # -q: the error only
+
+
+def test_an_interrupted_run_prints_its_summary(tmp_path):
+    import signal
+    import time
+
+    path = write_jsonl(tmp_path / "in.jsonl", records(3000))
+    out = tmp_path / "out.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, str(DEMO), "demo", "-i", str(path), "-o", str(out), "--sleep", "0.05"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not (out.exists() and out.stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 130
+    stderr = process.stderr.read()
+    written = len(read_jsonl(out))
+    count = summary_counts(stderr)
+    assert count["out"] == written and count["in"] == written + count["rejected"]
+
+
+def test_shards_split_records_that_orjson_cannot_write(tmp_path):
+    # a lone surrogate and a big integer, neither with an id: the shard key falls back to the json module
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"text": "a\\ud800"}\n{"text": "b", "n": 123456789012345678901234567890}\n{"text": "c"}\n')
+    seen = []
+    for k in (1, 2):
+        result = run_demo("-i", str(path), "--shard", f"{k}/2")
+        assert result.returncode == 0, result.stderr
+        count = summary_counts(result.stderr)
+        seen.append(count["in"])
+    assert sum(seen) == 3

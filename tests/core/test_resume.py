@@ -72,7 +72,7 @@ def test_rejected_records_are_not_retried_when_rejects_are_kept(tmp_path):
     out, rejects = tmp_path / "out.jsonl", tmp_path / "rejects.jsonl"
     assert run_demo("-i", str(path), "-o", str(out), "--rejects", str(rejects), "--resume").returncode == 0
     again = run_demo("-i", str(path), "-o", str(out), "--rejects", str(rejects), "--resume")
-    assert b"in 3, out 0" in again.stderr and b"skipped (already done) 3" in again.stderr
+    assert b"in 0, out 0, rejected 0, skipped (already done) 3" in again.stderr  # in: taken by this run
     assert len(read_jsonl(out)) == 2 and len(read_jsonl(rejects)) == 1
 
 
@@ -83,3 +83,19 @@ def test_resume_reads_rejects_that_hold_escaped_surrogates(tmp_path):
     assert run_demo("-i", str(path), "-o", str(out), "--rejects", str(rejects), "--resume").returncode == 0
     again = run_demo("-i", str(path), "-o", str(out), "--rejects", str(rejects), "--resume")
     assert again.returncode == 0 and b"skipped (already done) 2" in again.stderr
+
+
+def test_bad_lines_already_in_the_rejects_are_not_rejected_again(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"id": 1, "text": "a"}\nnot json\n{"text": "no id"}\n[1]\n{"id": 4, "text": "d"}\n')
+    out, rejects = tmp_path / "out.jsonl", tmp_path / "rejects.jsonl"
+    args = ("-i", str(path), "-o", str(out), "--rejects", str(rejects), "--resume", "--on-error", "skip")
+    first = run_demo(*args)
+    assert first.returncode == 0, first.stderr
+    assert b"in 5, out 3, rejected 2 (invalid_line 2)" in first.stderr
+    for _ in range(2):
+        again = run_demo(*args)
+        assert again.returncode == 0, again.stderr
+        assert b"in 0, out 0, rejected 0, skipped (already done) 5" in again.stderr
+    assert sorted(r["raw"] for r in read_jsonl(rejects)) == ["[1]", "not json"]
+    assert len(read_jsonl(out)) == 3
