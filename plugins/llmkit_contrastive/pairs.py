@@ -6,7 +6,18 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from llmkit import Backend, BackendOptions, BackendUnavailable, Completion, GenerationResult, Prompt, TokenIds, UsageError, load_tokenizer
+from llmkit import (
+    Backend,
+    BackendOptions,
+    BackendUnavailable,
+    Completion,
+    GenerationResult,
+    Prompt,
+    TokenIds,
+    UsageError,
+    default_backend_name,
+    load_tokenizer,
+)
 
 from llmkit_contrastive.vocab import check_same_vocab
 
@@ -23,8 +34,6 @@ def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = Tru
     the engine runs out of memory); a usage error (a malformed LLMKIT_VLLM_ENGINE_ARGS, remote
     code not allowed) still stops the run, as it would on hf.
     """
-    from llmkit.backends import default_backend_name
-
     from llmkit_contrastive.step import check_chat_template
 
     assert settings.amateur is not None
