@@ -73,10 +73,15 @@ class OutputClosed(LlmkitError):
 
 
 def require(module: str, extra: str, purpose: str):
-    """Import an optional module or raise :class:`MissingDependency` naming the extra."""
+    """Import an optional module or raise :class:`MissingDependency` naming the extra; a module
+    that is installed but fails to import (a broken build, a missing shared library) is
+    BackendUnavailable with its own error, since reinstalling the extra may not be the fix."""
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise MissingDependency(module, extra, purpose) from exc
+        missing = isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == module.split(".")[0]
+        if missing:
+            raise MissingDependency(module, extra, purpose) from exc
+        raise BackendUnavailable(f"{purpose} needs {module!r}, which is installed but fails to import: {exc}") from exc
