@@ -52,7 +52,8 @@ class DistributionScorer:
         for i, ids in enumerate(encoded):
             if len(ids) < 2:
                 results[i] = PositionStats([], [], [], error="too_short")
-            elif self.max_len is not None and len(ids) > self.max_len:
+            elif self.max_len is not None and len(ids) + 1 > self.max_len:  # the backends' rule, so
+                # every method scores the same texts (vLLM needs room for one generated token)
                 results[i] = PositionStats([], [], [], error="too_long")
             else:
                 runnable.append(i)
