@@ -66,7 +66,26 @@ def load_tokenizer(model: str, trust_remote_code: bool = False) -> Any:
         raise BackendUnavailable(f"cannot load the tokenizer of model {model!r}: {exc}") from exc
     if tokenizer.pad_token_id is None:  # batching needs a pad id; EOS is the usual stand-in
         tokenizer.pad_token = tokenizer.eos_token
+    _quiet_length_warning()
     return tokenizer
+
+
+def _quiet_length_warning() -> None:
+    """Drop transformers' "Token indices sequence length is longer than ..." warning: llmkit
+    measures every prompt and text against the context itself and rejects the long ones as
+    ``too_long`` (the "indexing errors" it predicts never happen), so in a log it only misleads."""
+    import logging
+
+    logger = logging.getLogger("transformers.tokenization_utils_base")
+    if not any(isinstance(f, _TooLongNotice) for f in logger.filters):
+        logger.addFilter(_TooLongNotice())
+
+
+class _TooLongNotice:
+    """A logging filter (any object with ``filter``) for that one warning."""
+
+    def filter(self, record: Any) -> bool:
+        return not str(record.msg).startswith("Token indices sequence length is longer")
 
 
 def context_length(config_max: int | None, tokenizer: Any, override: int | None) -> int | None:

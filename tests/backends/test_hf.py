@@ -165,3 +165,15 @@ def test_remote_code_runs_only_with_flag(tiny_llama, tmp_path):
     with HFBackend(BackendOptions(model=str(model), dtype="float32", trust_remote_code=True)) as backend:
         assert type(backend.model).__name__ == "CustomModel"
     assert marker.exists()
+
+
+def test_a_too_long_prompt_leaves_no_transformers_warning(tiny_llama, caplog):
+    """llmkit rejects it as too_long itself; transformers' "indexing errors" warning would only mislead."""
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    backend = HFBackend(BackendOptions(model=str(tiny_llama), dtype="float32", device="cpu"))  # a fresh tokenizer
+    (result,) = backend.generate(["word " * 3000], SamplingParams(max_tokens=2))
+    backend.close()
+    assert result.error == "too_long"
+    assert not [r for r in caplog.records if "Token indices" in r.getMessage()]
