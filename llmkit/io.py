@@ -11,6 +11,7 @@ import base64
 import gzip
 import json
 import math
+import os
 import re
 import sys
 import zlib
@@ -311,41 +312,74 @@ def scan_done(path: str, id_field: str, done: Done | None = None) -> Done:
     """Add what a JSONL output (or rejects file) already holds to ``done``, for ``--resume``.
 
     A torn last line (a run killed in the middle of a write) is cut off the file first, so the
-    appended records start on a line of their own and nothing is duplicated.
+    appended records start on a line of their own and nothing is duplicated. The file is read in
+    blocks: an output of many gigabytes costs its ids in memory, not its size.
     """
     done = done if done is not None else Done()
     location = Path(path)
     if not location.exists():
         return done
     with open(location, "r+b") as handle:
-        data = handle.read()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
-            handle.truncate(end)
-    lines = data[:end].splitlines()
-    exact = may_hold_big_int(lines)  # ids beyond 64 bits must match the input's exactly
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = loads_exact(line) if exact else orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            try:
-                record = loads_lenient(line)  # a kept record with a lone surrogate escape
-            except ValueError:
-                raise InputError(f"cannot resume: not JSON ({exc})", f"{path}:{number}") from exc
-        if not isinstance(record, dict):
-            continue
-        if id_field in record:
-            done.ids.add(id_key(record[id_field]))
-        elif isinstance(reject := record.get("reject"), dict) and isinstance(reject.get("source"), str):
-            done.lines.add(reject["source"])  # a bad input line, known by where it was
+        end = _cut_torn_tail(handle)
+        number = 0
+        for lines in _line_blocks(handle, end):
+            exact = may_hold_big_int(lines)  # ids beyond 64 bits must match the input's exactly
+            for line in lines:
+                number += 1
+                _note_done(line, exact, id_field, done, f"{path}:{number}")
     return done
 
 
-def scan_done_ids(path: str, id_field: str) -> set[Any]:
-    """Ids of the records already in a JSONL output."""
-    return scan_done(path, id_field).ids
+def _note_done(line: bytes, exact: bool, id_field: str, done: Done, where: str) -> None:
+    if not line.strip():
+        return
+    try:
+        record = loads_exact(line) if exact else orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        try:
+            record = loads_lenient(line)  # a kept record with a lone surrogate escape
+        except ValueError:
+            raise InputError(f"cannot resume: not JSON ({exc})", where) from exc
+    if not isinstance(record, dict):
+        return
+    if id_field in record:
+        done.ids.add(id_key(record[id_field]))
+    elif isinstance(reject := record.get("reject"), dict) and isinstance(reject.get("source"), str):
+        done.lines.add(reject["source"])  # a bad input line, known by where it was
+
+
+def _cut_torn_tail(handle: BinaryIO, step: int = 1 << 16) -> int:
+    """Truncate ``handle`` after its last newline, reading back from the end; the new size."""
+    size = handle.seek(0, os.SEEK_END)
+    position, end = size, 0
+    while position > 0:
+        start = max(0, position - step)
+        handle.seek(start)
+        newline = handle.read(position - start).rfind(b"\n")
+        if newline >= 0:
+            end = start + newline + 1
+            break
+        position = start
+    if end < size:
+        handle.truncate(end)
+    return end
+
+
+def _line_blocks(handle: BinaryIO, end: int, block: int = 1 << 23) -> Iterator[list[bytes]]:
+    """The first ``end`` bytes of ``handle`` (whole lines), as lists of lines, block by block."""
+    handle.seek(0)
+    rest, left = b"", end
+    while left > 0:
+        chunk = handle.read(min(block, left))
+        if not chunk:
+            break
+        left -= len(chunk)
+        data = rest + chunk
+        cut = data.rfind(b"\n") + 1
+        rest = data[cut:]
+        yield data[:cut].splitlines()
+    if rest:
+        yield [rest]
 
 
 def id_key(value: Any) -> Any:

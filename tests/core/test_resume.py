@@ -99,3 +99,24 @@ def test_bad_lines_already_in_the_rejects_are_not_rejected_again(tmp_path):
         assert b"in 0, out 0, rejected 0, skipped (already done) 5" in again.stderr
     assert sorted(r["raw"] for r in read_jsonl(rejects)) == ["[1]", "not json"]
     assert len(read_jsonl(out)) == 3
+
+
+@pytest.mark.parametrize("tail", [b"", b'{"id": 9, "te', b"x" * 300])
+def test_resume_scan_reads_in_blocks_and_cuts_the_torn_tail(tmp_path, tail):
+    """Blocks and the backward search for the last newline, at sizes far below the lines':
+    the same lines as reading the whole file, and the file cut after its last newline."""
+    from llmkit.io import _cut_torn_tail, _line_blocks
+
+    whole = b"".join(b'{"id": %d, "text": "%s"}\n' % (i, b"y" * (i * 7 % 50)) for i in range(40)) + b"\n"
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(whole + tail)
+    with open(path, "r+b") as handle:
+        end = _cut_torn_tail(handle, step=5)
+        blocks = list(_line_blocks(handle, end, block=13))
+    assert end == len(whole) and path.read_bytes() == whole
+    assert [line for block in blocks for line in block] == whole.splitlines()
+    never_ended = tmp_path / "torn.jsonl"
+    never_ended.write_bytes(b'{"id": 1')
+    with open(never_ended, "r+b") as handle:
+        assert _cut_torn_tail(handle, step=3) == 0
+    assert never_ended.read_bytes() == b""
