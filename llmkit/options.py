@@ -58,7 +58,8 @@ def option_set(cls: type[T], param: str) -> Callable[[Callable[..., Any]], Calla
 
 def _named(annotation: Any, name: str) -> Any:
     """Give an option without explicit flags the flag ``--field-name`` (not the prefixed
-    parameter name the injection uses internally)."""
+    parameter name the injection uses internally). Under ``Annotated``, ``typer.Option("--a/--b")``
+    keeps its flags in ``default`` until Typer moves them: such an option has its flags already."""
     import copy
 
     import typer.models
@@ -68,7 +69,8 @@ def _named(annotation: Any, name: str) -> Any:
     base, *extras = get_args(annotation)
     named = []
     for extra in extras:
-        if isinstance(extra, typer.models.OptionInfo) and not extra.param_decls:
+        flagged = isinstance(getattr(extra, "default", None), str) and extra.default.startswith("-")
+        if isinstance(extra, typer.models.OptionInfo) and not extra.param_decls and not flagged:
             extra = copy.copy(extra)
             extra.param_decls = (f"--{name.replace('_', '-')}",)
         named.append(extra)

@@ -158,3 +158,18 @@ def test_console_exit_survives_a_library_that_aborts_at_finalisation(tmp_path):
     # the same without the console entry: the planted abort does fire, so the test can fail
     aborting = code.replace("from llmkit.cli import console\nconsole()\n", "from llmkit.cli import main\nmain()\n")
     assert subprocess.run([sys.executable, "-c", aborting], capture_output=True, timeout=120).returncode == -6
+
+
+def test_every_option_is_listed_once_in_help():
+    """Injected option sets keep their own flags: `--chat/--no-chat` was once shown as `--chat,--chat`."""
+    from llmkit.cli import build_app
+
+    def commands(group):
+        for sub in getattr(group, "commands", {}).values():
+            yield sub
+            yield from commands(sub)
+
+    for command in commands(build_app()):
+        for param in command.params:
+            flags = [*param.opts, *param.secondary_opts]
+            assert len(flags) == len(set(flags)), (command.name, flags)
