@@ -27,7 +27,7 @@ from llmkit.backends import (
     vllm_on_cpu,
     vllm_open,
 )
-from llmkit.contract import IOOptions, io_options, run_step, source_of
+from llmkit.contract import IOOptions, WholeInputOptions, io_options, run_step, source_of, whole_input_options
 from llmkit.errors import (
     BackendUnavailable,
     InputError,
@@ -69,6 +69,7 @@ __all__ = [
     "TokenIds",
     "TokenScores",
     "UsageError",
+    "WholeInputOptions",
     "__version__",
     "backend_options",
     "default_backend_name",
@@ -84,6 +85,7 @@ __all__ = [
     "require",
     "run_step",
     "source_of",
+    "whole_input_options",
     "vllm_engine_args",
     "vllm_generate",
     "vllm_on_cpu",

@@ -91,8 +91,20 @@ class IOOptions:
         return parse_shard(self.shard)
 
 
+@dataclass
+class WholeInputOptions(IOOptions):
+    """The contract's options for a subcommand that analyses its whole input at once (an
+    aggregating step): no ``--shard`` and no ``--resume``, which would analyse a part or append
+    a second result, so ``--help`` does not offer them."""
+
+    shard: str | None = field(default=None, init=False)
+    resume: bool = field(default=False, init=False)
+
+
 #: Decorator that adds the contract's options to a Typer command and passes ``io: IOOptions``.
 io_options = option_set(IOOptions, "io")
+#: The same for aggregating subcommands (``io: WholeInputOptions``).
+whole_input_options = option_set(WholeInputOptions, "io")
 
 
 @dataclass(slots=True)
