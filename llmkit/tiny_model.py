@@ -78,7 +78,10 @@ def build_tiny_model(path: str | Path, spec: TinyModelSpec = TinyModelSpec()) ->
     if spec.hidden_size % spec.heads:
         raise UsageError("--hidden-size must be a multiple of --heads")
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # read-only place, a file in the way, no permission: the user's path
+        raise UsageError(f"cannot create the model folder {str(path)!r}: {exc.strerror or exc}") from exc
 
     raw = _bpe_tokenizer(spec.vocab_size) if spec.arch == "llama" else _byte_tokenizer()
     # Encoding with special tokens prepends BOS, as Llama tokenizers do; scoring relies on it so

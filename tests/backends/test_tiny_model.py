@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import typer
+import pytest
 from typer.testing import CliRunner
 
 from llmkit.backends import BackendOptions, SamplingParams
@@ -53,6 +54,12 @@ def test_bad_values_are_usage_errors(tmp_path):
         result = runner.invoke(_app(), [str(tmp_path / "m"), *args])
         assert result.exit_code == 2, (args, result.output)
     assert not (tmp_path / "m").exists()
+    (tmp_path / "a_file").write_text("")  # a file where the folder would go: the user's path, exit 2
+    from llmkit.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["tiny-model", str(tmp_path / "a_file" / "m")])
+    assert info.value.code == 2
 
 
 def test_help_documents_the_options_and_import_is_light():
