@@ -38,7 +38,7 @@ from llmkit.errors import (
 )
 from llmkit.options import option_set
 from llmkit.prompts import PromptTemplate, load_prompt
-from llmkit.step import Chain, Outcome, Record, RecordStep, Reject, Step, get_text_field
+from llmkit.step import Chain, LateReject, Outcome, Record, RecordStep, Reject, Step, get_text_field
 from llmkit.summary import Summary
 from llmkit.text import Repetition, find_repetition
 
@@ -54,6 +54,7 @@ __all__ = [
     "GenerationResult",
     "IOOptions",
     "InputError",
+    "LateReject",
     "LlmkitError",
     "MissingDependency",
     "Outcome",

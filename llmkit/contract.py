@@ -32,7 +32,7 @@ from llmkit.io import (
 )
 from llmkit.options import option_set
 from llmkit.progress import Progress
-from llmkit.step import Reject, Step
+from llmkit.step import LateReject, Reject, Step
 from llmkit.summary import Summary
 
 _PANEL = "Input and output"
@@ -192,9 +192,21 @@ def _stream(run: _Run, out: LineWriter, rejects: LineWriter | None, progress: Pr
                 progress.update(run.summary)
             if error is not None:
                 raise error
-        extra = list(step.finish())
+        extra = []
+        for item in step.finish():
+            if isinstance(item, LateReject):
+                _reject_late(run, item)
+            else:
+                extra.append(item)
         out.write_records(extra)
         run.summary.written += len(extra)
+
+
+def _reject_late(run: _Run, late: LateReject) -> None:
+    """An input record an aggregate removed in ``finish()``: counted and written like any reject."""
+    run.summary.count_reject(late.reject.reason)
+    if run.rejects is not None:
+        run.rejects.write_records([_reject_record(late.record, late.source, late.reject, run.step.name)])
 
 
 #: The batch a step is processing, and its records' sources by object identity (built on
@@ -248,11 +260,12 @@ def _process(run: _Run, batch: _Batch, out: LineWriter, rejects: LineWriter | No
     run.summary.written += len(kept)
 
 
-def _reject_record(record: dict[str, Any], source: str, reject: Reject, step_name: str) -> dict[str, Any]:
+def _reject_record(record: dict[str, Any], source: str | None, reject: Reject, step_name: str) -> dict[str, Any]:
     info: dict[str, Any] = {"stage": reject.stage or step_name, "reason": reject.reason}
     if reject.detail is not None:
         info["detail"] = reject.detail
-    info["source"] = source
+    if source is not None:
+        info["source"] = source
     return {**record, "reject": info}
 
 

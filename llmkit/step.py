@@ -7,7 +7,8 @@ per record, in the same order:
 - a :class:`Reject`: the record goes to ``--rejects`` with the reason (or is counted);
 - ``None``: the record was consumed without output (aggregating steps such as a PCA).
 
-``finish()`` may yield extra records after the last batch (the results of an aggregate).
+``finish()`` may yield extra records after the last batch (the results of an aggregate), and
+:class:`LateReject` items for input records an aggregate removes only once it has seen them all.
 A step never opens stdin, stdout or files of the contract itself; the core owns those, and so a
 step can be tested by calling ``process`` on a list.
 """
@@ -33,6 +34,18 @@ class Reject:
 Outcome = Union[Record, Reject, None]
 
 
+@dataclass(frozen=True, slots=True)
+class LateReject:
+    """An input record an aggregate step removes only in ``finish()``, once it has seen its whole
+    input (say, a model dropped for missing scores). The core writes it to ``--rejects`` and
+    counts it like a reject returned by ``process``; ``source`` is its ``FILE:LINE``, from
+    :func:`llmkit.source_of` while its batch was processed."""
+
+    record: Record
+    reject: Reject
+    source: str | None = None
+
+
 class Step:
     """Base class of a batch step. Subclasses implement :meth:`process`."""
 
@@ -49,8 +62,9 @@ class Step:
     def process(self, records: list[Record]) -> list[Outcome]:
         raise NotImplementedError
 
-    def finish(self) -> Iterable[Record]:
-        """Records to write after the last batch (aggregates). Default: none."""
+    def finish(self) -> Iterable[Record | LateReject]:
+        """Records to write after the last batch (aggregates), and :class:`LateReject` items for
+        input records to reject now. Default: none."""
         return ()
 
     def close(self) -> None:
@@ -97,7 +111,7 @@ class Chain(Step):
                 outcomes[i] = result
         return outcomes
 
-    def finish(self) -> Iterable[Record]:
+    def finish(self) -> Iterable[Record | LateReject]:
         for step in self.steps:
             yield from step.finish()
 

@@ -10,6 +10,7 @@ import llmkit
 from rich.console import Console
 
 from llmkit_ability_pca.analysis import Analysis, AnalysisOptions, analyse
+from llmkit_ability_pca.dropped import late_rejects
 from llmkit_ability_pca.missing import apply_missing_policy
 from llmkit_ability_pca.records import (
     component_records,
@@ -42,7 +43,7 @@ class AbilityPcaStep(llmkit.Step):
     def process(self, records: list[dict[str, Any]]) -> list[llmkit.Outcome]:
         return [self.collector.add(record, llmkit.source_of(record)) for record in records]
 
-    def finish(self) -> Iterator[dict[str, Any]]:
+    def finish(self) -> Iterator[dict[str, Any] | llmkit.LateReject]:
         matrix = self.collector.matrix()
         self._warn_about_input(matrix)
         clean, report = apply_missing_policy(matrix, self.missing)
@@ -64,6 +65,8 @@ class AbilityPcaStep(llmkit.Step):
         yield from model_records(analysis, labels, report)
         yield from correlation_records(analysis)
         yield from regression_records(analysis)
+        # only now is it known which records none of whose scores was analysed: to --rejects
+        yield from late_rejects(self.collector, clean, report)
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)

@@ -10,7 +10,10 @@ Three record shapes are accepted, one model per record or one cell per record:
 Every other field of a record is a per-model covariate (size, tokens, compute), carried to the
 ``model`` output records and usable by ``--regress-on``. A score that is present but not a number
 stops the run (exit 65, naming FILE:LINE and the field); ``null`` or an absent benchmark is a
-missing cell, handled later by the missing-value policy.
+missing cell, handled later by the missing-value policy. A record with scores, but none for the
+benchmarks analysed, is rejected at once (``not_selected`` for a long record of a benchmark
+outside ``--benchmarks``, else ``no_scores``); every other record is kept (:class:`Taken`) until
+:mod:`.dropped` knows whether any of its scores was analysed.
 """
 
 from __future__ import annotations
@@ -39,6 +42,18 @@ class TableOptions:
 class Cell:
     values: list[float | None]
     source: str | None  # where the first value came from
+    owners: list[int] = field(default_factory=list)  # the Taken record (index) of each value
+
+
+@dataclass
+class Taken:
+    """An input record the table consumed, kept until the analysis knows whether any of its
+    scores reached the analysed matrix (if none did, it goes to --rejects after all)."""
+
+    record: dict[str, Any]
+    source: str | None
+    model: str
+    benchmarks: list[str]  # the analysed benchmarks it gave a score (or null) for
 
 
 @dataclass
@@ -72,6 +87,7 @@ class ScoreCollector:
     # once the field is numeric in another record, that value is a non-number score (exit 65)
     flat_pending: dict[str, tuple[Any, str | None]] = field(default_factory=dict)
     flat_nulls: dict[str, list[str]] = field(default_factory=dict)  # field -> models with null there
+    taken: list[Taken] = field(default_factory=list)  # every record consumed, in input order
 
     def add(self, record: dict[str, Any], source: str | None) -> llmkit.Reject | None:
         opts = self.options
@@ -82,19 +98,32 @@ class ScoreCollector:
         if model is None or model == "" or isinstance(model, (dict, list)):
             return llmkit.Reject("missing_field", f"no model name in field {opts.model_field!r}")
         model = str(model)
+        cells: list[str] = []  # filled by _put with the benchmarks this record scores
         if opts.benchmark_field in record:
-            used = self._add_long(record, model, source)
+            used = self._add_long(record, model, source, cells)
         elif isinstance(record.get(opts.scores_field), dict):
-            used = self._add_wide(record, model, source)
+            used = self._add_wide(record, model, source, cells)
         else:
-            used = self._add_flat(record, model, source)
+            used = self._add_flat(record, model, source, cells)
         if used is None:
             return llmkit.Reject("no_scores", "no benchmark score in the record")
+        if not cells:
+            return self._unselected(record)
+        self.taken.append(Taken(record, source, model, cells))
         self.models.setdefault(model)
         self._add_covariates(model, {k: v for k, v in record.items() if k not in used})
         return None
 
-    def _add_long(self, record: dict[str, Any], model: str, source: str | None) -> set[str] | None:
+    def _unselected(self, record: dict[str, Any]) -> llmkit.Reject:
+        """The reject of a record with scores, but none for the benchmarks analysed."""
+        opts = self.options
+        if opts.benchmark_field in record:
+            return llmkit.Reject("not_selected", f"benchmark {_as_text(record[opts.benchmark_field])!r} is not in --benchmarks")
+        if opts.benchmarks is not None:
+            return llmkit.Reject("no_scores", "no score for a benchmark of --benchmarks")
+        return llmkit.Reject("no_scores", "no benchmark score in the record")
+
+    def _add_long(self, record: dict[str, Any], model: str, source: str | None, cells: list[str]) -> set[str] | None:
         opts = self.options
         benchmark = record.get(opts.benchmark_field)
         if benchmark is None or isinstance(benchmark, (dict, list)):
@@ -104,17 +133,17 @@ class ScoreCollector:
             return None
         if self._wanted(benchmark):
             value = _number(record[opts.score_field], source, opts.score_field)
-            self._put(model, benchmark, value, source)
+            self._put(model, benchmark, value, source, cells)
         return {opts.model_field, opts.benchmark_field, opts.score_field}
 
-    def _add_wide(self, record: dict[str, Any], model: str, source: str | None) -> set[str]:
+    def _add_wide(self, record: dict[str, Any], model: str, source: str | None, cells: list[str]) -> set[str]:
         opts = self.options
         for benchmark, raw in record[opts.scores_field].items():
             if self._wanted(benchmark):
-                self._put(model, benchmark, _number(raw, source, f"{opts.scores_field}.{benchmark}"), source)
+                self._put(model, benchmark, _number(raw, source, f"{opts.scores_field}.{benchmark}"), source, cells)
         return {opts.model_field, opts.scores_field}
 
-    def _add_flat(self, record: dict[str, Any], model: str, source: str | None) -> set[str] | None:
+    def _add_flat(self, record: dict[str, Any], model: str, source: str | None, cells: list[str]) -> set[str] | None:
         opts = self.options
         if opts.benchmarks is not None:
             names = [b for b in opts.benchmarks if b in record]
@@ -123,7 +152,7 @@ class ScoreCollector:
         if not names:
             return None
         for benchmark in names:
-            self._put(model, benchmark, _number(record[benchmark], source, benchmark), source)
+            self._put(model, benchmark, _number(record[benchmark], source, benchmark), source, cells)
         return {opts.model_field, *names}
 
     def _detect_flat(self, record: dict[str, Any], model: str, source: str | None) -> list[str]:
@@ -148,11 +177,13 @@ class ScoreCollector:
     def _wanted(self, benchmark: str) -> bool:
         return self.options.benchmarks is None or benchmark in self.options.benchmarks
 
-    def _put(self, model: str, benchmark: str, value: float | None, source: str | None) -> None:
+    def _put(self, model: str, benchmark: str, value: float | None, source: str | None, cells: list[str]) -> None:
         self.benchmarks_seen.setdefault(benchmark)
+        cells.append(benchmark)
+        owner = len(self.taken)  # the index the record gets once add() takes it
         cell = self.cells.get((model, benchmark))
         if cell is None:
-            self.cells[(model, benchmark)] = Cell([value], source)
+            self.cells[(model, benchmark)] = Cell([value], source, [owner])
             return
         if self.options.duplicates == "error":
             first = f" (first at {cell.source})" if cell.source else ""
@@ -162,6 +193,7 @@ class ScoreCollector:
                 source=source,
             )
         cell.values.append(value)
+        cell.owners.append(owner)
 
     def _add_covariates(self, model: str, fields: dict[str, Any]) -> None:
         known = self.covariates.setdefault(model, {})

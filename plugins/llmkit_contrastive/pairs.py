@@ -28,11 +28,13 @@ if TYPE_CHECKING:
 def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = True) -> Backend:
     """The contrastive pair backend: vLLM's one-engine pair, or hf lockstep decoding.
 
-    The tokenizers are checked first, before either model loads. ``--backend vllm`` falls back to
-    hf, with a warning on stderr that says why, when vLLM cannot be imported or when the pair's
-    engine does not start (BackendUnavailable: vLLM cannot build the pair for these models, or
-    the engine runs out of memory); a usage error (a malformed LLMKIT_VLLM_ENGINE_ARGS, remote
-    code not allowed) still stops the run, as it would on hf.
+    The tokenizers are checked first, before either model loads. When vLLM cannot be imported,
+    the run goes on with hf and a warning on stderr that says why. When the pair's engine does not
+    start (BackendUnavailable: vLLM cannot build the pair for these models, or the GPU runs out
+    of memory): with vllm only the default (no ``--backend``) the run falls back to hf with the
+    warning; with ``--backend vllm`` given, it stops (exit 69), since the user asked for that
+    engine and an hf run of a large pair would be far slower than they planned. A usage error (a
+    malformed LLMKIT_VLLM_ENGINE_ARGS, remote code not allowed) always stops the run.
     """
     from llmkit_contrastive.step import check_chat_template
 
@@ -50,6 +52,9 @@ def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = Tru
             try:
                 return VLLMContrastivePair(settings.expert, settings.amateur, expert_tokenizer, vocab_size, settings.contrast, options)
             except BackendUnavailable as exc:
+                if options.backend == "vllm":
+                    raise BackendUnavailable(f"the vllm contrastive pair did not start: {exc}; "
+                                             "give --backend hf for hf lockstep decoding") from exc
                 reason = f"its engine did not start: {exc}"
         print(f"contrastive-gen: warning: the vllm pair is unavailable ({reason}); using hf lockstep decoding", file=sys.stderr)
         name = "hf"

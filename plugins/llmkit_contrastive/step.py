@@ -32,6 +32,8 @@ from llmkit_contrastive.formulas import Contrast
 
 #: CoDIT's sampling defaults; the longest response we let a model write unless told otherwise.
 DEFAULT_SAMPLING = dict(temperature=1.0, top_p=1.0, max_tokens=2048)
+#: Fields every output record gets besides the text (whose name --response-field sets).
+FIXED_FIELDS = ("generation", "repetition")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ class GenSettings:
     def plain(self) -> bool:
         """No contrast to make: generate from the expert alone."""
         return self.amateur is None or self.contrast.beta == 0
+
+    @property
+    def output_field(self) -> str:
+        """Where the text goes: --response-field, else response (responses with --n > 1)."""
+        return self.response_field or ("response" if self.n == 1 else "responses")
 
 
 class ContrastiveGenStep(Step):
@@ -92,9 +99,13 @@ class ContrastiveGenStep(Step):
         prompts, where = [], []
         limit = self.backend.max_model_len
         for i, record in enumerate(records):
-            prompt = self._prompt(record)
+            prompt = self._clash(record) or self._prompt(record)
             if isinstance(prompt, Reject):
                 outcomes[i] = prompt
+            elif isinstance(prompt, TokenIds) and not prompt.ids:
+                # --no-chat, an empty text and a tokenizer without BOS: the plain backends reject
+                # this as empty_prompt, the pair backends do not check it: one reason on every backend
+                outcomes[i] = Reject("empty_prompt", "the prompt has no tokens")
             elif isinstance(prompt, TokenIds) and limit is not None and len(prompt.ids) + 1 > limit:
                 outcomes[i] = Reject("too_long", f"prompt of {len(prompt.ids)} tokens; context {limit}")
             else:
@@ -104,6 +115,19 @@ class ContrastiveGenStep(Step):
         for i, result in zip(where, results, strict=True):
             outcomes[i] = self._output(records[i], result)
         return outcomes
+
+    def _clash(self, record: Record) -> Reject | None:
+        """``field_exists`` when the record already holds a field the output would overwrite:
+        a human-written ``response`` must not be replaced silently (checked before any model work)."""
+        target = self.settings.output_field
+        if target in record:
+            return Reject("field_exists", f"the record already has a field {target!r}; "
+                                          "give --response-field NAME to write the text elsewhere")
+        for name in FIXED_FIELDS:
+            if name in record:
+                return Reject("field_exists", f"the record already has a field {name!r}, which contrastive-gen "
+                                              "writes; rename it in the input (--response-field names only the text)")
+        return None
 
     def _prompt(self, record: Record) -> TokenIds | list[dict[str, str]] | Reject:
         messages = record_messages(record, self.settings.field, self.settings.system)
@@ -123,10 +147,9 @@ class ContrastiveGenStep(Step):
         lengths = [len(c.token_ids) for c in result.completions]
         repeated = [find_repetition(t) is not None for t in texts]
         single = settings.n == 1
-        field = settings.response_field or ("response" if single else "responses")
         return {
             **record,
-            field: texts[0] if single else texts,
+            settings.output_field: texts[0] if single else texts,
             "generation": {
                 "expert": settings.expert,
                 "amateur": None if settings.plain else settings.amateur,
@@ -157,3 +180,6 @@ def check_settings(settings: GenSettings) -> None:
         raise UsageError("--alpha must be in [0, 1]")
     if settings.n < 1:
         raise UsageError("--n must be >= 1")
+    if settings.output_field in FIXED_FIELDS:
+        raise UsageError(f"--response-field {settings.output_field!r} would be overwritten by the output's own "
+                         f"{settings.output_field!r} field; choose another name")

@@ -101,7 +101,8 @@ class ScoreStep(Step):
         outcomes: list[Outcome] = []
         texts: dict[int, str] = {}
         for i, record in enumerate(records):
-            text = llmkit.get_text_field(record, self.config.field)
+            clash = self._clash(record)
+            text = clash or llmkit.get_text_field(record, self.config.field)
             if isinstance(text, Reject):
                 outcomes.append(text)
             elif self._too_short(text):
@@ -131,6 +132,18 @@ class ScoreStep(Step):
         if not self.config.sampling:
             return "needs at least 2 words"
         return f"needs at least 2 words, a non-empty prefix and a reference of {self.config.ngram} word(s) or more"
+
+    def _clash(self, record: Record) -> Reject | None:
+        """``field_exists`` when writing would overwrite the input's own data: ``mia`` is merged
+        into only when it is an object (an earlier run's scores), and ``mia_samples`` (with
+        --keep-samples) replaced only when it is a list (an earlier run's samples)."""
+        wanted = {"mia": dict, **({"mia_samples": list} if self.config.keep_samples else {})}
+        for name, kind in wanted.items():
+            if name in record and not isinstance(record[name], kind):
+                return Reject("field_exists", f"the record already has a field {name!r} ({type(record[name]).__name__}, "
+                                              f"not a {kind.__name__} of an earlier mia score run), which mia score "
+                                              "writes; rename it in the input")
+        return None
 
     def _output(self, record: Record, scores: dict[str, float | None], samples: list[str] | None) -> Record:
         previous = record.get("mia")

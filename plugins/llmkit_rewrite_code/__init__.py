@@ -34,8 +34,9 @@ def rewrite_code(
     """Syntax-check, lint-filter and LLM-rewrite Python code (SwallowCode).
 
     Output fields: stages, lint_score, lint_raw_score, comment_ratio, sgcr_score, unresolved_names
-    (and original_<field> with --keep-original). Reject reasons: missing_field, empty, syntax, lint,
-    lint_timeout, lint_error, too_long, no_code_block, rewrite_syntax, too_short, repetition, not_self_contained.
+    (and original_<field> with --keep-original). Reject reasons: field_exists, missing_field, empty,
+    syntax, lint, lint_timeout, lint_error, too_long, empty_prompt, no_answer, no_code_block,
+    rewrite_syntax, too_short, repetition, not_self_contained.
     """
     from llmkit_rewrite_code.pipeline import build_pipeline
 

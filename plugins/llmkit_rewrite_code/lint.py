@@ -17,7 +17,7 @@ from typing import Any
 import llmkit
 
 from llmkit_rewrite_code.lint_worker import LintResult, init_worker, lint_in_worker, penalised_score, worker_status
-from llmkit_rewrite_code.stages import passed_stage
+from llmkit_rewrite_code.stages import field_clash, passed_stage
 
 DEFAULT_THRESHOLD = 7.0
 
@@ -44,6 +44,9 @@ class LintStep(llmkit.Step):
         self._root: str | None = None
 
     def open(self) -> None:
+        # before any worker starts: a missing pylint is the user's extra to install (exit 69),
+        # not a worker failure to report as a bug
+        llmkit.require("pylint", "rewrite", "the lint stage")
         # spawn: workers start from a clean interpreter (no model threads or CUDA state forked)
         context = multiprocessing.get_context("spawn")
         self._root = tempfile.mkdtemp(prefix="llmkit-lint-")
@@ -56,7 +59,7 @@ class LintStep(llmkit.Step):
     def process(self, records: list[llmkit.Record]) -> list[llmkit.Outcome]:
         if self._pool is None:
             self.open()
-        codes = [llmkit.get_text_field(record, self.field) for record in records]
+        codes = [field_clash(record, self.name) or llmkit.get_text_field(record, self.field) for record in records]
         todo = [code for code in codes if isinstance(code, str)]
         results = iter(self._pool.imap(lint_in_worker, todo, chunksize=1))
         outcomes: list[llmkit.Outcome] = []

@@ -19,7 +19,7 @@ import llmkit
 from llmkit_rewrite_code.codeblock import find_code_blocks, pick_program
 from llmkit_rewrite_code.model import SharedModel
 from llmkit_rewrite_code.selfcontained import unresolved_names
-from llmkit_rewrite_code.stages import passed_stage
+from llmkit_rewrite_code.stages import field_clash, passed_stage
 from llmkit_rewrite_code.syntax import compile_error
 
 MIN_CHARS = 50  # a program of this many characters or fewer is too short
@@ -72,7 +72,7 @@ class RewriteStep(llmkit.Step):
         self.keep_original = keep_original
 
     def process(self, records: list[llmkit.Record]) -> list[llmkit.Outcome]:
-        codes = [llmkit.get_text_field(record, self.field) for record in records]
+        codes = [field_clash(record, self.name) or llmkit.get_text_field(record, self.field) for record in records]
         todo = [i for i, code in enumerate(codes) if isinstance(code, str)]
         prompts = [self.model.prompt(self.template.render(code=codes[i])) for i in todo]
         results = self.model.backend.generate(prompts, self.model.sampling()) if prompts else []
@@ -123,6 +123,11 @@ class ScorStep(RewriteStep):
     def __init__(self, *args: object, require_self_contained: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.require_self_contained = require_self_contained
+
+    def open(self) -> None:
+        # libcst is first imported after the model's answer; without this, a missing extra
+        # would surface only after the first batch's generation
+        llmkit.require("libcst", "rewrite", "the scor stage (its unresolved-names check)")
 
     def annotate(self, record: llmkit.Record, completion: llmkit.Completion) -> llmkit.Outcome:
         names = unresolved_names(record[self.field])

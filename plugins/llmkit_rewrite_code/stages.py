@@ -6,6 +6,13 @@ import llmkit
 
 ALL_STAGES = ("syntax", "lint", "sgcr", "scor")
 LLM_STAGES = frozenset({"sgcr", "scor"})
+#: The fields each stage adds besides ``stages`` (the LLM stages also write --field, on purpose).
+STAGE_FIELDS = {
+    "syntax": (),
+    "lint": ("lint_score", "lint_raw_score", "comment_ratio"),
+    "sgcr": ("sgcr_score",),
+    "scor": ("unresolved_names",),
+}
 
 
 def parse_stages(value: str) -> list[str]:
@@ -27,3 +34,21 @@ def passed_stage(record: llmkit.Record, stage: str) -> llmkit.Record:
     history = list(before) if isinstance(before, list) else []
     record["stages"] = [*history, stage]
     return record
+
+
+def field_clash(record: llmkit.Record, stage: str) -> llmkit.Reject | None:
+    """``field_exists`` when ``stage`` would overwrite data the record came with.
+
+    ``stages`` must be a list (it is appended to). A field the stage writes counts as the
+    stage's own, and is replaced, only when ``stages`` names the stage: a re-run of, say, lint on
+    its own output. The same name on any other record is input data, and is not overwritten.
+    """
+    history = record.get("stages", [])
+    if not isinstance(history, list):
+        return llmkit.Reject("field_exists", f"the record already has a field 'stages' ({type(history).__name__}, "
+                                             "not the list rewrite-code appends to); rename it in the input")
+    for name in STAGE_FIELDS[stage]:
+        if name in record and stage not in history:
+            return llmkit.Reject("field_exists", f"the record already has a field {name!r}, which the {stage} stage "
+                                                 "writes, and its 'stages' does not list that stage; rename it in the input")
+    return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import llmkit
 
-from llmkit_rewrite_code.stages import passed_stage
+from llmkit_rewrite_code.stages import field_clash, passed_stage
 
 
 def compile_error(code: str) -> str | None:
@@ -21,7 +21,7 @@ def compile_error(code: str) -> str | None:
 
 
 class SyntaxStep(llmkit.RecordStep):
-    """Rejects ``missing_field``, ``empty`` (nothing but whitespace) and ``syntax``."""
+    """Rejects ``field_exists`` (see :func:`.stages.field_clash`), ``missing_field``, ``empty`` (nothing but whitespace) and ``syntax``."""
 
     name = "syntax"
     batch_size = 256
@@ -30,7 +30,7 @@ class SyntaxStep(llmkit.RecordStep):
         self.field = field
 
     def process_record(self, record: llmkit.Record) -> llmkit.Outcome:
-        code = llmkit.get_text_field(record, self.field)
+        code = field_clash(record, self.name) or llmkit.get_text_field(record, self.field)
         if isinstance(code, llmkit.Reject):
             return code
         if not code.strip():

@@ -24,7 +24,7 @@ def rewrite_math(
 ) -> None:
     """Rewrite math web text with an LLM (SwallowMath).
 
-    Reject reasons: missing_field, too_long, truncated, too_short, repetition.
+    Reject reasons: missing_field, too_long, empty_prompt, no_answer, truncated, too_short, repetition.
     """
     from llmkit_rewrite_math.rewrite import MathRewriteStep
 

@@ -19,6 +19,7 @@ import llmkit
 from llmkit import Reject
 
 from llmkit_utf8.bytemap import ByteMap, build_bytemap
+from llmkit_utf8.fields import field_clash
 from llmkit_utf8.validate import check_bytes
 
 PROTOCOLS = ("context-free", "context-guided")
@@ -137,6 +138,9 @@ class GenerateStep(llmkit.Step):
     def _runs(self, index: int, record: dict[str, Any]) -> list[Run] | Reject:
         bmap = self.bytemap
         assert bmap is not None
+        clash = field_clash(record, "utf8_generate")
+        if clash is not None:
+            return clash
         if self.protocol == "context-free":
             char = one_character(record, self.char_field)
             if isinstance(char, Reject):

@@ -14,6 +14,7 @@ import llmkit
 from llmkit import Reject
 
 from llmkit_utf8.bytemap import ByteMap, build_bytemap
+from llmkit_utf8.fields import field_clash
 from llmkit_utf8.validate import incomplete_tail, is_valid_prefix, second_byte_range, sequence_length
 
 
@@ -70,11 +71,22 @@ class ValidityMasks:
         return found
 
 
+def check_backend(name: str | None) -> None:
+    """next-byte loads the model with transformers itself; a --backend that names another
+    engine or a server would be silently ignored, and the run would measure something else."""
+    if name not in (None, "hf"):
+        raise llmkit.UsageError(
+            f"utf8-eval next-byte reads the model's full next-token distributions locally, with transformers "
+            f"(hf only); --backend {name} cannot give them: drop --backend or give --backend hf"
+        )
+
+
 class NextByteStep(llmkit.Step):
     name = "utf8-next-byte"
     batch_size = 16
 
     def __init__(self, options: llmkit.BackendOptions, field: str = "char", context_field: str | None = None, top: int = 5) -> None:
+        check_backend(options.backend)
         self.options, self.field, self.context_field, self.top = options, field, context_field, top
         self.model: Any = None
         self.tokenizer: Any = None
@@ -96,7 +108,7 @@ class NextByteStep(llmkit.Step):
 
     def _prompt(self, record: dict[str, Any]) -> tuple[list[int], bytes] | Reject:
         assert self.bytemap is not None
-        text = llmkit.get_text_field(record, self.field)
+        text = field_clash(record, "utf8_next_byte") or llmkit.get_text_field(record, self.field)
         if isinstance(text, Reject):
             return text
         try:

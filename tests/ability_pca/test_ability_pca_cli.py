@@ -216,6 +216,80 @@ def test_records_without_model_or_scores_are_rejected(tmp_path, capsys):
     assert by_type(out, "notes")[0]["models"] == 8
 
 
+def _rejects(path) -> list[tuple[str, str, str]]:
+    """(reason, source, detail) of each line of a rejects file."""
+    lines = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    return [(r["reject"]["reason"], r["reject"]["source"], r["reject"].get("detail", "")) for r in lines]
+
+
+def test_models_dropped_for_missing_scores_go_to_rejects(tmp_path, capsys):
+    values = BASE.tolist()
+    values[1][2] = None  # m1 lacks gamma
+    values[6][0] = values[6][3] = None  # m6 lacks alpha and delta
+    records = wide_records(values, benchmarks=NAMES)
+    path = write_jsonl(tmp_path / "in.jsonl", records)
+    rejects = tmp_path / "rejects.jsonl"
+    code, out, err = run_cli(["-i", str(path), "--rejects", str(rejects)], tmp_path, capsys)
+    assert code == 0, err
+    assert by_type(out, "notes")[0]["models"] == 6
+    found = _rejects(rejects)
+    assert [(reason, source) for reason, source, _ in found] == [("missing_scores", f"{path}:2"), ("missing_scores", f"{path}:7")]
+    assert "'m1'" in found[0][2] and "gamma" in found[0][2] and "alpha, delta" in found[1][2]
+    assert orjson.loads(rejects.read_bytes().splitlines()[1])["scores"] == records[6]["scores"]  # the record as it came
+    assert "rejected 2 (missing_scores 2)" in err  # the summary counts them
+    # long records: every record of a dropped model goes, each with its line
+    long = [{"model": f"m{i}", "benchmark": b, "score": v} for i, row in enumerate(values)
+            for b, v in zip(NAMES, row) if v is not None]
+    path = write_jsonl(tmp_path / "long.jsonl", long)
+    code, out, err = run_cli(["-i", str(path), "--rejects", str(rejects)], tmp_path, capsys)
+    assert code == 0 and by_type(out, "notes")[0]["models"] == 6
+    dropped = [long[int(source.rsplit(":", 1)[1]) - 1]["model"] for _, source, _ in _rejects(rejects)]
+    assert dropped == ["m1"] * 3 + ["m6"] * 2 and "rejected 5 (missing_scores 5)" in err
+
+
+def test_records_of_dropped_benchmarks_and_replaced_duplicates_go_to_rejects(tmp_path, capsys):
+    values = np.column_stack([BASE, np.full(8, 0.25)]).tolist()
+    values[1][2] = None  # gamma: dropped by drop-benchmarks
+    names = [*NAMES, "flat"]  # flat: constant
+    long = [{"model": f"m{i}", "benchmark": b, "score": v} for i, row in enumerate(values)
+            for b, v in zip(names, row) if v is not None]
+    long.append({"model": "m0", "benchmark": "alpha", "score": 9.0})  # replaces line 1 under --duplicates last
+    path = write_jsonl(tmp_path / "in.jsonl", long)
+    rejects = tmp_path / "rejects.jsonl"
+    code, out, err = run_cli(["-i", str(path), "--rejects", str(rejects), "--missing", "drop-benchmarks",
+                              "--duplicates", "last"], tmp_path, capsys)
+    assert code == 0, err
+    assert by_type(out, "notes")[0]["benchmarks"] == ["alpha", "beta", "delta"]
+    found = _rejects(rejects)
+    reasons = {}
+    for reason, source, detail in found:
+        reasons.setdefault(reason, []).append(long[int(source.rsplit(":", 1)[1]) - 1]["benchmark"])
+    assert reasons == {"duplicate": ["alpha"], "missing_scores": ["gamma"] * 7, "constant_benchmark": ["flat"] * 8}
+    assert found[0][1] == f"{path}:1" and f"{path}:{len(long)}" in found[0][2]
+    assert "(no score from m1)" in next(d for r, _, d in found if r == "missing_scores")
+    assert "rejected 16 (constant_benchmark 8, missing_scores 7, duplicate 1)" in err
+    # --duplicates mean: every value is used, nothing more is rejected; a wide record keeps a used column
+    code, _, err = run_cli(["-i", str(path), "--rejects", str(rejects), "--missing", "drop-benchmarks",
+                            "--duplicates", "mean"], tmp_path, capsys)
+    assert code == 0 and "duplicate" not in {r for r, _, _ in _rejects(rejects)}
+    wide = write_jsonl(tmp_path / "wide.jsonl", wide_records(values, benchmarks=names))
+    code, _, err = run_cli(["-i", str(wide), "--rejects", str(rejects), "--missing", "drop-benchmarks"], tmp_path, capsys)
+    assert code == 0 and _rejects(rejects) == [] and "rejected 0" in err
+
+
+def test_records_with_no_score_for_the_chosen_benchmarks_are_rejected(tmp_path, capsys):
+    long = [{"model": f"m{i}", "benchmark": b, "score": float(BASE[i, j])} for i in range(8) for j, b in enumerate(NAMES)]
+    long.append({"model": "m9", "scores": {"omega": 1.0}})  # wide, none of --benchmarks
+    path = write_jsonl(tmp_path / "in.jsonl", long)
+    rejects = tmp_path / "rejects.jsonl"
+    code, out, err = run_cli(["-i", str(path), "--rejects", str(rejects), "--benchmarks", "alpha,beta,gamma"], tmp_path, capsys)
+    assert code == 0, err
+    assert by_type(out, "notes")[0]["models"] == 8  # m9 is not a model of the table
+    found = _rejects(rejects)
+    assert [r for r, _, _ in found] == ["not_selected"] * 8 + ["no_scores"]
+    assert "'delta' is not in --benchmarks" in found[0][2] and "--benchmarks" in found[-1][2]
+
+
 def test_where_selects_records(tmp_path, capsys):
     kinds = ["base", "inst"] * 4
     path = write_jsonl(tmp_path / "in.jsonl", wide_records(BASE.tolist(), benchmarks=NAMES, type=kinds))

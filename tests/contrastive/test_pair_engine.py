@@ -1,7 +1,10 @@
-"""The vLLM pair's engine settings follow the vllm backend's rules, and --backend vllm falls back
-to hf when the pair's engine does not start (neither needs vLLM)."""
+"""The vLLM pair's engine settings follow the vllm backend's rules; when the pair's engine does not
+start, the default backend falls back to hf and an explicit --backend vllm stops with exit 69
+(neither needs vLLM)."""
 
 from __future__ import annotations
+
+import sys
 
 import pytest
 
@@ -56,22 +59,51 @@ def _settings(tiny_llama, tiny_llama_twin):
     return GenSettings(expert=str(tiny_llama), amateur=str(tiny_llama_twin))
 
 
-def test_vllm_falls_back_to_hf_when_the_pair_engine_does_not_start(monkeypatch, capsys, tiny_llama, tiny_llama_twin):
+class NoEngine:
+    """A pair engine that does not start, as on a GPU out of memory."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        raise BackendUnavailable("vLLM could not open the contrastive pair: ValueError: no such kernel")
+
+
+def test_the_default_vllm_falls_back_to_hf_when_the_pair_engine_does_not_start(monkeypatch, capsys, tiny_llama, tiny_llama_twin):
     import llmkit_contrastive.pairs as pairs
     import llmkit_contrastive.vllm_pair as vllm_pair
     from llmkit_contrastive.hf_pair import HFContrastivePair
 
-    class NoEngine:
-        def __init__(self, *args, **kwargs) -> None:
-            raise BackendUnavailable("vLLM could not open the contrastive pair: ValueError: no such kernel")
-
     monkeypatch.setattr(pairs, "vllm_unavailable_reason", lambda: None)
+    monkeypatch.setattr(pairs, "default_backend_name", lambda: "vllm")
     monkeypatch.setattr(vllm_pair, "VLLMContrastivePair", NoEngine)
-    backend = pairs.open_pair(_settings(tiny_llama, tiny_llama_twin), BackendOptions(backend="vllm"))
+    backend = pairs.open_pair(_settings(tiny_llama, tiny_llama_twin), BackendOptions())  # no --backend
     assert isinstance(backend, HFContrastivePair)
     err = capsys.readouterr().err
     assert "warning: the vllm pair is unavailable (its engine did not start" in err
     assert "no such kernel" in err and "using hf lockstep decoding" in err
+
+
+def test_an_explicit_backend_vllm_whose_pair_engine_does_not_start_is_exit_69(monkeypatch, capsys, tiny_llama, tiny_llama_twin):
+    import llmkit_contrastive.pairs as pairs
+    import llmkit_contrastive.vllm_pair as vllm_pair
+
+    monkeypatch.setattr(pairs, "vllm_unavailable_reason", lambda: None)
+    monkeypatch.setattr(vllm_pair, "VLLMContrastivePair", NoEngine)
+    with pytest.raises(BackendUnavailable, match="no such kernel") as caught:
+        pairs.open_pair(_settings(tiny_llama, tiny_llama_twin), BackendOptions(backend="vllm"))
+    assert caught.value.exit_code == 69 and "--backend hf" in str(caught.value)
+    assert "warning" not in capsys.readouterr().err  # no hf run started behind the user's back
+
+
+@pytest.mark.parametrize("given", [None, "vllm"])
+def test_vllm_not_importable_falls_back_to_hf_with_a_warning(monkeypatch, capsys, tiny_llama, tiny_llama_twin, given):
+    import llmkit_contrastive.pairs as pairs
+    from llmkit_contrastive.hf_pair import HFContrastivePair
+
+    monkeypatch.setattr(pairs, "default_backend_name", lambda: "vllm")
+    monkeypatch.setitem(sys.modules, "vllm", None)  # makes `import vllm` raise ImportError
+    backend = pairs.open_pair(_settings(tiny_llama, tiny_llama_twin), BackendOptions(backend=given))
+    assert isinstance(backend, HFContrastivePair)
+    err = capsys.readouterr().err
+    assert "warning: the vllm pair is unavailable (vLLM cannot be imported" in err and "using hf lockstep decoding" in err
 
 
 def test_a_usage_error_of_the_pair_engine_is_not_hidden_by_the_fallback(monkeypatch, on_cpu, tiny_llama, tiny_llama_twin):

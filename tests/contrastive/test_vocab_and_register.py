@@ -37,8 +37,42 @@ def test_a_token_missing_on_either_side_is_named():
         check_same_vocab(FakeTokenizer(["<s>", "a", "b"]), FakeTokenizer(["<s>", "a", "b", "z"]))
 
 
+class FakeRegistry:
+    """vLLM's ModelRegistry as far as ``register`` uses it."""
+
+    def __init__(self) -> None:
+        self.models: dict[str, str] = {"LlamaForCausalLM": "vllm.model_executor.models.llama:LlamaForCausalLM"}
+        self.calls: list[tuple[str, str]] = []
+
+    def get_supported_archs(self):
+        return self.models.keys()
+
+    def register_model(self, name: str, where: str) -> None:
+        self.calls.append((name, where))
+        self.models[name] = where
+
+
 def test_register_is_a_no_op_without_vllm(monkeypatch):
     from llmkit_contrastive.vllm_pair import register
 
     monkeypatch.setitem(sys.modules, "vllm", None)  # makes `import vllm` raise ImportError
+    monkeypatch.delitem(sys.modules, "llmkit_contrastive.pair_model", raising=False)
+    assert register() is None
+    assert sys.modules["vllm"] is None  # nothing imported vLLM behind the block
+    assert "llmkit_contrastive.pair_model" not in sys.modules  # the network stays unloaded
+
+
+def test_register_names_the_pair_once_and_lazily(monkeypatch):
+    import types
+
+    from llmkit_contrastive.vllm_pair import ARCHITECTURE, MODEL_CLASS, register
+
+    registry = FakeRegistry()
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(ModelRegistry=registry))
+    monkeypatch.delitem(sys.modules, "llmkit_contrastive.pair_model", raising=False)
     register()
+    register()  # vLLM calls the hook in every process it starts, sometimes twice in one
+    assert registry.calls == [(ARCHITECTURE, MODEL_CLASS)]
+    assert MODEL_CLASS == "llmkit_contrastive.pair_model:ContrastivePairForCausalLM"  # a lazy string, not a class
+    assert "llmkit_contrastive.pair_model" not in sys.modules
+    assert registry.models["LlamaForCausalLM"].endswith(":LlamaForCausalLM")  # vLLM's own entries untouched

@@ -8,7 +8,7 @@ import sys
 import orjson
 import pytest
 
-from llmkit import IOOptions, Reject, Step, run_step
+from llmkit import IOOptions, LateReject, Reject, Step, run_step, source_of
 from tests.core.helpers import DEMO, read_jsonl, run_demo, write_jsonl
 
 
@@ -93,6 +93,38 @@ def test_aggregate_steps_write_their_results_at_the_end(tmp_path):
     assert read_jsonl(out) == [{"type": "total", "total": 45}]
     assert [r["n"] for r in read_jsonl(rejects)] == [1, 3, 5, 7, 9]
     assert summary.read == 10 and summary.written == 1 and summary.rejected == {"odd": 5}
+
+
+class Threshold(Step):
+    """An aggregate that learns only at the end which records it drops (those below the mean)."""
+
+    name = "threshold"
+
+    def __init__(self):
+        self.seen = []
+
+    def process(self, batch):
+        self.seen.extend((r, source_of(r)) for r in batch)
+        return [None] * len(batch)
+
+    def finish(self):
+        mean = sum(r["n"] for r, _ in self.seen) / len(self.seen)
+        yield {"type": "mean", "mean": mean}
+        for record, source in self.seen:
+            if record["n"] < mean:
+                yield LateReject(record, Reject("below_mean", f"{record['n']} < {mean}"), source)
+
+
+def test_an_aggregate_rejects_records_late_from_finish(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", records(6))
+    out, rejects = tmp_path / "out.jsonl", tmp_path / "rejects.jsonl"
+    options = IOOptions(inputs=[str(path)], output=str(out), rejects=str(rejects), batch_size=4, quiet=True)
+    summary = run_step(Threshold(), options)
+    assert read_jsonl(out) == [{"type": "mean", "mean": 2.5}]
+    late = read_jsonl(rejects)
+    assert [r["n"] for r in late] == [0, 1, 2] and late[0]["id"] == records(6)[0]["id"]
+    assert late[2]["reject"] == {"stage": "threshold", "reason": "below_mean", "detail": "2 < 2.5", "source": f"{path}:3"}
+    assert summary.read == 6 and summary.written == 1 and summary.rejected == {"below_mean": 3}
 
 
 def test_parquet_and_saved_dataset_inputs_stream_in_order(tmp_path):

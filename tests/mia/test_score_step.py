@@ -97,6 +97,30 @@ def test_likelihood_scores_and_merge_into_existing_scores():
     assert isinstance(out[1], Reject) and out[1].reason == "too_long"
 
 
+def test_an_existing_mia_that_is_not_scores_is_rejected_not_overwritten():
+    backend = ScoringBackend(lambda prompt: " delta epsilon zeta")
+    step = _step(backend, methods=("loss", "samia"), num_samples=1)
+    records = [{"id": 1, "input": TEXT, "mia": "member"}, {"id": 2, "input": TEXT, "mia": None},
+               {"id": 3, "input": TEXT, "mia": {"zlib": 0.5}}]
+    out = step.process(records)
+    for rejected in out[:2]:
+        assert isinstance(rejected, Reject) and rejected.reason == "field_exists" and "'mia'" in rejected.detail
+    assert records[0]["mia"] == "member"
+    assert out[2]["mia"] == {"samia": 1.0, "loss": -3.5, "zlib": 0.5}  # an object of scores is merged on purpose
+    assert backend.prompts == ["alpha beta gamma"]  # the rejected records never reached the model
+
+
+def test_keep_samples_replaces_earlier_samples_but_not_other_data():
+    backend = ScriptedBackend(lambda prompt: " delta")
+    step = _step(backend, num_samples=1, keep_samples=True)
+    out = step.process([{"input": TEXT, "mia_samples": [" old"]}, {"input": TEXT, "mia_samples": "notes"}])
+    assert out[0]["mia_samples"] == [" delta"]  # an earlier run's samples: replaced with this run's
+    assert isinstance(out[1], Reject) and out[1].reason == "field_exists" and "'mia_samples'" in out[1].detail
+    # without --keep-samples the field is not written, so any value passes through
+    out = _step(ScriptedBackend(lambda prompt: " delta"), num_samples=1).process([{"input": TEXT, "mia_samples": "notes"}])
+    assert out[0]["mia_samples"] == "notes"
+
+
 def test_fewer_than_two_words_is_too_short_for_every_method():
     out = _step(ScoringBackend([]), methods=("loss",)).process([{"input": "word"}, {"input": "two words"}])
     assert isinstance(out[0], Reject) and out[0].reason == "too_short" and out[0].detail == "needs at least 2 words"

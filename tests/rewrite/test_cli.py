@@ -86,6 +86,45 @@ def test_unknown_stage_is_a_usage_error(tmp_path):
     assert llmkit_cli("rewrite-code", "--stages", "sgcr", "-i", str(data)).returncode == 2  # no --model
 
 
+def test_missing_pylint_stops_before_any_work_with_exit_69(tmp_path):
+    """Without the rewrite extra the lint stage is exit 69 with the pip command, before any
+    record is read: not a worker crash reported as a bug (exit 70)."""
+    import os
+
+    shadow = tmp_path / "shadow" / "pylint"  # first on the path, in the workers too: pylint "is not installed"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'pylint'\", name='pylint')\n")
+    data = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "text": "x = 1\n"}])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadow.parent), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "llmkit", "rewrite-code", "--stages", "syntax,lint", "--workers", "1",
+                           "-i", str(data), "-o", str(tmp_path / "out.jsonl")], capture_output=True, env=env)
+    err = done.stderr.decode()
+    assert done.returncode == 69, err
+    assert "the lint stage" in err and "pip install 'llmkit[rewrite]'" in err and "Traceback" not in err
+    assert (tmp_path / "out.jsonl").read_bytes() == b""  # stopped before the first record
+    assert "in 0," in err
+
+
+def test_lint_keeps_input_fields_and_replaces_only_its_own(tmp_path):
+    code = "def f(x):\n    return x + 1\n\nprint(f(1))\n"
+    records = [
+        {"id": 1, "text": code, "lint_score": "reviewer's grade"},  # input data that lint would overwrite
+        {"id": 2, "text": code, "stages": "handwritten"},  # not the list rewrite-code appends to
+        {"id": 3, "text": code, "stages": ["syntax", "lint"], "lint_score": 3.0},  # lint's own: a re-run replaces it
+    ]
+    data = write_jsonl(tmp_path / "in.jsonl", records)
+    done = llmkit_cli("rewrite-code", "--stages", "syntax,lint", "--workers", "1", "-i", str(data),
+                      "--rejects", str(tmp_path / "rej.jsonl"), "-o", str(tmp_path / "out.jsonl"))
+    assert done.returncode == 0, done.stderr.decode()
+    rejects = {r["id"]: r for r in map(orjson.loads, (tmp_path / "rej.jsonl").read_bytes().splitlines())}
+    assert rejects[1]["reject"]["reason"] == "field_exists" and rejects[1]["reject"]["stage"] == "lint"
+    assert "'lint_score'" in rejects[1]["reject"]["detail"] and rejects[1]["lint_score"] == "reviewer's grade"
+    assert rejects[2]["reject"]["reason"] == "field_exists" and rejects[2]["reject"]["stage"] == "syntax"
+    (out,) = map(orjson.loads, (tmp_path / "out.jsonl").read_bytes().splitlines())
+    assert out["id"] == 3 and out["lint_score"] == out["lint_raw_score"] == 10.0
+    assert out["stages"] == ["syntax", "lint", "syntax", "lint"]
+
+
 def test_end_to_end_on_tiny_llama_hf(tmp_path, tiny_llama):
     """A random tiny model writes garbage: what matters is that every record comes out, either
     rewritten with its fields or rejected by a documented LLM-stage reason."""

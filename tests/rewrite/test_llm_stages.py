@@ -135,6 +135,30 @@ def test_stages_field_is_extended_across_jobs():
     assert out["stages"] == ["syntax", "lint", "sgcr"]
 
 
+def test_llm_stages_keep_input_fields_and_replace_only_their_own():
+    records = [
+        {"id": 1, "text": SNIPPET, "sgcr_score": "A+"},  # input data: sgcr never ran on this record
+        {"id": 2, "text": SNIPPET, "stages": None},
+        {"id": 3, "text": SNIPPET, "stages": ["sgcr"], "sgcr_score": 2.0},  # sgcr's own: a re-run replaces it
+    ]
+    outs, backend = run("sgcr", [answers.WELL_FORMED], records=records)
+    assert [(o.reason, "'sgcr_score'" in o.detail) for o in outs[:1]] == [("field_exists", True)]
+    assert outs[1].reason == "field_exists" and "'stages'" in outs[1].detail
+    assert outs[2]["sgcr_score"] == 4.0 and outs[2]["stages"] == ["sgcr", "sgcr"]
+    assert len(backend.prompts) == 1  # the rejected records never reached the model
+    (out,), backend = run("scor", [answers.WELL_FORMED], records=[{"text": SNIPPET, "unresolved_names": "see notes"}])
+    assert out.reason == "field_exists" and "'unresolved_names'" in out.detail and backend.prompts == []
+
+
+def test_missing_libcst_stops_scor_before_the_model(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "libcst", None)  # makes `import libcst` fail as if not installed
+    with pytest.raises(llmkit.MissingDependency, match=r"scor.*pip install 'llmkit\[rewrite\]'") as caught:
+        run("sgcr,scor", [answers.WELL_FORMED])
+    assert caught.value.exit_code == 69
+
+
 def test_user_prompt_file_replaces_the_default(tmp_path):
     prompt = tmp_path / "mine.txt"
     prompt.write_text("Improve:\n{code}\n")

@@ -182,6 +182,42 @@ def test_generate_unsupported_tokenizer_exits_2(tmp_path, capsys):
         assert code == 2 and "no byte tokens" in err and "<0x00>" in err, err
 
 
+def test_output_fields_never_overwrite_input_data(tmp_path, capsys):
+    rows = [{"id": 1, "bytes": "e3", "utf8": True}, {"id": 2, "bytes": "e3", "utf8": {"valid": True}}]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    rejects = tmp_path / "rejects.jsonl"
+    code, out, _ = run_cli(["check", "-i", source, "--rejects", str(rejects)], capsys)
+    assert code == 0
+    assert [(r["id"], r["utf8"]["valid"]) for r in out] == [(2, False)]  # an earlier check's result: replaced
+    (bad,) = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
+    assert bad["reject"]["reason"] == "field_exists" and "'utf8'" in bad["reject"]["detail"] and bad["utf8"] is True
+    step, backend = scripted_step(lambda prompt: "\x81\x82")
+    rows = step.process([{"char": "あ", "utf8_generate": "notes"}, {"char": "a", "utf8_generate": {"old": 1}}])
+    assert rows[0].reason == "field_exists" and "'utf8_generate'" in rows[0].detail
+    assert rows[1]["utf8_generate"]["byte_length"] == 1 and len(backend.prompts) == 1
+
+
+def test_next_byte_refuses_a_backend_it_would_ignore(tiny_byte, tmp_path, capsys):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"char": "あ"}])
+    for backend in ("openai", "vllm"):
+        code, out, err = run_cli(["next-byte", "-m", str(tiny_byte), "--backend", backend,
+                                  "--base-url", "http://127.0.0.1:9/v1", "-i", source], capsys)
+        assert code == 2 and out == [], err
+        assert "next-token distributions locally" in err and "hf only" in err and f"--backend {backend}" in err
+
+
+def test_next_byte_keeps_input_fields(tiny_byte, tmp_path, capsys):
+    rows = [{"id": 1, "char": "あ", "utf8_next_byte": "mine"}, {"id": 2, "char": "あ"}]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    rejects = tmp_path / "rejects.jsonl"
+    code, out, err = run_cli(["next-byte", "--backend", "hf", "-m", str(tiny_byte), "-i", source,
+                              "--rejects", str(rejects)], capsys)
+    assert code == 0, err
+    assert [r["id"] for r in out] == [2] and len(out[0]["utf8_next_byte"]["positions"]) == 2
+    (bad,) = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
+    assert bad["reject"]["reason"] == "field_exists" and bad["utf8_next_byte"] == "mine"
+
+
 # -- char-tiers ----------------------------------------------------------------------------------
 
 
