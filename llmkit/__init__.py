@@ -38,7 +38,7 @@ from llmkit.errors import (
 )
 from llmkit.options import option_set
 from llmkit.prompts import PromptTemplate, load_prompt
-from llmkit.step import Chain, LateReject, Outcome, Record, RecordStep, Reject, Step, get_text_field
+from llmkit.step import Chain, LateReject, Outcome, Record, RecordStep, Reject, Step, existing_field, get_text_field
 from llmkit.summary import Summary
 from llmkit.text import Repetition, find_repetition
 
@@ -75,6 +75,7 @@ __all__ = [
     "backend_options",
     "default_backend_name",
     "eos_token_ids",
+    "existing_field",
     "find_repetition",
     "get_text_field",
     "io_options",

@@ -120,6 +120,21 @@ class Chain(Step):
             step.close()
 
 
+def existing_field(
+    record: Record, name: str, *, earlier: type | tuple[type, ...] | None = None, hint: str = "rename it in the input"
+) -> Reject | None:
+    """``field_exists`` when writing ``name`` would replace data the record came with, else None.
+
+    A subcommand never overwrites its input. ``earlier`` is the type of the subcommand's own
+    earlier result (an object of scores, a list of stages): a value of that type is a previous
+    run's output, which a re-run may replace or merge into; any other value is the input's own.
+    ``hint`` says how to avoid the clash (an option that renames the output, say)."""
+    if name not in record or (earlier is not None and isinstance(record[name], earlier)):
+        return None
+    kind = type(record[name]).__name__
+    return Reject("field_exists", f"the record already has a field {name!r} ({kind}), which this subcommand writes; {hint}")
+
+
 def get_text_field(record: Record, field: str) -> str | Reject:
     """The string in ``record[field]``, or the standard ``missing_field`` reject."""
     value = record.get(field)

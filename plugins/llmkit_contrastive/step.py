@@ -23,6 +23,7 @@ from llmkit import (
     Step,
     TokenIds,
     UsageError,
+    existing_field,
     find_repetition,
     open_backend,
 )
@@ -119,15 +120,10 @@ class ContrastiveGenStep(Step):
     def _clash(self, record: Record) -> Reject | None:
         """``field_exists`` when the record already holds a field the output would overwrite:
         a human-written ``response`` must not be replaced silently (checked before any model work)."""
-        target = self.settings.output_field
-        if target in record:
-            return Reject("field_exists", f"the record already has a field {target!r}; "
-                                          "give --response-field NAME to write the text elsewhere")
+        clash = existing_field(record, self.settings.output_field, hint="give --response-field NAME to write the text elsewhere")
         for name in FIXED_FIELDS:
-            if name in record:
-                return Reject("field_exists", f"the record already has a field {name!r}, which contrastive-gen "
-                                              "writes; rename it in the input (--response-field names only the text)")
-        return None
+            clash = clash or existing_field(record, name, hint="rename it in the input (--response-field names only the text)")
+        return clash
 
     def _prompt(self, record: Record) -> TokenIds | list[dict[str, str]] | Reject:
         messages = record_messages(record, self.settings.field, self.settings.system)

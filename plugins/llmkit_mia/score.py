@@ -137,13 +137,10 @@ class ScoreStep(Step):
         """``field_exists`` when writing would overwrite the input's own data: ``mia`` is merged
         into only when it is an object (an earlier run's scores), and ``mia_samples`` (with
         --keep-samples) replaced only when it is a list (an earlier run's samples)."""
-        wanted = {"mia": dict, **({"mia_samples": list} if self.config.keep_samples else {})}
-        for name, kind in wanted.items():
-            if name in record and not isinstance(record[name], kind):
-                return Reject("field_exists", f"the record already has a field {name!r} ({type(record[name]).__name__}, "
-                                              f"not a {kind.__name__} of an earlier mia score run), which mia score "
-                                              "writes; rename it in the input")
-        return None
+        clash = llmkit.existing_field(record, "mia", earlier=dict)
+        if clash is None and self.config.keep_samples:
+            clash = llmkit.existing_field(record, "mia_samples", earlier=list)
+        return clash
 
     def _output(self, record: Record, scores: dict[str, float | None], samples: list[str] | None) -> Record:
         previous = record.get("mia")

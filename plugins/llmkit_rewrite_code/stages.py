@@ -43,10 +43,10 @@ def field_clash(record: llmkit.Record, stage: str) -> llmkit.Reject | None:
     stage's own, and is replaced, only when ``stages`` names the stage: a re-run of, say, lint on
     its own output. The same name on any other record is input data, and is not overwritten.
     """
+    clash = llmkit.existing_field(record, "stages", earlier=list)  # appended to, when a list
+    if clash is not None:
+        return clash
     history = record.get("stages", [])
-    if not isinstance(history, list):
-        return llmkit.Reject("field_exists", f"the record already has a field 'stages' ({type(history).__name__}, "
-                                             "not the list rewrite-code appends to); rename it in the input")
     for name in STAGE_FIELDS[stage]:
         if name in record and stage not in history:
             return llmkit.Reject("field_exists", f"the record already has a field {name!r}, which the {stage} stage "

@@ -9,7 +9,6 @@ from typing import Any
 import llmkit
 from llmkit import Reject
 
-from llmkit_utf8.fields import field_clash
 from llmkit_utf8.validate import check_bytes
 
 ENCODINGS = ("hex", "base64", "text")
@@ -41,7 +40,7 @@ class CheckStep(llmkit.RecordStep):
         self.field, self.encoding, self.max_errors = field, encoding, max_errors
 
     def process_record(self, record: dict[str, Any]) -> llmkit.Outcome:
-        data = field_clash(record, "utf8") or field_bytes(record, self.field, self.encoding)
+        data = llmkit.existing_field(record, "utf8", earlier=dict) or field_bytes(record, self.field, self.encoding)
         if isinstance(data, Reject):
             return data
         return {**record, "utf8": check_bytes(data).as_dict(self.max_errors)}

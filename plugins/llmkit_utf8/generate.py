@@ -19,7 +19,6 @@ import llmkit
 from llmkit import Reject
 
 from llmkit_utf8.bytemap import ByteMap, build_bytemap
-from llmkit_utf8.fields import field_clash
 from llmkit_utf8.validate import check_bytes
 
 PROTOCOLS = ("context-free", "context-guided")
@@ -138,7 +137,7 @@ class GenerateStep(llmkit.Step):
     def _runs(self, index: int, record: dict[str, Any]) -> list[Run] | Reject:
         bmap = self.bytemap
         assert bmap is not None
-        clash = field_clash(record, "utf8_generate")
+        clash = llmkit.existing_field(record, "utf8_generate", earlier=dict)
         if clash is not None:
             return clash
         if self.protocol == "context-free":

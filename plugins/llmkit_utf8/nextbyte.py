@@ -14,7 +14,6 @@ import llmkit
 from llmkit import Reject
 
 from llmkit_utf8.bytemap import ByteMap, build_bytemap
-from llmkit_utf8.fields import field_clash
 from llmkit_utf8.validate import incomplete_tail, is_valid_prefix, second_byte_range, sequence_length
 
 
@@ -108,7 +107,7 @@ class NextByteStep(llmkit.Step):
 
     def _prompt(self, record: dict[str, Any]) -> tuple[list[int], bytes] | Reject:
         assert self.bytemap is not None
-        text = field_clash(record, "utf8_next_byte") or llmkit.get_text_field(record, self.field)
+        text = llmkit.existing_field(record, "utf8_next_byte", earlier=dict) or llmkit.get_text_field(record, self.field)
         if isinstance(text, Reject):
             return text
         try:
