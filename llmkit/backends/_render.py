@@ -11,10 +11,9 @@ without adding special tokens again; :class:`TokenIds` pass through untouched.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import Any
-
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from llmkit.backends.base import GenerationResult, Prompt, SamplingParams, TokenIds, TokenScores
 from llmkit.errors import BackendUnavailable, UsageError
@@ -23,22 +22,33 @@ from llmkit.errors import BackendUnavailable, UsageError
 _NO_LIMIT = 10**8
 
 
+#: each sampling value's rule: (holds when, what it must be); NaN fails every rule
+_SAMPLING_RULES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "n": (lambda v: v >= 1, "n must be at least 1"),
+    "max_tokens": (lambda v: v >= 1, "--max-tokens must be at least 1"),
+    "temperature": (lambda v: v >= 0, "--temperature must be 0 (greedy) or more"),
+    "top_p": (lambda v: 0 < v <= 1, "--top-p must be in (0, 1]"),
+    "top_k": (lambda v: v >= 0, "--top-k must be 0 (off) or more"),
+}
+
+
+def check_sampling_values(values: Mapping[str, float | None]) -> None:
+    """UsageError (exit 2) naming every value of ``values`` (by SamplingParams field name) that
+    breaks its rule; None means not given and is not checked. The one home of these rules: the
+    command line checks them before any model loads, every backend again per request."""
+    problems = []
+    for name, value in values.items():
+        holds, message = _SAMPLING_RULES[name]
+        if value is not None and not holds(value):
+            problems.append(f"{message}, not {value}")
+    if problems:
+        raise UsageError("; ".join(problems))
+
+
 def checked_params(params: SamplingParams) -> SamplingParams:
     """The same range checks on every backend (exit 2 rather than each library's own error);
     empty stop strings, which would stop everything at once, are dropped."""
-    problems = [
-        message
-        for bad, message in (
-            (params.n < 1, f"n must be at least 1, not {params.n}"),
-            (params.max_tokens < 1, f"--max-tokens must be at least 1, not {params.max_tokens}"),
-            (params.temperature < 0, f"--temperature must be 0 (greedy) or more, not {params.temperature}"),
-            (not 0 < params.top_p <= 1, f"--top-p must be in (0, 1], not {params.top_p}"),
-            (params.top_k < 0, f"--top-k must be 0 (off) or more, not {params.top_k}"),
-        )
-        if bad
-    ]
-    if problems:
-        raise UsageError("; ".join(problems))
+    check_sampling_values({name: getattr(params, name) for name in _SAMPLING_RULES})
     return replace(params, stop=tuple(s for s in params.stop if s))
 
 
@@ -66,26 +76,29 @@ def load_tokenizer(model: str, trust_remote_code: bool = False) -> Any:
         raise BackendUnavailable(f"cannot load the tokenizer of model {model!r}: {exc}") from exc
     if tokenizer.pad_token_id is None:  # batching needs a pad id; EOS is the usual stand-in
         tokenizer.pad_token = tokenizer.eos_token
-    _quiet_length_warning()
+    # llmkit measures every prompt and text against the context itself and rejects the long ones
+    # as too_long: the "indexing errors" this warning predicts never happen, in a log it misleads
+    drop_log_message("transformers.tokenization_utils_base", "Token indices sequence length is longer")
     return tokenizer
 
 
-def _quiet_length_warning() -> None:
-    """Drop transformers' "Token indices sequence length is longer than ..." warning: llmkit
-    measures every prompt and text against the context itself and rejects the long ones as
-    ``too_long`` (the "indexing errors" it predicts never happen), so in a log it only misleads."""
+def drop_log_message(logger_name: str, text: str) -> None:
+    """Keep the log records of ``logger_name`` that contain ``text`` off stderr (once per text)."""
     import logging
 
-    logger = logging.getLogger("transformers.tokenization_utils_base")
-    if not any(isinstance(f, _TooLongNotice) for f in logger.filters):
-        logger.addFilter(_TooLongNotice())
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, _Without) and f.text == text for f in logger.filters):
+        logger.addFilter(_Without(text))
 
 
-class _TooLongNotice:
-    """A logging filter (any object with ``filter``) for that one warning."""
+class _Without:
+    """A logging filter (any object with ``filter``) dropping the records that contain ``text``."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
     def filter(self, record: Any) -> bool:
-        return not str(record.msg).startswith("Token indices sequence length is longer")
+        return self.text not in str(record.msg)
 
 
 def context_length(config_max: int | None, tokenizer: Any, override: int | None) -> int | None:

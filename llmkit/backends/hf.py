@@ -1,14 +1,19 @@
 """The ``hf`` backend: transformers, batched left-padded ``generate``, on CUDA when there is one.
 
-Reproducibility: with ``seed`` set, every ``generate`` call reseeds torch first, so the same batch
-with the same seed gives the same completions. Unlike vLLM's per-request seeds, a sample here also
-depends on the other prompts of its batch (they share one random stream).
+A batch is one ``generate`` call: it runs to the largest new-token budget of the batch, and each
+row stops at its own (``--max-tokens``, capped where the prompt leaves less room in the context).
+Memory: the padded batch spans the longest prompt plus the largest budget, at most about twice the
+context per row; a row that ended is padded, not removed, until the last one ends.
+
+Reproducibility: with ``seed`` set, every ``generate`` call (one per batch) reseeds torch first,
+so the same batch with the same seed gives the same completions. Unlike vLLM's per-request seeds,
+a sample here also depends on the other prompts of its batch (they share one random stream).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from llmkit.backends import _detok, _hf_score, _render
@@ -53,15 +58,13 @@ class HFBackend(Backend):
         params = _render.checked_params(params)
         prompt_ids = _render.render_prompts(self._tokenizer, prompts)
         results: list[GenerationResult | None] = [_render.prompt_problem(ids, self._max_model_len) for ids in prompt_ids]
-        # One generate call per distinct token budget: prompts near the end of the context get a
-        # smaller one, and a batch shares max_new_tokens.
-        by_budget: dict[int, list[int]] = defaultdict(list)
-        for index, ids in enumerate(prompt_ids):
-            if results[index] is None:
-                by_budget[_render.new_token_budget(len(ids), params.max_tokens, self._max_model_len)].append(index)
-        for budget, indices in by_budget.items():
-            batch = [prompt_ids[i] for i in indices]
-            for index, completions in zip(indices, self._generate_batch(batch, params, budget)):
+        todo = [index for index, result in enumerate(results) if result is None]
+        # One generate call for the whole batch, even when prompts near the end of the context get
+        # smaller budgets than the rest (with large --max-tokens, each prompt length its own)
+        batch = [prompt_ids[i] for i in todo]
+        budgets = [_render.new_token_budget(len(ids), params.max_tokens, self._max_model_len) for ids in batch]
+        if batch:
+            for index, completions in zip(todo, self._generate_batch(batch, params, budgets)):
                 results[index] = GenerationResult(completions=completions, prompt_token_ids=prompt_ids[index])
         return [result for result in results if result is not None]
 
@@ -106,25 +109,38 @@ class HFBackend(Backend):
             results[index] = result
         return [result for result in results if result is not None]
 
-    def _generate_batch(self, batch: list[list[int]], params: SamplingParams, budget: int) -> list[list[Completion]]:
+    def _generate_batch(
+        self, batch: list[list[int]], params: SamplingParams, budgets: list[int]
+    ) -> list[list[Completion]]:
+        """Completions of every prompt of ``batch``: one left-padded ``generate`` call running to the
+        largest budget, each row stopped at its own (``budgets[i]`` new tokens for ``batch[i]``)."""
         import torch
+        from transformers import StoppingCriteriaList
 
         input_ids, attention = _hf_score.left_padded(batch, self._pad_id, self.device)
         sample = params.temperature > 0
-        config = self._generation_config(params, budget, sample)
+        per_prompt = params.n if sample else 1
+        config = self._generation_config(params, max(budgets), sample)
+        # num_return_sequences puts a prompt's samples in adjacent rows
+        row_budgets = [budget for budget in budgets for _ in range(per_prompt)]
+        stop_at_budget = _RowBudgets(row_budgets, input_ids.shape[1], self.device)
         if params.seed is not None:
             torch.manual_seed(params.seed)  # seeds CUDA too
-        with _torch_errors(), torch.inference_mode():
+        with _torch_errors(), torch.inference_mode(), _positions_capped(self.model, self._max_model_len):
             output = self.model.generate(
                 input_ids,
                 attention_mask=attention,
                 generation_config=config,
+                stopping_criteria=StoppingCriteriaList([stop_at_budget]),
                 tokenizer=self._tokenizer if params.stop else None,  # transformers needs it for stop_strings
             )
         new_tokens = output[:, input_ids.shape[1] :].tolist()
-        per_prompt = params.n if sample else 1
         grouped = [
-            [self._completion(batch[i], row, params.stop) for row in new_tokens[i * per_prompt : (i + 1) * per_prompt]]
+            [
+                # a row stopped at its budget is padded after it, up to the batch's largest budget
+                self._completion(batch[i], row[: budgets[i]], params.stop)
+                for row in new_tokens[i * per_prompt : (i + 1) * per_prompt]
+            ]
             for i in range(len(batch))
         ]
         if not sample:  # greedy: the n samples are all the one greedy completion, as vLLM gives them
@@ -165,6 +181,51 @@ class HFBackend(Backend):
 
 def _copy(completion: Completion) -> Completion:
     return Completion(completion.text, list(completion.token_ids), completion.finish_reason)
+
+
+class _RowBudgets:
+    """A transformers stopping criterion: row ``r`` is done once it has ``budgets[r]`` new tokens.
+
+    ``generate`` stops a row when any criterion in its list returns True for it (a bool per row),
+    pads it from then on, and runs until every row is done."""
+
+    def __init__(self, budgets: list[int], prompt_width: int, device: str) -> None:
+        import torch
+
+        self.budgets = torch.tensor(budgets, dtype=torch.long, device=device)
+        self.prompt_width = prompt_width
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        return (input_ids.shape[1] - self.prompt_width) >= self.budgets
+
+
+@contextmanager
+def _positions_capped(model: Any, max_len: int | None) -> Iterator[None]:
+    """Hold every position id below ``max_len`` during the ``generate`` inside.
+
+    A row that ended (at its budget, EOS or a stop string) is still fed padding until the last row
+    ends, and its position ids keep counting: past the context for a short-budget row beside a
+    long-budget one. What it computes is thrown away, but an index past a learned position table
+    fails, and dynamic RoPE scaling would rescale the whole batch. A running row never gets there
+    (its budget keeps prompt + completion in the context), so the cap changes only ended rows."""
+    if max_len is None:  # no context known: every row has the same budget, none runs past its end
+        yield
+        return
+
+    def cap(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        positions = kwargs.get("position_ids")
+        if positions is not None:
+            kwargs["position_ids"] = positions.clamp(max=max_len - 1)
+        return args, kwargs
+
+    handle = model.register_forward_pre_hook(cap, with_kwargs=True)
+    # transformers' "exceeded the model's predefined maximum length" notice measures the padded
+    # batch (longest prompt + largest budget); every running row stays inside the context
+    _render.drop_log_message("transformers.generation.stopping_criteria", "exceeded the model's predefined maximum length")
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def eos_token_ids(model: Any, tokenizer: Any) -> set[int]:

@@ -12,12 +12,13 @@ log-probs, which makes ``score`` work; with another server completions carry no 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from typing import Any, TypeVar
 
-from llmkit.backends._http import ClientError, JSONClient, RetryPolicy, display_url
+from llmkit.backends._http import ClientError, JSONClient, RetryPolicy, checked_base_url
 from llmkit.backends._pool import DaemonPool
 from llmkit.backends._render import checked_params
 from llmkit.backends.base import (
@@ -41,10 +42,8 @@ class OpenAIBackend(Backend):
     def __init__(self, options: BackendOptions, *, backoff_base: float = 0.5, backoff_max: float = 30.0) -> None:
         if not options.base_url:
             raise UsageError("the openai backend needs --base-url, e.g. http://127.0.0.1:8000/v1")
-        if not options.base_url.startswith(("http://", "https://")):
-            raise UsageError(f"--base-url must start with http:// or https://, not {display_url(options.base_url)!r}")
         self.options = options
-        self.base_url = display_url(options.base_url)
+        self.base_url = checked_base_url(options.base_url)
         policy = RetryPolicy(options.max_retries, backoff_base, backoff_max)
         api_key = os.environ.get(options.api_key_env) or None  # a local server needs none
         self._http = JSONClient(options.base_url, api_key, options.request_timeout, options.concurrency, policy)
@@ -89,11 +88,13 @@ class OpenAIBackend(Backend):
             body["messages"] = prompt
         else:
             body["prompt"] = list(prompt.ids) if isinstance(prompt, TokenIds) else prompt
+        path = "/chat/completions" if chat else "/completions"
         try:
-            answer = self._http.post("/chat/completions" if chat else "/completions", body)
+            answer = self._http.post(path, body)
         except ClientError as exc:
             return _too_long_result(exc) or _raise_client_error(exc)
-        return _generation_result(answer, chat)
+        choices = _choices(answer, self._http.shown(path), params.n, "message" if chat else "text")
+        return _generation_result(answer, choices, chat)
 
     def _score_one(self, text: str) -> TokenScores:
         if not text:  # servers refuse an empty prompt; its tokens (BOS at most) have no log-prob anyway
@@ -106,14 +107,8 @@ class OpenAIBackend(Backend):
             if _too_long_result(exc):
                 return TokenScores(token_ids=[], logprobs=[], error="too_long", detail=exc.message)
             _raise_client_error(exc)
-        choice = answer["choices"][0]
-        ids = choice.get("prompt_token_ids") or []
-        entries = choice.get("prompt_logprobs") or []
-        if len(entries) != len(ids):
-            raise BackendUnavailable(f"{self.base_url} answered without prompt log-probs for every token")
-        # JSON keys are strings; entry t holds log p(ids[t] | ids[:t]), entry 0 is null
-        logprobs = [float(entry[str(token)]["logprob"]) for token, entry in zip(ids[1:], entries[1:])]
-        return TokenScores(token_ids=list(ids[1:]), logprobs=logprobs)
+        url = self._http.shown("/completions")
+        return _prompt_scores(_choices(answer, url, 1, "prompt_token_ids")[0], url)
 
     def _sampling_body(self, params: SamplingParams) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -141,7 +136,13 @@ class OpenAIBackend(Backend):
             if self.options.model and exc.status == 404:  # a server without /models: take --model on trust
                 return self.options.model, None, False
             _raise_client_error(exc)
-        cards = [card for card in (listing or {}).get("data", []) if isinstance(card, dict) and card.get("id")]
+        listed = (listing or {}).get("data", []) if isinstance(listing, dict | None) else None
+        if not isinstance(listed, list):  # not an OpenAI model list: as good as no /models
+            if self.options.model:
+                return self.options.model, None, False
+            url = self._http.shown("/models")
+            raise BackendUnavailable(f"{url} answered without a 'data' list of models: {_excerpt(listing)}; give --model")
+        cards = [card for card in listed if isinstance(card, dict) and card.get("id")]
         is_vllm = any(card.get("owned_by") == "vllm" for card in cards)
         if self.options.model:
             card = next((c for c in cards if c["id"] == self.options.model), None)
@@ -163,11 +164,47 @@ class OpenAIBackend(Backend):
         return [future.result() for future in futures]
 
 
-def _generation_result(answer: dict[str, Any], chat: bool) -> GenerationResult:
-    choices = sorted(answer.get("choices") or [], key=lambda c: c.get("index", 0))
+#: what the field that makes a choice usable holds
+_FIELD_TYPES: dict[str, type] = {"text": str, "message": dict, "prompt_token_ids": list}
+
+
+def _choices(answer: Any, url: str, n: int, field: str) -> list[dict[str, Any]]:
+    """The ``n`` choices of a 200 answer in index order, each with ``field``; else BackendUnavailable
+    (exit 69) naming the URL and what is missing, rather than a KeyError from deep inside."""
+    choices = answer.get("choices") if isinstance(answer, dict) else None
+    if not isinstance(choices, list) or not all(isinstance(choice, dict) for choice in choices):
+        raise BackendUnavailable(f"{url} answered without a 'choices' list: {_excerpt(answer)}")
+    if len(choices) != n:
+        raise BackendUnavailable(
+            f"{url} answered {len(choices)} of the {n} choices asked for (does the server support n?)"
+        )
+    if not all(isinstance(choice.get(field), _FIELD_TYPES[field]) for choice in choices):
+        raise BackendUnavailable(f"{url} answered a choice without {field!r}: {_excerpt(answer)}")
+    return sorted(choices, key=lambda choice: choice.get("index", 0))
+
+
+def _prompt_scores(choice: dict[str, Any], url: str) -> TokenScores:
+    """Token log-probs from vLLM's ``prompt_token_ids`` and ``prompt_logprobs`` in one choice."""
+    ids, entries = choice.get("prompt_token_ids"), choice.get("prompt_logprobs")
+    if not isinstance(ids, list) or not isinstance(entries, list) or len(entries) != len(ids):
+        raise BackendUnavailable(f"{url} answered without prompt log-probs for every token")
+    try:
+        # JSON keys are strings; entry t holds log p(ids[t] | ids[:t]), entry 0 is null
+        logprobs = [float(entry[str(token)]["logprob"]) for token, entry in zip(ids[1:], entries[1:])]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BackendUnavailable(f"{url} answered prompt log-probs without one for each token ({exc!r})") from exc
+    return TokenScores(token_ids=list(ids[1:]), logprobs=logprobs)
+
+
+def _excerpt(answer: Any) -> str:
+    """The start of an answer, for a message."""
+    return json.dumps(answer)[:200]
+
+
+def _generation_result(answer: dict[str, Any], choices: list[dict[str, Any]], chat: bool) -> GenerationResult:
     completions = []
     for choice in choices:
-        text = (choice.get("message") or {}).get("content") if chat else choice.get("text")
+        text = choice["message"].get("content") if chat else choice["text"]
         reason = "length" if choice.get("finish_reason") == "length" else "stop"
         completions.append(Completion(text=text or "", token_ids=list(choice.get("token_ids") or []), finish_reason=reason))
     prompt_ids = answer.get("prompt_token_ids") if chat else (choices[0].get("prompt_token_ids") if choices else None)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from llmkit.backends._render import check_sampling_values
 from llmkit.backends.base import Prompt, SamplingParams
 from llmkit.errors import UsageError
 
@@ -56,8 +57,14 @@ class BackendOptions:
         str, typer.Option(help="openai: name of the environment variable holding the API key.", rich_help_panel=_PANEL)
     ] = "OPENAI_API_KEY"
     concurrency: Annotated[
-        int, typer.Option(min=1, help="openai: requests in flight at once.", rich_help_panel=_PANEL)
-    ] = 8
+        int,
+        typer.Option(
+            min=1,
+            help="openai: requests in flight at once. A vLLM server batches them, so it needs many; "
+            "lower it for a rate-limited API (429 answers are retried with backoff anyway).",
+            rich_help_panel=_PANEL,
+        ),
+    ] = 64
     request_timeout: Annotated[
         float, typer.Option(min=0.1, help="openai: seconds before a request times out.", rich_help_panel=_PANEL)
     ] = 600.0
@@ -77,6 +84,8 @@ class BackendOptions:
         # the openai backend never reads it, vLLM and transformers would fail late and differently
         if self.dtype not in DTYPES:
             raise UsageError(f"unknown --dtype {self.dtype!r}; choose auto, float32, float16 or bfloat16")
+        # the values given: a bad one is known now, not after minutes of loading a model
+        check_sampling_values({name: getattr(self, name) for name in ("max_tokens", "temperature", "top_p", "top_k")})
 
     def sampling(self, **defaults: Any) -> SamplingParams:
         """Sampling params: the subcommand's ``defaults`` overridden by what the user gave."""

@@ -8,8 +8,9 @@ Each POST takes the next action of its script (then "ok" once the script is used
 - ``hang``: read the request, then never answer (until the server stops)
 - ``drop``: read the request, then close the connection without a byte of answer
 - ``slow:SECONDS``: answer ok after that long (to observe how many requests are in flight)
+- ``json:BODY``: HTTP 200 with BODY (any JSON text) as the answer, e.g. ``json:{"weird": 1}``
 
-``GET /v1/models`` always answers. The server records every request (path, body, headers, time).
+``GET /v1/models`` always answers: with ``models_body`` when set, else a list of ``model_card``. The server records every request (path, body, headers, time).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Seen:
 class FaultServer:
     script: list[str] = field(default_factory=list)
     model_card: dict[str, Any] = field(default_factory=lambda: {"id": "fault-model", "object": "model", "owned_by": "test"})
+    models_body: Any = None
     seen: list[Seen] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
@@ -83,7 +85,8 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             server.record(Seen("GET", self.path, None, dict(self.headers), time.monotonic()))
             if self.path.rstrip("/") == "/v1/models":
-                self._send(200, {"object": "list", "data": [server.model_card]})
+                listing = server.models_body if server.models_body is not None else {"object": "list", "data": [server.model_card]}
+                self._send(200, listing)
             else:
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
 
@@ -111,6 +114,8 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 self.connection.shutdown(socket.SHUT_RDWR)
             elif kind == "429":
                 self._send(429, {"error": {"message": "slow down"}}, {"Retry-After": arg or "1"})
+            elif kind == "json":
+                self._send(200, json.loads(arg))
             elif kind == "status":
                 code, _, message = arg.partition(":")
                 self._send(int(code), {"error": {"message": message or f"injected {code}"}})

@@ -177,3 +177,106 @@ def test_a_too_long_prompt_leaves_no_transformers_warning(tiny_llama, caplog):
     backend.close()
     assert result.error == "too_long"
     assert not [r for r in caplog.records if "Token indices" in r.getMessage()]
+
+
+@pytest.fixture(scope="module")
+def short_context_llama(tiny_llama, tmp_path_factory):
+    """The tiny Llama with a 48-token context: --max-tokens above it is capped per prompt length."""
+    import json
+    import shutil
+
+    model = tmp_path_factory.mktemp("short_context") / "tiny_llama_48"
+    shutil.copytree(tiny_llama, model)
+    config = json.loads((model / "config.json").read_text())
+    config["max_position_embeddings"] = 48
+    (model / "config.json").write_text(json.dumps(config))
+    return model
+
+
+def _generate_calls(backend, monkeypatch) -> list[dict]:
+    """Record every ``model.generate`` call of ``backend`` (batch size and max_new_tokens)."""
+    calls: list[dict] = []
+    real = backend.model.generate
+
+    def counting(input_ids, **kwargs):
+        calls.append({"rows": input_ids.shape[0], "max_new_tokens": kwargs["generation_config"].max_new_tokens})
+        return real(input_ids, **kwargs)
+
+    monkeypatch.setattr(backend.model, "generate", counting)
+    return calls
+
+
+def test_context_capped_budgets_share_one_generate_call(short_context_llama, monkeypatch, caplog):
+    """A large --max-tokens (the subcommands' defaults run to 8192) with a short context gives each
+    prompt length its own budget; the batch is still one generate call, and each prompt gets what
+    it gets alone (greedy), ended at its own budget with finish reason "length"."""
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    with HFBackend(BackendOptions(model=str(short_context_llama), dtype="float32", device="cpu")) as backend:
+        assert backend.max_model_len == 48
+        filler = backend.tokenizer.encode("the cat sat", add_special_tokens=False)[0]
+        prompts = [*PROMPTS[:3], TokenIds([filler] * 30), TokenIds([filler] * 46), TokenIds([filler] * 5), PROMPTS[4]]
+        params = SamplingParams(temperature=0, max_tokens=8192)
+        alone = [backend.generate([prompt], params)[0] for prompt in prompts]
+        calls = _generate_calls(backend, monkeypatch)
+        positions: list[int] = []  # what the decoder layers see, after the backend's own hooks
+        record = lambda module, args, kwargs: positions.append(int(kwargs["position_ids"].max()))  # noqa: E731
+        handle = backend.model.model.register_forward_pre_hook(record, with_kwargs=True)
+        together = backend.generate(prompts, params)
+        handle.remove()
+    assert len(calls) == 1 and calls[0]["rows"] == len(prompts)
+    budgets = [48 - len(result.prompt_token_ids) for result in alone]
+    assert len(set(budgets)) >= 5 and calls[0]["max_new_tokens"] == max(budgets)
+    for one, batched, budget in zip(alone, together, budgets):
+        assert batched.prompt_token_ids == one.prompt_token_ids
+        ((a,), (b,)) = one.completions, batched.completions
+        assert (b.token_ids, b.text, b.finish_reason) == (a.token_ids, a.text, a.finish_reason)
+        assert len(b.token_ids) <= budget
+        if b.finish_reason == "length":
+            assert len(b.token_ids) == budget
+    assert sum(r.completions[0].finish_reason == "length" for r in together) >= 5
+    # rows that ended early are fed padding until the last one ends: their positions stay in the
+    # context too, and transformers' notice about the padded width, which only misleads, is dropped
+    assert positions and max(positions) == 47
+    assert not [r for r in caplog.records if "maximum length" in r.getMessage()]
+
+
+def test_sampled_rows_end_at_their_own_budgets(short_context_llama, monkeypatch):
+    """n samples of prompts of several lengths: one generate call, each sample cut at its prompt's
+    budget, and the same seed gives the same samples."""
+    with HFBackend(BackendOptions(model=str(short_context_llama), dtype="float32", device="cpu")) as backend:
+        filler = backend.tokenizer.encode("the cat sat", add_special_tokens=False)[0]
+        prompts = [TokenIds([filler] * k) for k in (4, 20, 40, 45)]
+        params = SamplingParams(temperature=1.0, max_tokens=100, n=3, seed=5)
+        calls = _generate_calls(backend, monkeypatch)
+        first = backend.generate(prompts, params)
+        again = backend.generate(prompts, params)
+    assert [c["rows"] for c in calls] == [4, 4]  # each expanded to 3 rows inside generate
+    for k, result in zip((4, 20, 40, 45), first):
+        assert len(result.completions) == 3
+        for completion in result.completions:
+            assert len(completion.token_ids) <= 48 - k
+            assert completion.finish_reason == ("length" if len(completion.token_ids) == 48 - k else "stop")
+    ids = lambda results: [[c.token_ids for c in r.completions] for r in results]  # noqa: E731
+    assert ids(first) == ids(again)
+
+
+def test_learned_position_table_survives_mixed_budgets(tiny_llama, tmp_path):
+    """GPT-2 looks positions up in a table of the context's size: rows that ended early are fed
+    padding past it while the longest-budget row runs on, which must not index past the table."""
+    import shutil
+
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=512, n_positions=48, n_embd=32, n_layer=1, n_head=2, bos_token_id=1, eos_token_id=2)
+    GPT2LMHeadModel(config).save_pretrained(tmp_path)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_llama / name, tmp_path / name)
+    with HFBackend(BackendOptions(model=str(tmp_path), dtype="float32", device="cpu")) as backend:
+        params = SamplingParams(temperature=0, max_tokens=1000)
+        results = backend.generate([TokenIds([5] * k) for k in (3, 30, 45)], params)
+        alone = [backend.generate([TokenIds([5] * k)], params)[0] for k in (3, 30, 45)]
+    assert [r.completions[0].token_ids for r in results] == [r.completions[0].token_ids for r in alone]
+    assert all(len(r.completions[0].token_ids) <= 48 - k for r, k in zip(results, (3, 30, 45)))

@@ -208,3 +208,74 @@ def test_interrupt_exits_promptly_while_a_request_hangs():
             child.kill()
         assert time.monotonic() - started < 5
         assert b"KeyboardInterrupt" in child.stderr.read()
+
+
+@pytest.mark.parametrize(
+    "body, missing",
+    [('{"weird": 1}', "'choices'"), ("[1, 2]", "'choices'"), ('{"choices": [{"index": 0}, {"index": 1}]}', "'text'"),
+     ('{"choices": [{"index": 0, "text": "a"}]}', "2 choices")],  # fmt: skip
+)
+def test_unexpected_answer_is_exit_69_naming_url_and_what_is_missing(body, missing):
+    """A server that answers 200 with something else than a completion: exit 69, not a KeyError."""
+    with FaultServer([f"json:{body}"]) as server, _open(server) as backend:
+        with pytest.raises(BackendUnavailable) as caught:
+            backend.generate(["hi"], SamplingParams(n=2, seed=1))
+    assert caught.value.exit_code == 69
+    assert f"{server.url}/completions" in str(caught.value) and missing in str(caught.value)
+
+
+def test_unexpected_chat_answer_is_exit_69():
+    body = '{"choices": [{"index": 0, "text": "not a chat answer"}]}'
+    with FaultServer([f"json:{body}"]) as server, _open(server) as backend:
+        with pytest.raises(BackendUnavailable, match=r"chat/completions.*'message'"):
+            backend.generate([[{"role": "user", "content": "hi"}]], GREEDY)
+
+
+@pytest.mark.parametrize("body", ['{"weird": 1}', '{"choices": [{"index": 0, "prompt_token_ids": [1, 2], '
+                                  '"prompt_logprobs": [null, {"7": {"logprob": -1.0}}]}]}'])  # fmt: skip
+def test_unexpected_score_answer_is_exit_69(body):
+    vllm_card = {"id": "fault-model", "object": "model", "owned_by": "vllm"}
+    with FaultServer([f"json:{body}"], model_card=vllm_card) as server, _open(server) as backend:
+        with pytest.raises(BackendUnavailable) as caught:
+            backend.score(["text"])
+    assert caught.value.exit_code == 69 and f"{server.url}/completions" in str(caught.value)
+
+
+def test_unexpected_model_listing():
+    """/models that lists nothing usable: --model is taken on trust, else exit 69 saying to give it."""
+    with FaultServer(models_body=[1, 2]) as server:
+        with _open(server, model="given") as backend:
+            assert backend.model == "given"
+        with pytest.raises(BackendUnavailable, match=f"{server.url}/models.*--model"):
+            _open(server)
+
+
+@pytest.mark.parametrize(
+    "url, why",
+    [("http://127.0.0.1:99999/v1", "port"), ("http://127.0.0.1:0/v1", "port"), ("http://127.0.0.1:abc/v1", "port"),
+     ("http://[::1/v1", "not a URL"), ("http:///v1", "no host"), ("ftp://127.0.0.1/v1", "http:// or https://")],  # fmt: skip
+)
+def test_malformed_base_url_is_a_usage_error(url, why):
+    with pytest.raises(UsageError, match=why):
+        OpenAIBackend(BackendOptions(backend="openai", base_url=url))
+
+
+def test_malformed_base_url_is_exit_2_without_its_password(capfd):
+    from llmkit.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["mia", "score", "-i", "/nonexistent.jsonl", "--backend", "openai",
+              "--base-url", "http://user:s3cret@127.0.0.1:99999/v1"])  # fmt: skip
+    err = capfd.readouterr().err
+    assert info.value.code == 2 and "99999" in err and "s3cret" not in err and "Traceback" not in err
+
+
+def test_default_concurrency_lets_a_server_batch():
+    """vLLM batches the requests in flight: the default keeps far more than a handful there."""
+    assert BackendOptions().concurrency == 64
+    with FaultServer(["slow:1.0"] * 80) as server:
+        backend = OpenAIBackend(BackendOptions(backend="openai", base_url=server.url), **FAST)
+        with backend:
+            results = backend.generate([f"p{i}" for i in range(80)], GREEDY)
+    assert [r.completions[0].text for r in results] == [f"echo:p{i}#0" for i in range(80)]
+    assert 32 < server.max_in_flight <= 64
