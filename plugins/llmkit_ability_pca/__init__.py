@@ -61,9 +61,9 @@ def _where(pairs: list[str] | None) -> tuple[tuple[str, str], ...]:
 
 
 @app.command()
-@llmkit.io_options
+@llmkit.whole_input_options
 def ability_pca(
-    io: llmkit.IOOptions,
+    io: llmkit.WholeInputOptions,
     benchmarks: Annotated[str | None, typer.Option(help="Comma-separated benchmarks to analyse, in this order (default: all seen).", rich_help_panel=_TABLE)] = None,
     model_field: Annotated[str, typer.Option(help="Field naming the model.", rich_help_panel=_TABLE)] = "model",
     benchmark_field: Annotated[str, typer.Option(help="Long records: field naming the benchmark.", rich_help_panel=_TABLE)] = "benchmark",

@@ -52,9 +52,9 @@ def score(
 
 
 @app.command("eval")
-@llmkit.io_options
+@llmkit.whole_input_options
 def evaluate(
-    io: llmkit.IOOptions,
+    io: llmkit.WholeInputOptions,
     label_field: Annotated[str, typer.Option(help="Field holding the label: 1/true = member, 0/false = non-member.")] = "label",
     score_field: Annotated[str, typer.Option(help="Field holding the {method: score} object.")] = "mia",
 ) -> None:

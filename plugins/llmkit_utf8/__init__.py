@@ -69,9 +69,9 @@ def next_byte(
 
 
 @app.command("char-tiers")
-@llmkit.io_options
+@llmkit.whole_input_options
 def char_tiers(
-    io: llmkit.IOOptions,
+    io: llmkit.WholeInputOptions,
     field: Annotated[str, typer.Option(help="Corpus field holding the text.")] = "text",
     candidates: Annotated[
         list[str] | None, typer.Option(help="Characters to list as `unseen` when absent: U+4E00-U+9FFF, U+3042, or a text file; repeatable.")
@@ -90,9 +90,9 @@ def char_tiers(
 
 
 @app.command()
-@llmkit.io_options
+@llmkit.whole_input_options
 def summary(
-    io: llmkit.IOOptions,
+    io: llmkit.WholeInputOptions,
     tier_field: Annotated[str, typer.Option(help="Field holding the tier (records without it are grouped as `none`).")] = "tier",
 ) -> None:
     """Validity of generate / next-byte outputs by tier, byte length, k and step: JSON rows on stdout, tables on stderr."""

@@ -120,11 +120,14 @@ def test_option_help_survives_postponed_annotations(capfd):
 
 @pytest.mark.parametrize("command", [["mia", "eval"], ["utf8-eval", "summary"], ["utf8-eval", "char-tiers"], ["ability-pca"]])
 def test_first_party_aggregates_refuse_shard(tmp_path, command):
+    """Aggregates analyse their whole input: --shard and --resume are not even offered."""
     data = tmp_path / "in.jsonl"
     data.write_text('{"id": 1}\n')
-    result = run_llmkit(*command, "-i", str(data), "--shard", "1/2")
-    assert result.returncode == 2
-    assert b"--shard and --resume do not apply" in result.stderr
+    for flag in (["--shard", "1/2"], ["--resume", "-o", str(tmp_path / "out.jsonl")]):
+        result = run_llmkit(*command, "-i", str(data), *flag)
+        assert result.returncode == 2
+        assert f"No such option: {flag[0]}".encode() in result.stderr
+    assert b"--shard" not in run_llmkit(*command, "--help").stdout
 
 
 def test_root_help_names_every_subcommand_groups_included():
