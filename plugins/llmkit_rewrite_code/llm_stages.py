@@ -1,5 +1,5 @@
-"""The two LLM stages, SGCR (style-guided code rewriting) and SCOR (self-contained optimising
-rewriting), and the post-filters every rewritten program must pass.
+"""What the two LLM stages (:mod:`.sgcr`, :mod:`.scor`) share: prompting with the code, and the
+post-filters every rewritten program must pass.
 
 Post-filters, in order, on the program taken from the answer (:mod:`.codeblock`):
 ``no_code_block`` (none, or the answer ends inside one), ``rewrite_syntax`` (it does not
@@ -11,19 +11,16 @@ A prompt longer than the model's context is rejected ``too_long``.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import llmkit
 
 from llmkit_rewrite_code.codeblock import find_code_blocks, pick_program
 from llmkit_rewrite_code.model import SharedModel
-from llmkit_rewrite_code.selfcontained import unresolved_names
 from llmkit_rewrite_code.stages import field_clash, passed_stage
 from llmkit_rewrite_code.syntax import compile_error
 
 MIN_CHARS = 50  # a program of this many characters or fewer is too short
-_RATING = re.compile(r"rating\W{0,3}\s*[:=]?\s*\**\s*(\d+(?:\.\d+)?)\s*(?:/\s*10|out of 10)?", re.IGNORECASE)
 
 
 def check_program(completion: llmkit.Completion) -> str | llmkit.Reject:
@@ -46,16 +43,6 @@ def check_program(completion: llmkit.Completion) -> str | llmkit.Reject:
     if repeated is not None:
         return llmkit.Reject("repetition", repeated.describe())
     return block.code
-
-
-def parse_rating(answer: str) -> float | None:
-    """The first "Rating: N/10" outside code blocks, when 0 <= N <= 10; else None."""
-    prose = answer.split("```", 1)[0]  # the prompt asks for the rating before the program
-    match = _RATING.search(prose)
-    if match is None:
-        return None
-    value = float(match.group(1))
-    return value if 0.0 <= value <= 10.0 else None
 
 
 class RewriteStep(llmkit.Step):
@@ -100,39 +87,3 @@ class RewriteStep(llmkit.Step):
 
     def close(self) -> None:
         self.model.close()
-
-
-class SgcrStep(RewriteStep):
-    """Style-guided code rewriting; adds ``sgcr_score`` (the model's 0-10 rating, or null)."""
-
-    name = "sgcr"
-    prompt_name = "sgcr"
-
-    def annotate(self, record: llmkit.Record, completion: llmkit.Completion) -> llmkit.Outcome:
-        record["sgcr_score"] = parse_rating(completion.text)
-        return passed_stage(record, self.name)
-
-
-class ScorStep(RewriteStep):
-    """Self-contained optimising rewriting; adds ``unresolved_names`` and, with
-    ``require_self_contained``, rejects ``not_self_contained`` when some name is unresolved."""
-
-    name = "scor"
-    prompt_name = "scor"
-
-    def __init__(self, *args: object, require_self_contained: bool = False, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.require_self_contained = require_self_contained
-
-    def open(self) -> None:
-        # libcst is first imported after the model's answer; without this, a missing extra
-        # would surface only after the first batch's generation
-        llmkit.require("libcst", "rewrite", "the scor stage (its unresolved-names check)")
-
-    def annotate(self, record: llmkit.Record, completion: llmkit.Completion) -> llmkit.Outcome:
-        names = unresolved_names(record[self.field])
-        record["unresolved_names"] = names
-        if self.require_self_contained and names != []:
-            detail = "libcst could not parse the program" if names is None else f"unresolved: {', '.join(names[:20])}"
-            return llmkit.Reject("not_self_contained", detail)
-        return passed_stage(record, self.name)

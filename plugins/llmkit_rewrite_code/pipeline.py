@@ -7,7 +7,8 @@ from pathlib import Path
 import llmkit
 
 from llmkit_rewrite_code.lint import LintStep
-from llmkit_rewrite_code.llm_stages import ScorStep, SgcrStep
+from llmkit_rewrite_code.scor import ScorStep
+from llmkit_rewrite_code.sgcr import SgcrStep
 from llmkit_rewrite_code.model import SharedModel
 from llmkit_rewrite_code.stages import LLM_STAGES, parse_stages
 from llmkit_rewrite_code.syntax import SyntaxStep

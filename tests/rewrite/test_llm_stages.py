@@ -6,7 +6,7 @@ import pytest
 
 import llmkit
 from llmkit_rewrite_code.codeblock import find_code_blocks, pick_program
-from llmkit_rewrite_code.llm_stages import parse_rating
+from llmkit_rewrite_code.sgcr import parse_rating
 from llmkit_rewrite_code.pipeline import build_pipeline
 from llmkit_rewrite_code.selfcontained import unresolved_names
 
