@@ -45,7 +45,7 @@ class FaultServer:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._httpd = _Server(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -73,6 +73,12 @@ class FaultServer:
     def record(self, seen: Seen) -> None:
         with self._lock:
             self.seen.append(seen)
+
+
+class _Server(ThreadingHTTPServer):
+    # a listen backlog for a client's whole pool (the default, 5, can leave connections waiting
+    # a SYN retry on a busy machine, which the concurrency test would read as fewer in flight)
+    request_queue_size = 128
 
 
 def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
