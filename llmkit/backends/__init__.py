@@ -15,7 +15,7 @@ from llmkit.backends.base import (
     TokenScores,
 )
 from llmkit.backends.hf import eos_token_ids, load_causal_lm
-from llmkit.backends._render import load_tokenizer
+from llmkit.backends._render import load_tokenizer, prompt_problem
 from llmkit.backends.options import BackendOptions
 from llmkit.backends.vllm import vllm_engine_args, vllm_generate, vllm_on_cpu, vllm_open
 
@@ -34,6 +34,7 @@ __all__ = [
     "load_causal_lm",
     "load_tokenizer",
     "open_backend",
+    "prompt_problem",
     "vllm_engine_args",
     "vllm_generate",
     "vllm_on_cpu",

@@ -137,7 +137,9 @@ def render_prompts(tokenizer: Any, prompts: Sequence[Prompt]) -> list[list[int]]
 
 
 def prompt_problem(prompt_ids: list[int], max_len: int | None) -> GenerationResult | None:
-    """A ready ``error`` result when a prompt cannot run, else None: it must leave room for one token."""
+    """A ready ``error`` result when a prompt cannot run (``empty_prompt``; ``too_long``: it must
+    leave room for one token), else None. Public, so that a plugin's own backend (contrastive-gen's
+    pair) refuses prompts by the same rule as every backend."""
     if not prompt_ids:
         return GenerationResult(error="empty_prompt", detail="the prompt has no tokens", prompt_token_ids=[])
     if max_len is not None and len(prompt_ids) + 1 > max_len:

@@ -17,6 +17,7 @@ from llmkit import (
     UsageError,
     default_backend_name,
     load_tokenizer,
+    prompt_problem,
 )
 
 from llmkit_contrastive.vocab import check_same_vocab
@@ -75,19 +76,19 @@ def vllm_unavailable_reason() -> str | None:
 
 
 def split_prompts(prompts: Sequence[Prompt], max_model_len: int) -> tuple[list[GenerationResult], list[list[int]]]:
-    """One result per prompt (``too_long`` where the prompt leaves no room to generate) and the
-    token ids of the prompts that can run, in order; both pair backends share this."""
+    """One result per prompt (an error where the prompt cannot run, by the backends' rule:
+    :func:`llmkit.prompt_problem`) and the token ids of the prompts that can run, in order; both
+    pair backends share this."""
     results: list[GenerationResult] = []
     runnable: list[list[int]] = []
     for prompt in prompts:
         if not isinstance(prompt, TokenIds):
             raise TypeError("the contrastive pair takes TokenIds prompts")
-        if len(prompt.ids) + 1 > max_model_len:
-            detail = f"prompt of {len(prompt.ids)} tokens; context {max_model_len}"
-            results.append(GenerationResult(error="too_long", detail=detail))
-        else:
-            results.append(GenerationResult(prompt_token_ids=list(prompt.ids)))
-            runnable.append(list(prompt.ids))
+        ids = list(prompt.ids)
+        problem = prompt_problem(ids, max_model_len)
+        results.append(problem or GenerationResult(prompt_token_ids=ids))
+        if problem is None:
+            runnable.append(ids)
     return results, runnable
 
 

@@ -98,17 +98,14 @@ class ContrastiveGenStep(Step):
         assert self.backend is not None, "open() first"
         outcomes: list[Outcome] = [None] * len(records)
         prompts, where = [], []
-        limit = self.backend.max_model_len
         for i, record in enumerate(records):
             prompt = self._clash(record) or self._prompt(record)
             if isinstance(prompt, Reject):
                 outcomes[i] = prompt
             elif isinstance(prompt, TokenIds) and not prompt.ids:
-                # --no-chat, an empty text and a tokenizer without BOS: the plain backends reject
-                # this as empty_prompt, the pair backends do not check it: one reason on every backend
+                # --no-chat, an empty text and a tokenizer without BOS: every backend rejects it
+                # (llmkit.prompt_problem); refused here too, so that no backend is sent it
                 outcomes[i] = Reject("empty_prompt", "the prompt has no tokens")
-            elif isinstance(prompt, TokenIds) and limit is not None and len(prompt.ids) + 1 > limit:
-                outcomes[i] = Reject("too_long", f"prompt of {len(prompt.ids)} tokens; context {limit}")
             else:
                 prompts.append(prompt)
                 where.append(i)
