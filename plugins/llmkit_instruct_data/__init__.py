@@ -1,0 +1,89 @@
+"""instruct-data: instruction-tuning data from human-written instructions (LMSYS-Chat-1M-Synth's
+recipe): prepare the instructions, judge the responses 0-10, select the best per instruction.
+
+Only typer and llmkit are imported here; the steps import what they need when they run.
+"""
+
+# no `from __future__ import annotations`: Typer reads the option metadata from live annotations
+from typing import Annotated
+
+import typer
+
+import llmkit
+
+app = typer.Typer(
+    help="Instruction-tuning data from human-written instructions: prepare (first user turn, dedup, "
+    "flags), judge (LLM-as-judge 0-10 scores), select (best response per instruction, SFT or DPO).",
+    no_args_is_help=True,
+)
+
+
+@app.command("prepare")
+@llmkit.io_options
+def prepare(
+    io: llmkit.IOOptions,
+    field: Annotated[
+        str, typer.Option(help="Field holding the instruction when a record has no conversation/messages list.")
+    ] = "instruction",
+    keep_flagged: Annotated[bool, typer.Option(help="Write flagged records to the output too (with their flags).")] = False,
+    near_duplicates: Annotated[
+        float | None,
+        typer.Option(metavar="JACCARD", help="Also flag near-duplicates: MinHash LSH at this Jaccard threshold (e.g. 0.8)."),
+    ] = None,
+    num_perm: Annotated[int, typer.Option(help="MinHash permutations (--near-duplicates).")] = 128,
+    template_words: Annotated[int, typer.Option(help="Words of the shared opening that groups template instructions.")] = 8,
+    template_min: Annotated[
+        int, typer.Option(help="Distinct instructions a group needs before its members are flagged template; 0 = off.")
+    ] = 20,
+    redaction_pattern: Annotated[
+        str, typer.Option(help="Regular expression of the dataset's redaction markers.")
+    ] = r"\bNAME_\d+\b",
+) -> None:
+    """Take each record's first user turn as 'instruction' and add 'flags'.
+
+    Flags: empty, duplicate_of (the first occurrence's id), near_duplicate_of (--near-duplicates),
+    redacted, template. Flagged records go to --rejects with the flag as the reason (empty,
+    duplicate, near_duplicate, redacted, template) unless --keep-flagged. Other reject reasons:
+    missing_field, bad_messages, field_exists. Under --shard, duplicates are found within a shard.
+    """
+    from llmkit_instruct_data.prepare import PrepareSettings, PrepareStep, check_settings
+
+    settings = PrepareSettings(
+        field=field,
+        id_field=io.id_field,
+        keep_flagged=keep_flagged,
+        near_duplicates=near_duplicates,
+        num_perm=num_perm,
+        template_words=template_words,
+        template_min=template_min,
+        redaction=redaction_pattern,
+        resume_from=tuple(p for p in (io.output, io.rejects) if p and p != "-") if io.resume else (),
+    )
+    check_settings(settings)
+    llmkit.run_step(PrepareStep(settings), io)
+
+
+@app.command("select")
+@llmkit.io_options
+def select(
+    io: llmkit.IOOptions,
+    min_score: Annotated[float | None, typer.Option(help="Reject instructions whose best score is below this.")] = None,
+    format: Annotated[
+        str, typer.Option("--format", help="messages ({messages: [user, assistant]}) or plain ({instruction, response}).")
+    ] = "messages",
+    pairs: Annotated[bool, typer.Option(help="Write (best, worst) preference pairs in TRL's DPO form instead.")] = False,
+    allow_repetition: Annotated[bool, typer.Option(help="Let a response flagged for repetition be chosen.")] = False,
+    keep_fields: Annotated[bool, typer.Option(help="Carry every input field into the output too.")] = False,
+    field: Annotated[str, typer.Option(help="Field holding the instruction.")] = "instruction",
+) -> None:
+    """Keep the best-scored response per instruction (ties: the shorter) as a training record.
+
+    Reads 'response' or 'responses' with 'preference_score' (instruct-data judge). Reject reasons:
+    missing_field, bad_scores, no_scored_response, low_score, no_pair (--pairs), field_exists.
+    """
+    from llmkit_instruct_data.select import SelectSettings, SelectStep, check_settings
+
+    settings = SelectSettings(format=format, pairs=pairs, min_score=min_score, allow_repetition=allow_repetition,
+                              keep_fields=keep_fields, field=field, id_field=io.id_field)
+    check_settings(settings)
+    llmkit.run_step(SelectStep(settings), io)
