@@ -17,11 +17,21 @@ from llmkit.backends.base import (
 from llmkit.backends.hf import eos_token_ids, load_causal_lm
 from llmkit.backends._render import load_tokenizer, prompt_problem
 from llmkit.backends.options import BackendOptions
+from llmkit.backends.surgery import (
+    Block,
+    head_features,
+    input_width,
+    mask_input_features,
+    save_checkpoint,
+    transformer_blocks,
+    zero_input_features,
+)
 from llmkit.backends.vllm import vllm_engine_args, vllm_generate, vllm_on_cpu, vllm_open
 
 __all__ = [
     "Backend",
     "BackendOptions",
+    "Block",
     "ChatMessages",
     "Completion",
     "GenerationResult",
@@ -31,14 +41,20 @@ __all__ = [
     "TokenScores",
     "default_backend_name",
     "eos_token_ids",
+    "head_features",
+    "input_width",
     "load_causal_lm",
     "load_tokenizer",
+    "mask_input_features",
     "open_backend",
     "prompt_problem",
+    "save_checkpoint",
+    "transformer_blocks",
     "vllm_engine_args",
     "vllm_generate",
     "vllm_on_cpu",
     "vllm_open",
+    "zero_input_features",
 ]
 
 
