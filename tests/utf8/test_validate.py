@@ -107,7 +107,7 @@ def test_error_kinds_and_scores(hex_bytes, kinds, soft, partial):
 def test_empty_and_valid_inputs_score_one():
     for data in (b"", "日本語 and 🙂".encode()):
         found = check_bytes(data)
-        assert (found.valid, found.soft, found.partial, found.errors) == (True, 1.0, 1.0, [])
+        assert (found.valid, found.soft, found.partial, found.errors) == (True, 1.0, 1.0, ())
 
 
 def test_valid_prefix_and_tail_against_brute_force():
