@@ -87,3 +87,38 @@ def select(
                               keep_fields=keep_fields, field=field, id_field=io.id_field)
     check_settings(settings)
     llmkit.run_step(SelectStep(settings), io)
+
+
+@app.command("judge")
+@llmkit.io_options
+@llmkit.backend_options
+def judge(
+    io: llmkit.IOOptions,
+    backend: llmkit.BackendOptions,
+    n_judge: Annotated[int, typer.Option(help="Judge samples per response, averaged (> 1 samples at temperature 1).")] = 1,
+    keep_judge_text: Annotated[bool, typer.Option(help="Write the judge's answers to 'judge_text'.")] = False,
+    tokenizer: Annotated[
+        str | None, typer.Option(help="Tokenizer that counts response tokens (default: the judge's).")
+    ] = None,
+    prompt: Annotated[
+        str | None, typer.Option(help="Replace the judge prompt with this file (placeholders {instruction}, {response}).")
+    ] = None,
+    repetition_tokens: Annotated[
+        int | None, typer.Option(help="Also flag repetition for responses longer than this many tokens.")
+    ] = None,
+    field: Annotated[str, typer.Option(help="Field holding the instruction (else the first user turn of messages).")] = "instruction",
+) -> None:
+    """Score each response (or each of 'responses') 0-10 with an LLM judge.
+
+    Adds preference_score (-1: no score in the judge's final line), response_token_length and
+    repetition_flag (lists with 'responses'). Reject reasons: missing_field, bad_messages,
+    bad_responses, field_exists.
+    """
+    from llmkit_instruct_data.judge import JudgeSettings, JudgeStep, check_settings
+
+    if backend.model is None and backend.backend != "openai":
+        raise llmkit.UsageError("--model is required (the judge)")
+    settings = JudgeSettings(field=field, n_judge=n_judge, keep_judge_text=keep_judge_text, tokenizer=tokenizer,
+                             prompt_file=prompt, repetition_tokens=repetition_tokens)
+    check_settings(settings)
+    llmkit.run_step(JudgeStep(settings, backend), io)
