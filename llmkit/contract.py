@@ -32,7 +32,7 @@ from llmkit.io import (
 )
 from llmkit.options import option_set
 from llmkit.progress import Progress
-from llmkit.step import LateReject, Reject, Step
+from llmkit.step import LateReject, Reject, Step, check_outcomes
 from llmkit.summary import Summary
 
 _PANEL = "Input and output"
@@ -236,20 +236,22 @@ def _process(run: _Run, batch: _Batch, out: LineWriter, rejects: LineWriter | No
     finally:
         _current.clear()
         _sources.clear()
-    if len(outcomes) != len(todo):
-        raise RuntimeError(f"step {run.step.name!r} returned {len(outcomes)} outcomes for {len(todo)} records")
+    plain = type(outcomes) is list and len(outcomes) == len(todo) and _all_dicts(outcomes)
+    if not plain:  # a record never vanishes silently: anything but dicts and Rejects is a bug
+        outcomes = check_outcomes(run.step, len(todo), outcomes)
     # counted once the step is done with them, so that a run stopped by an error or a signal
     # still reports in = out + rejected
     run.summary.read += len(batch.records)
     if batch.prerejected:
         given = iter(outcomes)
         outcomes = [batch.prerejected.get(id(r)) or next(given) for r in batch.records]
-    if _all_dicts(outcomes):  # the common case: everything kept
+        plain = False
+    if plain:  # the common case: everything kept
         kept = outcomes
     else:
         kept, rejected = [], []
         for index, outcome in enumerate(outcomes):
-            if type(outcome) is dict:
+            if isinstance(outcome, dict):
                 kept.append(outcome)
             elif isinstance(outcome, Reject):
                 run.summary.count_reject(outcome.reason)

@@ -5,7 +5,11 @@ per record, in the same order:
 
 - a ``dict``: the record to write (usually the input record with fields added);
 - a :class:`Reject`: the record goes to ``--rejects`` with the reason (or is counted);
-- ``None``: the record was consumed without output (aggregating steps such as a PCA).
+- ``None``: the record was consumed without output; only an aggregating step (``aggregate =
+  True``, such as a PCA) may return it.
+
+Anything else, or a list of another length than the batch, is a bug in the step: the core stops
+the run with exit 70 naming the step (:class:`StepContractError`), so a record never vanishes.
 
 ``finish()`` may yield extra records after the last batch (the results of an aggregate), and
 :class:`LateReject` items for input records an aggregate removes only once it has seen them all.
@@ -18,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Union
+
+from llmkit.errors import LlmkitError
 
 Record = dict[str, Any]
 
@@ -44,6 +50,39 @@ class LateReject:
     record: Record
     reject: Reject
     source: str | None = None
+
+
+class StepContractError(LlmkitError):
+    """A step broke the outcome contract (exit 70, an internal error of the step's plugin)."""
+
+
+def check_outcomes(step: Step, count: int, outcomes: Any) -> list[Outcome]:
+    """``outcomes`` as a list when it holds one valid outcome for each of ``count`` records,
+    else :class:`StepContractError` naming the step. A dict (or a dict subclass) is kept, a
+    :class:`Reject` rejected, ``None`` allowed from an aggregate step only."""
+    if type(outcomes) is not list:
+        if not isinstance(outcomes, (list, tuple)):
+            raise StepContractError(
+                f"step {step.name!r} returned {type(outcomes).__name__} from process(), not a list of outcomes"
+            )
+        outcomes = list(outcomes)
+    if len(outcomes) != count:
+        raise StepContractError(f"step {step.name!r} returned {len(outcomes)} outcomes for {count} records")
+    if {*map(type, outcomes)} <= _PLAIN:  # the common case, checked in C
+        return outcomes
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, (dict, Reject)) or (outcome is None and step.aggregate):
+            continue
+        if outcome is None:
+            raise StepContractError(
+                f"step {step.name!r} returned None for record {index + 1} of its batch: only an aggregate "
+                "step may consume a record without output (return the record, or a Reject)"
+            )
+        raise StepContractError(
+            f"step {step.name!r} returned a {type(outcome).__name__} for record {index + 1} of its batch, "
+            "not a record (dict) or a Reject"
+        )
+    return outcomes
 
 
 class Step:
@@ -93,6 +132,8 @@ class Chain(Step):
     def __init__(self, steps: Sequence[Step]) -> None:
         self.steps = list(steps)
         self.batch_size = min((s.batch_size for s in self.steps), default=256)
+        # an instance attribute shadows the ClassVar: the chain consumes records if a step does
+        self.aggregate = any(s.aggregate for s in self.steps)  # type: ignore[misc]
 
     def open(self) -> None:
         for step in self.steps:
@@ -104,8 +145,8 @@ class Chain(Step):
             alive = [i for i, o in enumerate(outcomes) if isinstance(o, dict)]
             if not alive:
                 break
-            results = step.process([outcomes[i] for i in alive])  # type: ignore[misc]
-            for i, result in zip(alive, results, strict=True):
+            results = check_outcomes(step, len(alive), step.process([outcomes[i] for i in alive]))  # type: ignore[misc]
+            for i, result in zip(alive, results):
                 if isinstance(result, Reject) and result.stage is None:
                     result = Reject(result.reason, result.detail, step.name)
                 outcomes[i] = result
@@ -118,6 +159,9 @@ class Chain(Step):
     def close(self) -> None:
         for step in reversed(self.steps):
             step.close()
+
+
+_PLAIN = frozenset({dict, Reject})
 
 
 def existing_field(

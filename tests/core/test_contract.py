@@ -74,6 +74,7 @@ class Collect(Step):
     """An aggregate: consumes everything, writes one record at the end."""
 
     name = "collect"
+    aggregate = True
 
     def __init__(self):
         self.total = 0
@@ -99,6 +100,7 @@ class Threshold(Step):
     """An aggregate that learns only at the end which records it drops (those below the mean)."""
 
     name = "threshold"
+    aggregate = True
 
     def __init__(self):
         self.seen = []
