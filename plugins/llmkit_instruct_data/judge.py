@@ -54,6 +54,8 @@ class _Item:
     instruction: str
     responses: list[str]
     several: bool
+    #: the record's own repetition flags (``repetition_flag``, or contrastive-gen's ``repetition``)
+    flags: list[bool] | None = None
     first_pair: int = 0
 
 
@@ -125,7 +127,12 @@ class JudgeStep(Step):
             clash = existing_field(record, name)
             if clash is not None:
                 return clash
-        return _Item(index, instruction, listed, several)
+        given = record.get("repetition_flag", record.get("repetition"))
+        flags = None if given is None else given if several else [given]
+        if flags is not None and (not isinstance(flags, list) or len(flags) != len(listed)
+                                  or not all(isinstance(f, bool) for f in flags)):
+            return Reject("bad_responses", "the record's repetition flags do not match its responses (one bool each)")
+        return _Item(index, instruction, listed, several, flags)
 
     def _token_lengths(self, texts: list[str]) -> list[int]:
         if not texts:
@@ -135,9 +142,7 @@ class JudgeStep(Step):
     def _output(self, record: Record, item: _Item, results: list[llmkit.GenerationResult], lengths: list[int]) -> Outcome:
         answers = [[c.text for c in result.completions] if result.error is None else [] for result in results]
         scores = [mean_score([parse_score(a) for a in texts]) if texts else NO_SCORE for texts in answers]
-        flags = self._repetition(record, item, lengths)
-        if isinstance(flags, Reject):
-            return flags
+        flags = self._repetition(item, lengths)
         one = not item.several
         out = {
             **record,
@@ -150,14 +155,8 @@ class JudgeStep(Step):
             out["judge_text"] = kept[0] if one else kept
         return out
 
-    def _repetition(self, record: Record, item: _Item, lengths: list[int]) -> list[bool] | Reject:
-        given = record.get("repetition_flag", record.get("repetition"))
-        if given is None:
-            flags = [find_repetition(r) is not None for r in item.responses]
-        else:
-            flags = given if item.several else [given]
-            if not isinstance(flags, list) or len(flags) != len(item.responses) or not all(isinstance(f, bool) for f in flags):
-                return Reject("bad_responses", "the record's repetition flags do not match its responses (one bool each)")
+    def _repetition(self, item: _Item, lengths: list[int]) -> list[bool]:
+        flags = item.flags if item.flags is not None else [find_repetition(r) is not None for r in item.responses]
         limit = self.settings.repetition_tokens
         if limit is not None:
             flags = [f or n > limit for f, n in zip(flags, lengths)]
