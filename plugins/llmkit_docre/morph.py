@@ -75,14 +75,17 @@ def _sudachi() -> Tokenize:
             "Install them with: pip install sudachipy sudachidict-core"
         ) from None
     try:
-        tokenizer = Dictionary().create()  # split mode is chosen per call
+        dictionary = Dictionary()
     except Exception as exc:  # noqa: BLE001  (no dictionary installed: SudachiPy raises its own error types)
         raise llmkit.BackendUnavailable(
             f"SudachiPy found no dictionary ({exc}). Install one with: pip install sudachidict-core"
         ) from None
+    # SudachiPy 0.7 renamed create() to tokenizer(); mode A gives short units, as UniDic's
+    make = getattr(dictionary, "tokenizer", None) or dictionary.create
+    tokenizer = make(mode=SplitMode.A)
 
     def tokenize(text: str) -> list[str]:
-        return [m.surface() for m in tokenizer.tokenize(text, SplitMode.A) if m.surface().strip()]
+        return [m.surface() for m in tokenizer.tokenize(text) if m.surface().strip()]
 
     return tokenize
 

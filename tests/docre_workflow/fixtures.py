@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tests.scripted import ScriptedBackend
+from llmkit.testing import ScriptedBackend
 
 #: the line the shipped prompts put just before the text to translate
 TEXT_START = "with no notes or explanations.\n\n"
