@@ -54,7 +54,8 @@ def timed_pair(plain, contrastive, repeats: int) -> tuple[float, float]:
 def bench_hf(expert: str, amateur: str, prompts, tokenizer, new_tokens: int, repeats: int) -> tuple[float, float]:
     import torch
 
-    from llmkit import BackendOptions, SamplingParams, load_causal_lm
+    from llmkit import BackendOptions, SamplingParams
+    from llmkit.backends import load_causal_lm
     from llmkit_contrastive.formulas import Contrast
     from llmkit_contrastive.hf_decode import LockstepDecoder
 

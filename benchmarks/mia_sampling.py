@@ -53,10 +53,11 @@ def timed(backend, prompts: list[str], params) -> tuple[float, int, int]:
 
 def bench(name: str, model: str, prompts: list[str], args: argparse.Namespace) -> float:
     import llmkit
+    import llmkit.backends
     from llmkit import SamplingParams
 
     options = llmkit.BackendOptions(model=model, backend=name, max_model_len=512)
-    backend = llmkit.open_backend(options)
+    backend = llmkit.backends.open_backend(options)
     n = args.num_samples
     one_request = SamplingParams(temperature=1.0, top_k=50, max_tokens=args.max_tokens, n=n)
     separate = SamplingParams(temperature=1.0, top_k=50, max_tokens=args.max_tokens, n=1)

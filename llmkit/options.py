@@ -75,3 +75,13 @@ def _named(annotation: Any, name: str) -> Any:
             extra.param_decls = (f"--{name.replace('_', '-')}",)
         named.append(extra)
     return Annotated[(base, *named)]  # type: ignore[return-value]
+
+
+def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: add the shared backend options (``--model``, ``--backend``, sampling, ...) to a
+    Typer command, which receives them as ``backend_options: BackendOptions``."""
+    from llmkit.backends.options import BackendOptions
+
+    # A command written before the rename takes them as ``backend``: accepted while plugins move over.
+    legacy = "backend" in inspect.signature(func).parameters
+    return option_set(BackendOptions, "backend" if legacy else "backend_options")(func)

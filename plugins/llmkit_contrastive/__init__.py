@@ -20,7 +20,7 @@ app = typer.Typer(
 @llmkit.backend_options
 def contrastive_gen(
     io: llmkit.IOOptions,
-    backend: llmkit.BackendOptions,
+    backend_options: llmkit.BackendOptions,
     expert: Annotated[
         str | None, typer.Option(help="The post-trained model (path or hub name); --model is the same option.")
     ] = None,
@@ -46,9 +46,9 @@ def contrastive_gen(
     from llmkit_contrastive.formulas import Contrast
     from llmkit_contrastive.step import ContrastiveGenStep, GenSettings, check_settings
 
-    if expert is not None and backend.model is not None and expert != backend.model:
+    if expert is not None and backend_options.model is not None and expert != backend_options.model:
         raise llmkit.UsageError("--expert and --model name different models; give one of them")
-    chosen = expert or backend.model
+    chosen = expert or backend_options.model
     if chosen is None:
         raise llmkit.UsageError("--expert (or --model) is required")
     settings = GenSettings(
@@ -62,4 +62,4 @@ def contrastive_gen(
         response_field=response_field,
     )
     check_settings(settings)
-    llmkit.run_step(ContrastiveGenStep(settings, backend), io)
+    llmkit.run_step(ContrastiveGenStep(settings, backend_options), io)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from llmkit import Backend, BackendOptions, GenerationResult, Prompt, SamplingParams, eos_token_ids, load_causal_lm
+from llmkit import BackendOptions, Prompt, SamplingParams
+from llmkit.backends import Backend, GenerationResult, eos_token_ids, load_causal_lm
 
 from llmkit_contrastive.formulas import Contrast
 from llmkit_contrastive.hf_decode import LockstepDecoder, context_length

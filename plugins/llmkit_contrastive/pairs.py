@@ -6,19 +6,8 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from llmkit import (
-    Backend,
-    BackendOptions,
-    BackendUnavailable,
-    Completion,
-    GenerationResult,
-    Prompt,
-    TokenIds,
-    UsageError,
-    default_backend_name,
-    load_tokenizer,
-    prompt_problem,
-)
+from llmkit import BackendOptions, BackendUnavailable, Completion, Prompt, UsageError
+from llmkit.backends import Backend, GenerationResult, TokenIds, default_backend_name, load_tokenizer, prompt_problem
 
 from llmkit_contrastive.vocab import check_same_vocab
 
@@ -77,7 +66,7 @@ def vllm_unavailable_reason() -> str | None:
 
 def split_prompts(prompts: Sequence[Prompt], max_model_len: int) -> tuple[list[GenerationResult], list[list[int]]]:
     """One result per prompt (an error where the prompt cannot run, by the backends' rule:
-    :func:`llmkit.prompt_problem`) and the token ids of the prompts that can run, in order; both
+    :func:`llmkit.backends.prompt_problem`) and the token ids of the prompts that can run, in order; both
     pair backends share this."""
     results: list[GenerationResult] = []
     runnable: list[list[int]] = []

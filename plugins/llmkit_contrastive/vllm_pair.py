@@ -15,20 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from llmkit import (
-    Backend,
-    BackendOptions,
-    BackendUnavailable,
-    Completion,
-    GenerationResult,
-    Prompt,
-    SamplingParams,
-    UsageError,
-    vllm_engine_args,
-    vllm_generate,
-    vllm_on_cpu,
-    vllm_open,
-)
+from llmkit import BackendOptions, BackendUnavailable, Completion, Prompt, SamplingParams, UsageError
+from llmkit.backends import Backend, GenerationResult, vllm_engine_args, vllm_generate, vllm_on_cpu, vllm_open
 
 from llmkit_contrastive.formulas import Contrast
 from llmkit_contrastive.pairs import fill_results, split_prompts
@@ -102,7 +90,7 @@ CPU_DEFAULTS = {"enforce_eager": True, "block_size": 32}
 
 def engine_args(options: BackendOptions, model: str) -> dict[str, Any]:
     """``vllm.LLM`` arguments for the pair folder ``model``: the vllm backend's rules
-    (:func:`llmkit.vllm_engine_args`: the options, ``--gpu-memory-utilization`` on CPU and GPU,
+    (:func:`llmkit.backends.vllm_engine_args`: the options, ``--gpu-memory-utilization`` on CPU and GPU,
     chunked prefill off on the CPU build, ``LLMKIT_VLLM_ENGINE_ARGS``) with :data:`CPU_DEFAULTS`
     below the environment variable. The torch.compile cache is disabled (read by the engine's
     processes too), so that the two sub-models never share one, eager or not.
@@ -142,7 +130,7 @@ class VLLMContrastivePair(Backend):
         self._max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
-        """The vllm backend's sampling rules (:func:`llmkit.vllm_generate`): max_tokens capped at
+        """The vllm backend's sampling rules (:func:`llmkit.backends.vllm_generate`): max_tokens capped at
         the context, greedy ``n > 1`` gives ``n`` copies of the greedy completion, vLLM's errors
         translated."""
         if self.llm is None:

@@ -21,7 +21,7 @@ app = typer.Typer(
 @llmkit.backend_options
 def score(
     io: llmkit.IOOptions,
-    backend: llmkit.BackendOptions,
+    backend_options: llmkit.BackendOptions,
     methods: Annotated[
         str, typer.Option(help="Comma-separated: samia, samia-zlib, loss, zlib, mink, minkpp.")
     ] = "samia",
@@ -48,7 +48,7 @@ def score(
         mink_k=mink_k,
         keep_samples=keep_samples,
     )
-    llmkit.run_step(ScoreStep(backend, config), io)
+    llmkit.run_step(ScoreStep(backend_options, config), io)
 
 
 @app.command("eval")

@@ -7,7 +7,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import llmkit
-from llmkit import Backend, BackendOptions, Outcome, Record, Reject, Step, UsageError
+from llmkit import BackendOptions, Outcome, Record, Reject, Step, UsageError
+from llmkit.backends import Backend, open_backend
 from llmkit_mia import likelihood, samia
 
 SAMPLING_METHODS = ("samia", "samia-zlib")
@@ -68,7 +69,7 @@ class ScoreStep(Step):
         if self.options.chat:
             raise UsageError("mia continues and scores the raw text; --chat does not apply")
         if self.backend is None:
-            self.backend = llmkit.open_backend(self.options)
+            self.backend = open_backend(self.options)
         if self.config.scoring and not self.backend.can_score:
             raise UsageError(
                 f"the {self.backend.name!r} backend cannot give token log-probabilities, which "

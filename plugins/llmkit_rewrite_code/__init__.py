@@ -20,7 +20,7 @@ app = typer.Typer(
 @llmkit.backend_options
 def rewrite_code(
     io: llmkit.IOOptions,
-    backend: llmkit.BackendOptions,
+    backend_options: llmkit.BackendOptions,
     stages: Annotated[str, typer.Option(help="Comma-separated stages to run, always in pipeline order: syntax, lint, sgcr, scor.")] = "syntax,lint,sgcr,scor",
     field: Annotated[str, typer.Option(help="Field holding the code; LLM stages write the rewritten program back here.")] = "text",
     lint_threshold: Annotated[float, typer.Option(help="Keep snippets whose penalised pylint score is at least this.")] = 7.0,
@@ -41,7 +41,7 @@ def rewrite_code(
     from llmkit_rewrite_code.pipeline import build_pipeline
 
     step = build_pipeline(
-        stages, field, backend, lint_threshold=lint_threshold, workers=workers,
+        stages, field, backend_options, lint_threshold=lint_threshold, workers=workers,
         lint_timeout=lint_timeout or None, sgcr_prompt=sgcr_prompt, scor_prompt=scor_prompt,
         keep_original=keep_original, require_self_contained=require_self_contained,
     )

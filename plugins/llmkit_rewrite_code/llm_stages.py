@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import llmkit
+import llmkit.backends
 
 from llmkit_rewrite_code.codeblock import find_code_blocks, pick_program
 from llmkit_rewrite_code.model import SharedModel
@@ -68,7 +69,7 @@ class RewriteStep(llmkit.Step):
             outcomes[i] = self._outcome(records[i], codes[i], result)  # type: ignore[arg-type]
         return outcomes
 
-    def _outcome(self, record: llmkit.Record, code: str, result: llmkit.GenerationResult) -> llmkit.Outcome:
+    def _outcome(self, record: llmkit.Record, code: str, result: llmkit.backends.GenerationResult) -> llmkit.Outcome:
         if result.error is not None:
             return llmkit.Reject(result.error, result.detail)
         if not result.completions:

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import llmkit
+import llmkit.backends
 
 #: SwallowCode's sampling settings (also SwallowMath's).
 DEFAULT_SAMPLING = {"temperature": 0.2, "top_p": 0.7, "max_tokens": 8192}
 
 
 class SharedModel:
-    """Opens ``llmkit.open_backend(options)`` once (or wraps a backend given for tests)."""
+    """Opens ``llmkit.backends.open_backend(options)`` once (or wraps a backend given for tests)."""
 
-    def __init__(self, options: llmkit.BackendOptions, backend: llmkit.Backend | None = None) -> None:
+    def __init__(self, options: llmkit.BackendOptions, backend: llmkit.backends.Backend | None = None) -> None:
         self.options = options
         self._backend = backend
         self._owned = backend is None
 
     @property
-    def backend(self) -> llmkit.Backend:
+    def backend(self) -> llmkit.backends.Backend:
         if self._backend is None:
-            self._backend = llmkit.open_backend(self.options)
+            self._backend = llmkit.backends.open_backend(self.options)
         return self._backend
 
     def sampling(self) -> llmkit.SamplingParams:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import llmkit
+import llmkit.backends
 
 from llmkit_rewrite_code.lint import LintStep
 from llmkit_rewrite_code.scor import ScorStep
@@ -26,7 +27,7 @@ def build_pipeline(
     scor_prompt: str | Path | None = None,
     keep_original: bool = False,
     require_self_contained: bool = False,
-    backend: llmkit.Backend | None = None,
+    backend: llmkit.backends.Backend | None = None,
 ) -> llmkit.Chain:
     """The chain for ``stages`` (e.g. ``"syntax,lint"``); ``backend`` replaces opening one (tests)."""
     chosen = parse_stages(stages)

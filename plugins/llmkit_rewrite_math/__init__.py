@@ -17,7 +17,7 @@ app = typer.Typer(help="Rewrite web math text the SwallowMath way: drop boilerpl
 @llmkit.backend_options
 def rewrite_math(
     io: llmkit.IOOptions,
-    backend: llmkit.BackendOptions,
+    backend_options: llmkit.BackendOptions,
     field: Annotated[str, typer.Option(help="Field holding the text; the rewrite is written back here.")] = "text",
     prompt: Annotated[Path | None, typer.Option(help="Replace the prompt with this file (placeholder {text}).")] = None,
     keep_original: Annotated[bool, typer.Option(help="Keep the input text as original_<field>.")] = False,
@@ -28,6 +28,6 @@ def rewrite_math(
     """
     from llmkit_rewrite_math.rewrite import MathRewriteStep
 
-    if backend.model is None and backend.backend != "openai":
+    if backend_options.model is None and backend_options.backend != "openai":
         raise llmkit.UsageError("--model is required")
-    llmkit.run_step(MathRewriteStep(field, backend, prompt, keep_original), io)
+    llmkit.run_step(MathRewriteStep(field, backend_options, prompt, keep_original), io)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import llmkit
+import llmkit.backends
 
 DEFAULT_SAMPLING = {"temperature": 0.2, "top_p": 0.7, "max_tokens": 8192}
 MIN_CHARS = 50
@@ -34,7 +35,7 @@ class MathRewriteStep(llmkit.Step):
     batch_size = 256
 
     def __init__(self, field: str, options: llmkit.BackendOptions, prompt_file: str | Path | None = None,
-                 keep_original: bool = False, backend: llmkit.Backend | None = None) -> None:
+                 keep_original: bool = False, backend: llmkit.backends.Backend | None = None) -> None:
         self.field = field
         self.options = options
         self.template = llmkit.load_prompt("llmkit_rewrite_math", "rewrite", prompt_file, required={"text"})
@@ -44,7 +45,7 @@ class MathRewriteStep(llmkit.Step):
 
     def open(self) -> None:
         if self.model is None:
-            self.model = llmkit.open_backend(self.options)
+            self.model = llmkit.backends.open_backend(self.options)
         self.params = self.options.sampling(**DEFAULT_SAMPLING)  # backends cap new tokens by the context
 
     def process(self, records: list[llmkit.Record]) -> list[llmkit.Outcome]:
@@ -60,7 +61,7 @@ class MathRewriteStep(llmkit.Step):
     def _prompt(self, text: str) -> llmkit.Prompt:
         return self.options.prompt(self.template.render(text=text))
 
-    def _outcome(self, record: llmkit.Record, text: str, result: llmkit.GenerationResult) -> llmkit.Outcome:
+    def _outcome(self, record: llmkit.Record, text: str, result: llmkit.backends.GenerationResult) -> llmkit.Outcome:
         if result.error is not None:
             return llmkit.Reject(result.error, result.detail)
         if not result.completions:

@@ -39,7 +39,7 @@ def check(
 @llmkit.backend_options
 def generate(
     io: llmkit.IOOptions,
-    backend: llmkit.BackendOptions,
+    backend_options: llmkit.BackendOptions,
     protocol: Annotated[str, typer.Option(help="context-free (records {char}) or context-guided (records {context, term}).")] = "context-free",
     steps: Annotated[int, typer.Option(min=1, help="Tokens generated per prompt (context-guided: at least the bytes left of the term).")] = 5,
     char_field: Annotated[str, typer.Option(help="context-free: field holding one character.")] = "char",
@@ -49,7 +49,7 @@ def generate(
     """Prompt with the first k bytes of a character (or term), generate greedily, score the bytes; adds `utf8_generate`."""
     from llmkit_utf8.generate import GenerateStep
 
-    llmkit.run_step(GenerateStep(backend, protocol, steps, char_field, context_field, term_field), io)
+    llmkit.run_step(GenerateStep(backend_options, protocol, steps, char_field, context_field, term_field), io)
 
 
 @app.command("next-byte")
@@ -57,7 +57,7 @@ def generate(
 @llmkit.backend_options
 def next_byte(
     io: llmkit.IOOptions,
-    backend: llmkit.BackendOptions,
+    backend_options: llmkit.BackendOptions,
     field: Annotated[str, typer.Option(help="Field holding the text (a character or more) to cut inside characters.")] = "char",
     context_field: Annotated[str | None, typer.Option(help="Optional field holding a context put before the text.")] = None,
     top: Annotated[int, typer.Option(min=0, help="Most likely next tokens listed per position.")] = 5,
@@ -65,7 +65,7 @@ def next_byte(
     """Probability the model puts on well-formed next tokens inside multi-byte characters (transformers, float32); adds `utf8_next_byte`."""
     from llmkit_utf8.nextbyte import NextByteStep
 
-    llmkit.run_step(NextByteStep(backend, field, context_field, top), io)
+    llmkit.run_step(NextByteStep(backend_options, field, context_field, top), io)
 
 
 @app.command("char-tiers")

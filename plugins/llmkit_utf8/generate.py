@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import llmkit
+import llmkit.backends
 from llmkit import Reject
 
 from llmkit_utf8.bytemap import ByteMap, build_bytemap
@@ -96,7 +97,7 @@ class GenerateStep(llmkit.Step):
         char_field: str = "char",
         context_field: str = "context",
         term_field: str = "term",
-        backend: llmkit.Backend | None = None,
+        backend: llmkit.backends.Backend | None = None,
         bytemap: ByteMap | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
@@ -111,7 +112,7 @@ class GenerateStep(llmkit.Step):
 
     def open(self) -> None:
         if self.backend is None:
-            self.backend = llmkit.open_backend(self.options)
+            self.backend = llmkit.backends.open_backend(self.options)
         if not self.backend.gives_token_ids:
             where = getattr(self.backend, "base_url", "the server")
             raise llmkit.UsageError(
@@ -120,7 +121,7 @@ class GenerateStep(llmkit.Step):
             )
         self.tokenizer = self.backend.tokenizer
         if self.tokenizer is None and self.options.model is not None:
-            self.tokenizer = llmkit.load_tokenizer(self.options.model, self.options.trust_remote_code)
+            self.tokenizer = llmkit.backends.load_tokenizer(self.options.model, self.options.trust_remote_code)
         if self.bytemap is None:
             if self.tokenizer is None:
                 raise llmkit.UsageError("utf8-eval generate needs the model's tokenizer to map tokens to bytes")
@@ -188,7 +189,7 @@ class GenerateStep(llmkit.Step):
     def _generate(self, records: list[dict[str, Any]], runs: list[Run], outcomes: list[llmkit.Outcome]) -> None:
         assert self.backend is not None and self.bytemap is not None
         # one call for the batch: each run keeps the first ``budget`` tokens of its generation
-        results = self.backend.generate([llmkit.TokenIds(r.prompt) for r in runs], self._params(max(r.budget for r in runs)))
+        results = self.backend.generate([llmkit.backends.TokenIds(r.prompt) for r in runs], self._params(max(r.budget for r in runs)))
         per_record: dict[int, list[dict[str, Any]]] = {}
         for run, result in zip(runs, results, strict=True):
             if isinstance(outcomes[run.record], Reject):

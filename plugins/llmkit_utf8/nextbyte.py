@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import llmkit
+import llmkit.backends
 from llmkit import Reject
 
 from llmkit_utf8.bytemap import ByteMap, build_bytemap
@@ -96,9 +97,9 @@ class NextByteStep(llmkit.Step):
         llmkit.require("transformers", "hf", "next-byte distributions")
         if self.options.model is None:
             raise llmkit.UsageError("--model is required")
-        self.tokenizer = llmkit.load_tokenizer(self.options.model, self.options.trust_remote_code)
+        self.tokenizer = llmkit.backends.load_tokenizer(self.options.model, self.options.trust_remote_code)
         self.bytemap = build_bytemap(self.tokenizer)
-        self.model = llmkit.load_causal_lm(self.options.model, self.options)
+        self.model = llmkit.backends.load_causal_lm(self.options.model, self.options)
         vocab_size = self.model.get_output_embeddings().weight.shape[0]
         self.masks = ValidityMasks(self.bytemap, vocab_size, self.model.device)
 

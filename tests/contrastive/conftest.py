@@ -29,7 +29,8 @@ def pair(tiny_llama, tiny_llama_twin):
     from transformers import AutoTokenizer
 
     from llmkit_contrastive.chat import prompt_ids
-    from llmkit import BackendOptions, load_causal_lm
+    from llmkit import BackendOptions
+    from llmkit.backends import load_causal_lm
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
     prompts = [prompt_ids(tokenizer, [{"role": "user", "content": t}]) for t in INSTRUCTIONS]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from llmkit import BackendOptions, Reject, UsageError
-from tests.scripted import ScriptedBackend
+from llmkit.testing import ScriptedBackend
 
 
 def _step(**settings):

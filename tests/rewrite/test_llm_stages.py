@@ -11,7 +11,7 @@ from llmkit_rewrite_code.pipeline import build_pipeline
 from llmkit_rewrite_code.selfcontained import unresolved_names
 
 from tests.rewrite import answers
-from tests.scripted import ScriptedBackend
+from llmkit.testing import ScriptedBackend
 
 SNIPPET = "def m(v):\n    return sum(v) / len(v)\n\nprint(m([1, 2, 3]))\n"
 

@@ -15,7 +15,7 @@ from llmkit_utf8.check import CheckStep
 from llmkit_utf8.generate import GenerateStep
 from llmkit_utf8.summary import SummaryStep
 from llmkit_utf8.tiers import CharTiersStep, assign_tiers, parse_candidates
-from tests.scripted import ScriptedBackend
+from llmkit.testing import ScriptedBackend
 
 
 def run_cli(args, capsys) -> tuple[int, list[dict], str]:
@@ -158,7 +158,7 @@ def test_generate_context_guided_term_match():
 
 
 def test_generate_rejects():
-    from llmkit import TokenIds
+    from llmkit.backends import TokenIds
 
     # the scripted backend measures prompts by their repr: [97] fits, [240] (and longer) does not
     step, _ = scripted_step(lambda prompt: "", max_model_len=len(str(TokenIds([97]))))
