@@ -22,6 +22,7 @@ from llmkit.io import (
     LineBatch,
     LineWriter,
     canonical_json,
+    check_distinct_files,
     has_surrogate_escape,
     id_key,
     loads_exact,
@@ -148,13 +149,17 @@ def run_step(step: Step, options: IOOptions) -> Summary:
     if step.aggregate and (shard is not None or options.resume):
         raise UsageError(f"{step.name} analyses its whole input at once: --shard and --resume do not apply")
     run = _Run(options, step, shard)
+    out, rejects = run_outputs = _open_outputs(options)
+    run.rejects = rejects
     if options.resume:
-        scan_done(options.output, options.id_field, run.done)  # type: ignore[arg-type]
-        if options.rejects:
-            scan_done(options.rejects, options.id_field, run.done)
+        try:
+            scan_done(options.output, options.id_field, run.done)  # type: ignore[arg-type]
+            if options.rejects:
+                scan_done(options.rejects, options.id_field, run.done)
+        except BaseException:
+            _close_all(run_outputs)
+            raise
         run.summary.resumed = len(run.done)
-    out = LineWriter(options.output, append=options.resume)
-    rejects = run.rejects = LineWriter(options.rejects, append=options.resume) if options.rejects else None
     progress = Progress(enabled=not options.quiet)
     try:
         _stream(run, out, rejects, progress)
@@ -169,17 +174,38 @@ def run_step(step: Step, options: IOOptions) -> Summary:
             # the counts reached say what was written, before the CLI shows the error.
             if not options.quiet:
                 run.summary.print()
-            _close_quietly(out)
-            if rejects:
-                rejects.close()
+            _close_all(run_outputs)
     return run.summary
 
 
-def _close_quietly(out: LineWriter) -> None:
+def _open_outputs(options: IOOptions) -> tuple[LineWriter, LineWriter | None]:
+    """The output and rejects writers, each file locked for the whole run. Nothing is opened
+    before the same-file rule has passed, and a file is emptied (a run without ``--resume``) only
+    once both are held, so a run refused with exit 2 or 75 has changed no file."""
+    check_distinct_files(options.inputs or ["-"], options.output, options.rejects)
+    out = LineWriter(options.output)
+    try:
+        rejects = LineWriter(options.rejects) if options.rejects else None
+    except BaseException:
+        out.close()
+        raise
+    if not options.resume:
+        out.start_anew()
+        if rejects is not None:
+            rejects.start_anew()
+    return out, rejects
+
+
+def _close_all(writers: tuple[LineWriter, LineWriter | None]) -> None:
+    """Close both writers, the rejects even when closing the output fails (its error is raised)."""
+    out, rejects = writers
     try:
         out.close()
     except BrokenPipeError:
         pass
+    finally:
+        if rejects is not None:
+            rejects.close()
 
 
 def _stream(run: _Run, out: LineWriter, rejects: LineWriter | None, progress: Progress) -> None:

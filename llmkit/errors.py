@@ -5,6 +5,9 @@
      +-- InputError             exit 65  bad input data: fix the file (message names FILE:LINE and field)
      +-- BackendUnavailable     exit 69  a model, server or optional dependency cannot be reached or loaded
      +-- MissingDependency      exit 69  an optional extra is not installed: the message says what to install
+     +-- OutputError            exit 74  an output cannot be written (disk full, I/O error): the message names
+     |                                   the path and the OS's reason; the lines already written are kept
+     +-- TemporaryFailure       exit 75  try again later: e.g. an output is held by another running llmkit
      +-- OutputClosed           exit 0   the reader of stdout went away (`| head`): a normal end
 
 Plugins and backends raise these; only the CLI entry (`llmkit.cli.main`) turns them into exit
@@ -80,6 +83,20 @@ def install_hint(extra: str) -> str:
     if extra in EXTRAS:
         return f"Install it with: pip install 'llmkit[{extra}]'"
     return "It is a base dependency of llmkit: reinstall with pip install llmkit"
+
+
+class OutputError(LlmkitError):
+    """An output cannot be written (exit 74, EX_IOERR): disk full, an I/O error, a file gone
+    read-only. What was flushed before stays, so ``--resume`` continues once the cause is fixed."""
+
+    exit_code = 74
+
+
+class TemporaryFailure(LlmkitError):
+    """The same command may succeed later (exit 75, EX_TEMPFAIL): an output is locked by another
+    run that has not ended yet."""
+
+    exit_code = 75
 
 
 class OutputClosed(LlmkitError):

@@ -8,14 +8,17 @@ parsed with orjson by the contract; the other formats arrive as records already 
 from __future__ import annotations
 
 import base64
+import errno
+import fcntl
 import gzip
 import json
 import math
 import os
 import re
+import stat
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -23,7 +26,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from llmkit.errors import InputError, UsageError
+from llmkit.errors import InputError, OutputError, TemporaryFailure, UsageError
 
 BOM = b"\xef\xbb\xbf"
 DUMP_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
@@ -163,19 +166,39 @@ def read_batches(path: str, batch_size: int) -> Iterator[LineBatch | RecordBatch
 
 class LineWriter:
     """Writes whole JSONL lines, one write and one flush per batch, so a killed run leaves at
-    most one torn final line (which ``--resume`` cuts off)."""
+    most one torn final line (which ``--resume`` cuts off).
 
-    def __init__(self, path: str | None, append: bool = False) -> None:
+    A file is opened without truncating it and held under an exclusive ``flock`` until
+    :meth:`close` (or the end of the process, however it ends): a second run writing the same
+    file exits 75 instead of interleaving its lines. Lines are appended: :meth:`start_anew`
+    empties the file, once every output of the run is locked. A write that fails (disk full,
+    I/O error) is OutputError (74).
+    """
+
+    def __init__(self, path: str | None) -> None:
         self.path = path
+        self.shown = "standard output" if path is None or path == "-" else path
         if path is None or path == "-":
             self.handle: BinaryIO = sys.stdout.buffer
             self.owned = False
-        else:
-            try:
-                self.handle = open(path, "ab" if append else "wb")  # noqa: SIM115
-            except OSError as exc:
-                raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-            self.owned = True
+            return
+        try:
+            self.handle = open(path, "ab")  # noqa: SIM115 - truncated (start_anew) only once locked
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        self.owned = True
+        try:
+            self.regular = stat.S_ISREG(os.fstat(self.handle.fileno()).st_mode)
+            if self.regular:  # /dev/null, a FIFO or a terminal is shared by nature
+                _lock(self.handle, path)
+        except BaseException:
+            self.handle.close()
+            raise
+
+    def start_anew(self) -> None:
+        """Empty the file (a run without ``--resume``)."""
+        if self.owned and self.regular:
+            self.handle.truncate(0)
 
     def write_records(self, records: list[dict[str, Any]]) -> None:
         if records:
@@ -188,12 +211,118 @@ class LineWriter:
                     buffer += dumps(record, default=_to_json, option=DUMP_OPTIONS)
                 except orjson.JSONEncodeError:
                     buffer += _dumps_fallback(record)
-            self.handle.write(buffer)
-            self.handle.flush()
+            try:
+                self.handle.write(buffer)
+                self.handle.flush()
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                raise self._failed(exc) from exc
 
     def close(self) -> None:
         if self.owned:
-            self.handle.close()
+            try:
+                self.handle.close()
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                raise self._failed(exc) from exc
+
+    def _failed(self, exc: OSError) -> OutputError:
+        if not self.owned:
+            _drop_buffered_stdout()
+        return OutputError(
+            f"cannot write {self.shown}: {exc.strerror or exc}; the lines written before are kept"
+            + (" (--resume continues from them)" if self.owned else "")
+        )
+
+
+def _drop_buffered_stdout() -> None:
+    """Point stdout at /dev/null after a failed write, so that the interpreter's last flush of
+    what is still buffered does not fail again (a traceback after the error message)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _lock(handle: BinaryIO, path: str) -> None:
+    """Hold ``handle``'s file under an exclusive flock, or raise TemporaryFailure (exit 75)
+    naming the process that holds it. A file system without flock (some network mounts)
+    runs unlocked, as before."""
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _flock_holder(handle)
+        who = f"process {holder}" if holder is not None else "another process"
+        raise TemporaryFailure(
+            f"{path} is being written by {who} (another llmkit run?); wait for it to end, or write elsewhere"
+        ) from None
+    except OSError as exc:
+        if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+            raise UsageError(f"cannot lock {path}: {exc.strerror or exc}") from exc
+
+
+def _flock_holder(handle: BinaryIO) -> int | None:
+    """The id of the process holding a flock on ``handle``'s file, from /proc/locks (Linux)."""
+    info = os.fstat(handle.fileno())
+    wanted = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        with open("/proc/locks") as table:
+            for line in table:
+                fields = line.split()  # 1: FLOCK  ADVISORY  WRITE 1234 fe:00:5571638 0 EOF
+                if "FLOCK" in fields and "->" not in fields and wanted in fields:
+                    return int(fields[fields.index(wanted) - 1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def check_distinct_files(inputs: Sequence[str], output: str | None, rejects: str | None) -> None:
+    """UsageError (exit 2) when an output is one of the inputs, or the output and the rejects
+    are one file; checked before anything is opened for writing.
+
+    Files are compared by device and inode, so a symlink, a hard link, ``./name`` and a shell
+    redirection (``< in.jsonl``, ``>> in.jsonl``) are recognised; an output that does not exist
+    yet, by its resolved path. Devices, FIFOs and terminals (``/dev/null`` for both outputs)
+    are not files a run could destroy, and pass.
+    """
+    sources: dict[Any, str] = {}
+    for path in inputs:
+        key = _regular_file(path, 0)
+        if key is not None:
+            sources.setdefault(key, "standard input" if path == "-" else path)
+    outputs = [("-o/--output", output)] + ([("--rejects", rejects)] if rejects is not None else [])
+    for option, path in outputs:
+        key = _regular_file(path, 1)
+        if key in sources:
+            where = "standard output" if path in (None, "-") else f"{option} {path}"
+            raise UsageError(f"{where} is the input {sources[key]}: writing it would destroy the input; write elsewhere")
+    if rejects is None:
+        return
+    out_key, rejects_key = _output_key(output), _output_key(rejects)
+    if out_key is not None and out_key == rejects_key:
+        raise UsageError(
+            f"--rejects {rejects} and the output ({'standard output' if output in (None, '-') else output}) are the same file: "
+            "their lines would interleave; give the rejects a file of their own"
+        )
+
+
+def _regular_file(path: str | None, fd: int) -> tuple[int, int] | None:
+    """(device, inode) of the regular file at ``path`` (links followed), or of ``fd`` for ``-``."""
+    try:
+        info = os.fstat(fd) if path is None or path == "-" else os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
+
+
+def _output_key(path: str | None) -> Any:
+    """What names an output for the same-file rule: its file, or where it will be created."""
+    if path is None or path == "-":
+        return _regular_file(None, 1) or "stdout"
+    if os.path.exists(path):
+        return _regular_file(path, 1)
+    return os.path.realpath(path)
 
 
 def _to_json(value: Any) -> Any:
