@@ -247,3 +247,22 @@ def test_sudachi_tokenizer_gives_the_same_spans():
     [doc] = run(translator(CAPITAL_JA), [capital_doc()], tokenizer="sudachi")
     assert_valid(doc)
     assert {k: v[0] for k, v in spans(doc).items()}[(3, 0)] == "日本航空"
+
+
+def test_an_answer_cut_by_the_token_limit_is_retried_then_rejected_truncated():
+    from llmkit import Completion
+    from llmkit.testing import ScriptedBackend
+
+    first = "<m1><m2>Tokyo</m2> Metropolis</m1> is the capital of <m3>Japan</m3>."
+
+    def answer(prompt):
+        text = prompt[-1]["content"]
+        if text.endswith(first + "\n"):
+            return Completion(CAPITAL_JA[first][:-3], [1], "length")  # tags all there, the end cut off
+        return CAPITAL_JA.get(text.split("explanations.\n\n", 1)[1].rstrip("\n"), "")
+
+    backend = ScriptedBackend(answer)
+    [out] = run(backend, [capital_doc()])
+    assert isinstance(out, llmkit.Reject) and out.reason == "truncated"
+    assert "sentence 0" in out.detail
+    assert backend.calls == 2
