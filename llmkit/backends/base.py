@@ -137,6 +137,13 @@ class Backend(ABC):
         """The Hugging Face tokenizer of the model, when the backend has one locally."""
         return self._tokenizer
 
+    def preferred_batch_size(self, step_default: int) -> int:
+        """Records per batch a step should feed this backend when the user gives no
+        ``--batch-size``. ``step_default`` is the step's own default, sized for a model held in
+        this process (hf); an engine that schedules sequences itself (vllm) wants more, so that
+        it never runs dry between batches. Steps set their ``batch_size`` from this in ``open()``."""
+        return step_default
+
     def close(self) -> None:
         """Free the model (GPU memory, worker processes, connections)."""
 

@@ -1,0 +1,55 @@
+"""Batch sizes: the contract reads a step's batch size after ``open()``, so a step can size its
+batches by the backend it opened; ``--batch-size`` wins over both."""
+
+from __future__ import annotations
+
+from llmkit import IOOptions, Step, run_step
+from llmkit.backends import Backend
+from tests.core.helpers import read_jsonl, write_jsonl
+
+
+class SizedInOpen(Step):
+    """Takes the batch size it is told in ``open()`` (as a generation step takes its backend's)."""
+
+    name = "sized-in-open"
+    batch_size = 4
+
+    def __init__(self, size_after_open: int) -> None:
+        self.size_after_open = size_after_open
+        self.seen: list[int] = []
+
+    def open(self) -> None:
+        self.batch_size = self.size_after_open
+
+    def process(self, records):
+        self.seen.append(len(records))
+        return [{**r, "batch": len(self.seen)} for r in records]
+
+
+def _run(tmp_path, step, **options):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": i} for i in range(25)])
+    out = tmp_path / "out.jsonl"
+    run_step(step, IOOptions(inputs=[str(source)], output=str(out), quiet=True, **options))
+    return read_jsonl(out)
+
+
+def test_the_batch_size_set_in_open_is_the_one_fed(tmp_path):
+    step = SizedInOpen(10)
+    written = _run(tmp_path, step)
+    assert step.seen == [10, 10, 5]  # not the class default of 4
+    assert [r["id"] for r in written] == list(range(25))
+
+
+def test_batch_size_option_wins_over_the_step(tmp_path):
+    step = SizedInOpen(10)
+    _run(tmp_path, step, batch_size=7)
+    assert step.seen == [7, 7, 7, 4]
+
+
+def test_a_backend_keeps_the_step_default_unless_it_knows_better():
+    class Plain(Backend):
+        def generate(self, prompts, params):
+            return []
+
+    assert Plain().preferred_batch_size(32) == 32
+    assert Plain().preferred_batch_size(1) == 1
