@@ -88,6 +88,8 @@ class ContrastiveGenStep(Step):
 
             self.backend = open_pair(self.settings, self.options, self.chat)
         self.tokenizer = self.backend.tokenizer
+        # a vllm engine wants more records per batch than a model held here (--batch-size wins)
+        self.batch_size = self.backend.preferred_batch_size(type(self).batch_size)
 
     def close(self) -> None:
         if self.backend is not None:
