@@ -22,6 +22,7 @@ from typing import Any
 from llmkit.backends.base import Completion, Prompt, SamplingParams
 from llmkit.backends.options import BackendOptions
 from llmkit.contract import IOOptions, WholeInputOptions, io_options, run_step, source_of, whole_input_options
+from llmkit.generation import GenerationStep, LazyBackend
 from llmkit.errors import (
     BackendUnavailable,
     InputError,
@@ -41,9 +42,11 @@ __all__ = [
     "BackendUnavailable",
     "Chain",
     "Completion",
+    "GenerationStep",
     "IOOptions",
     "InputError",
     "LateReject",
+    "LazyBackend",
     "LlmkitError",
     "MissingDependency",
     "Outcome",

@@ -14,10 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import llmkit
-import llmkit.backends
 
 from llmkit_rewrite_code.codeblock import find_code_blocks, pick_program
-from llmkit_rewrite_code.model import SharedModel
+from llmkit_rewrite_code.model import DEFAULT_SAMPLING
 from llmkit_rewrite_code.stages import field_clash, passed_stage
 from llmkit_rewrite_code.syntax import compile_error
 
@@ -46,45 +45,40 @@ def check_program(completion: llmkit.Completion) -> str | llmkit.Reject:
     return block.code
 
 
-class RewriteStep(llmkit.Step):
+class RewriteStep(llmkit.GenerationStep):
     """An LLM rewriting stage: prompt with the code, keep the checked program in ``field``."""
 
     prompt_name = ""
     batch_size = 256
+    sampling_defaults = DEFAULT_SAMPLING  # backends cap new tokens by the context
 
-    def __init__(self, field: str, model: SharedModel, prompt_file: str | Path | None = None,
+    def __init__(self, field: str, model: llmkit.LazyBackend, prompt_file: str | Path | None = None,
                  keep_original: bool = False) -> None:
-        self.field = field
-        self.model = model
+        super().__init__(model.backend_options, field=field, shared=model)
         self.template = llmkit.load_prompt("llmkit_rewrite_code", self.prompt_name, prompt_file, required={"code"})
         self.keep_original = keep_original
 
-    def process(self, records: list[llmkit.Record]) -> list[llmkit.Outcome]:
-        codes = [field_clash(record, self.name) or llmkit.get_text_field(record, self.field) for record in records]
-        todo = [i for i, code in enumerate(codes) if isinstance(code, str)]
-        prompts = [self.model.prompt(self.template.render(code=codes[i])) for i in todo]
-        results = self.model.backend.generate(prompts, self.model.sampling()) if prompts else []
-        outcomes: list[llmkit.Outcome] = list(codes)  # the rejects stay; the others are replaced
-        for i, result in zip(todo, results, strict=True):
-            outcomes[i] = self._outcome(records[i], codes[i], result)  # type: ignore[arg-type]
-        return outcomes
+    def check(self, record: llmkit.Record) -> llmkit.Reject | None:
+        return field_clash(record, self.name)
 
-    def _outcome(self, record: llmkit.Record, code: str, result: llmkit.backends.GenerationResult) -> llmkit.Outcome:
-        if result.error is not None:
-            return llmkit.Reject(result.error, result.detail)
-        if not result.completions:
-            return llmkit.Reject("no_answer", "the backend returned no completion")
-        completion = result.completions[0]
+    def prompt(self, record: llmkit.Record, text: str | None) -> llmkit.Prompt:
+        return self.chat_prompt(self.template.render(code=text))
+
+    def accept(self, record: llmkit.Record, completions: list[llmkit.Completion]) -> llmkit.Outcome:
+        completion = completions[0]
         program = check_program(completion)
         if isinstance(program, llmkit.Reject):
             return program
-        out = {**record, self.field: program}
+        field = self.text_field
+        out = {**record, field: program}
         if self.keep_original:
-            out.setdefault(f"original_{self.field}", code)  # the first rewrite's input, across jobs too
+            out.setdefault(f"original_{field}", record[field])  # the first rewrite's input, across jobs too
         return self.annotate(out, completion)
+
+    @property
+    def text_field(self) -> str:
+        assert self.field is not None  # always given, in __init__
+        return self.field
 
     def annotate(self, record: llmkit.Record, completion: llmkit.Completion) -> llmkit.Outcome:
         return passed_stage(record, self.name)
-
-    def close(self) -> None:
-        self.model.close()

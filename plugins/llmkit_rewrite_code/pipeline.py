@@ -10,7 +10,6 @@ import llmkit.backends
 from llmkit_rewrite_code.lint import LintStep
 from llmkit_rewrite_code.scor import ScorStep
 from llmkit_rewrite_code.sgcr import SgcrStep
-from llmkit_rewrite_code.model import SharedModel
 from llmkit_rewrite_code.stages import LLM_STAGES, parse_stages
 from llmkit_rewrite_code.syntax import SyntaxStep
 
@@ -18,7 +17,7 @@ from llmkit_rewrite_code.syntax import SyntaxStep
 def build_pipeline(
     stages: str,
     field: str,
-    options: llmkit.BackendOptions,
+    backend_options: llmkit.BackendOptions,
     *,
     lint_threshold: float = 7.0,
     workers: int | None = None,
@@ -31,9 +30,10 @@ def build_pipeline(
 ) -> llmkit.Chain:
     """The chain for ``stages`` (e.g. ``"syntax,lint"``); ``backend`` replaces opening one (tests)."""
     chosen = parse_stages(stages)
-    if LLM_STAGES & set(chosen) and backend is None and options.model is None and options.backend != "openai":
+    if LLM_STAGES & set(chosen) and backend is None and backend_options.model is None and backend_options.backend != "openai":
         raise llmkit.UsageError(f"--model is required for the LLM stage(s) {', '.join(s for s in chosen if s in LLM_STAGES)}")
-    model = SharedModel(options, backend)
+    # one model for both LLM stages, opened when the first batch reaches one
+    model = llmkit.LazyBackend(backend_options, backend) if LLM_STAGES & set(chosen) else None
     steps: list[llmkit.Step] = []
     for stage in chosen:
         if stage == "syntax":
@@ -41,7 +41,9 @@ def build_pipeline(
         elif stage == "lint":
             steps.append(LintStep(field, lint_threshold, workers, lint_timeout))
         elif stage == "sgcr":
+            assert model is not None
             steps.append(SgcrStep(field, model, sgcr_prompt, keep_original))
         else:
+            assert model is not None
             steps.append(ScorStep(field, model, scor_prompt, keep_original, require_self_contained=require_self_contained))
     return llmkit.Chain(steps)

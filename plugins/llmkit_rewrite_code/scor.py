@@ -27,7 +27,7 @@ class ScorStep(RewriteStep):
         llmkit.require("libcst", "rewrite", "the scor stage (its unresolved-names check)")
 
     def annotate(self, record: llmkit.Record, completion: llmkit.Completion) -> llmkit.Outcome:
-        names = unresolved_names(record[self.field])
+        names = unresolved_names(record[self.text_field])
         record["unresolved_names"] = names
         if self.require_self_contained and names != []:
             detail = "libcst could not parse the program" if names is None else f"unresolved: {', '.join(names[:20])}"

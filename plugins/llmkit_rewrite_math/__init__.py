@@ -28,6 +28,4 @@ def rewrite_math(
     """
     from llmkit_rewrite_math.rewrite import MathRewriteStep
 
-    if backend_options.model is None and backend_options.backend != "openai":
-        raise llmkit.UsageError("--model is required")
     llmkit.run_step(MathRewriteStep(field, backend_options, prompt, keep_original), io)

@@ -43,15 +43,15 @@ def test_swallowcode_budget_is_capped_by_the_backend_to_the_context(tiny_llama):
     """The stage asks for SwallowCode's 8192 new tokens; a model with a 96-token context gets a
     completion that fits what the prompt leaves, not an error."""
     from llmkit.backends.hf import HFBackend
-    from llmkit_rewrite_code.model import SharedModel
+    from llmkit_rewrite_code.sgcr import SgcrStep
 
     options = llmkit.BackendOptions(model=str(tiny_llama), backend="hf", max_model_len=96, chat=False)
     with HFBackend(options) as backend:
-        model = SharedModel(options, backend)
-        params = model.sampling()
+        step = SgcrStep("text", llmkit.LazyBackend(options, backend))
+        params = step.params
         assert params.max_tokens == 8192
         prompt = "def f(x):\n    return x\n"
-        [result] = backend.generate([model.prompt(prompt)], params)
+        [result] = backend.generate([step.chat_prompt(prompt)], params)
         assert result.error is None
         assert len(result.prompt_token_ids) + len(result.completions[0].token_ids) <= 96
 

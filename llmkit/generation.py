@@ -1,0 +1,209 @@
+"""The generation-step template: a subclass says what to ask and what to keep; the base does the rest.
+
+API in short (all public from ``llmkit``)::
+
+    class Summarise(llmkit.GenerationStep):
+        name = "summarise"
+        sampling_defaults = {"temperature": 0.2, "max_tokens": 512}   # the user's options win
+
+        def __init__(self, backend_options, field="text", backend=None):
+            super().__init__(backend_options, backend, field=field, writes=("summary",))
+
+        def prompt(self, record, text):            # -> Prompt | Reject
+            return self.chat_prompt(f"Summarise:\\n{text}")
+
+        def accept(self, record, completions):     # -> Outcome
+            return {**record, "summary": completions[0].text}
+
+What the base (:class:`GenerationStep`) owns, in this order for each record of a batch:
+
+1. ``check(record)``: a hook for the subclass's own early rejects (default: none);
+2. the fields the step ``writes``: one the record already holds is ``field_exists``
+   (:func:`llmkit.existing_field`, with ``earlier`` and ``clash_hint``);
+3. the input ``field``, when given: absent or not a string is ``missing_field``; its text is passed
+   to ``prompt`` (``text`` is None when the step has no input field);
+4. ``prompt(record, text)``: the subclass's prompt, or a Reject;
+
+then one ``generate`` call for the surviving prompts of the batch, and for each result: an
+``error`` of the backend (``too_long``, ``empty_prompt``) is a reject of that reason, a result
+with no completion is ``no_answer``, else ``accept(record, completions)`` decides (a record, or a
+Reject). ``params`` holds the sampling values, computed once when the step is built from
+``sampling_defaults`` and the user's options (so a bad value fails before any model loads).
+
+The backend is opened on first use, not in ``open()``, through a :class:`LazyBackend`: a step built
+with ``backend=`` (a test's :class:`llmkit.testing.ScriptedBackend`) uses that one and never closes
+it; steps of one run that use the same model share one ``LazyBackend`` (``shared=``). Building a
+step without a backend and without ``--model`` (other than for the openai backend) is the usage
+error ``--model is required``, before anything is opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from llmkit.backends.base import Backend, Completion, GenerationResult, Prompt, SamplingParams
+from llmkit.backends.options import BackendOptions
+from llmkit.errors import UsageError
+from llmkit.step import Outcome, Record, Reject, Step, existing_field, get_text_field
+
+__all__ = ["GenerationStep", "LazyBackend", "check_model"]
+
+
+def check_model(backend_options: BackendOptions) -> None:
+    """``--model is required`` unless the backend is openai (a server knows its model)."""
+    if backend_options.model is None and backend_options.backend != "openai":
+        raise UsageError("--model is required")
+
+
+class LazyBackend:
+    """The backend of a run: opened on first use, once, and closed once (by its owner).
+
+    ``backend`` given: that backend is used and never closed here (a test's, or one opened by
+    the caller). ``opener`` replaces :func:`llmkit.backends.open_backend` (a plugin's own engine).
+    """
+
+    def __init__(
+        self,
+        backend_options: BackendOptions,
+        backend: Backend | None = None,
+        *,
+        opener: Callable[[BackendOptions], Backend] | None = None,
+    ) -> None:
+        if backend is None and opener is None:
+            check_model(backend_options)
+        self.backend_options = backend_options
+        self._backend = backend
+        self._owned = backend is None
+        self._opener = opener
+
+    @property
+    def opened(self) -> bool:
+        return self._backend is not None
+
+    def get(self) -> Backend:
+        """The open backend (opening it now if it is not yet)."""
+        if self._backend is None:
+            if self._opener is not None:
+                self._backend = self._opener(self.backend_options)
+            else:
+                from llmkit.backends import open_backend
+
+                self._backend = open_backend(self.backend_options)
+        return self._backend
+
+    def replace(self, backend: Backend) -> None:
+        """Use ``backend`` from now on (not closed here); for tests."""
+        self.close()
+        self._backend, self._owned = backend, False
+
+    def close(self) -> None:
+        if self._owned and self._backend is not None:
+            self._backend.close()
+        self._backend = None if self._owned else self._backend
+
+
+class GenerationStep(Step):
+    """Base of a step that generates one answer (or ``params.n``) per record; see the module doc."""
+
+    name = "generate"
+    batch_size = 256
+    #: the method's sampling values; the user's ``--temperature`` etc. override them
+    sampling_defaults: ClassVar[Mapping[str, Any]] = {}
+    #: prompts are chat turns unless ``--no-chat`` (see :meth:`chat_prompt`)
+    chat_by_default: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        backend_options: BackendOptions,
+        backend: Backend | None = None,
+        *,
+        field: str | None = None,
+        writes: Sequence[str] = (),
+        earlier: type | tuple[type, ...] | None = None,
+        clash_hint: str = "rename it in the input",
+        shared: LazyBackend | None = None,
+        sampling: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.backend_options = backend_options
+        self.field = field
+        self.writes = tuple(writes)
+        self.earlier = earlier
+        self.clash_hint = clash_hint
+        self.model = shared if shared is not None else LazyBackend(backend_options, backend)
+        #: sampling values of every generate call: the defaults (``sampling`` overrides the
+        #: class's ``sampling_defaults``), then the user's options
+        self.params: SamplingParams = backend_options.sampling(**{**self.sampling_defaults, **(sampling or {})})
+
+    @property
+    def backend(self) -> Backend:
+        """The open backend (opened on first use)."""
+        return self.model.get()
+
+    # -- what a subclass writes ----------------------------------------------------------------
+
+    def check(self, record: Record) -> Reject | None:
+        """An early reject of the subclass's own, before the field checks (default: none)."""
+        return None
+
+    def prompt(self, record: Record, text: str | None) -> Prompt | Reject:
+        """The prompt for ``record`` (``text`` is its ``field``, None without one), or a Reject."""
+        raise NotImplementedError
+
+    def accept(self, record: Record, completions: list[Completion]) -> Outcome:
+        """The output record made from the completions (at least one), or a Reject."""
+        raise NotImplementedError
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def chat_prompt(self, text: str) -> Prompt:
+        """``text`` as one user turn (chat template), or the bare text with ``--no-chat``."""
+        return self.backend_options.prompt(text, self.chat_by_default)
+
+    # -- the template ----------------------------------------------------------------------------
+
+    def before(self, record: Record) -> Prompt | Reject:
+        """Steps 1-4 of the module doc for one record: its prompt or its reject."""
+        early = self.check(record)
+        if early is not None:
+            return early
+        for name in self.writes:
+            clash = existing_field(record, name, earlier=self.earlier, hint=self.clash_hint)
+            if clash is not None:
+                return clash
+        text = None
+        if self.field is not None:
+            text = get_text_field(record, self.field)
+            if isinstance(text, Reject):
+                return text
+        return self.prompt(record, text)
+
+    def after(self, record: Record, result: GenerationResult) -> Outcome:
+        """The outcome of one generation result."""
+        if result.error is not None:
+            return Reject(result.error, result.detail)
+        if not result.completions:
+            return Reject("no_answer", "the backend returned no completion")
+        return self.accept(record, result.completions)
+
+    def process(self, records: list[Record]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        prompts: list[Prompt] = []
+        todo: list[int] = []
+        for index, record in enumerate(records):
+            prompt = self.before(record)
+            if isinstance(prompt, Reject):
+                outcomes.append(prompt)
+            else:
+                outcomes.append(None)  # replaced below
+                prompts.append(prompt)
+                todo.append(index)
+        results = self.backend.generate(prompts, self.params) if prompts else []
+        if len(results) != len(prompts):
+            raise RuntimeError(f"backend {self.backend.name!r} returned {len(results)} results for {len(prompts)} prompts")
+        for index, result in zip(todo, results):
+            outcomes[index] = self.after(records[index], result)
+        return outcomes
+
+    def close(self) -> None:
+        self.model.close()
