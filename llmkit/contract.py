@@ -301,7 +301,12 @@ def _batches(run: _Run) -> Iterator[tuple[_Batch, InputError | None]]:
     """Batches of parsed, sharded, resumed and limited records, with a fatal error to raise
     after the batch (so the valid records before a bad line are still written)."""
     options = run.options
-    size = options.batch_size or run.step.batch_size
+
+    def size() -> int:
+        # asked before each batch (after open()): a step whose backend opens on its first batch
+        # sizes the next ones by it (a vllm engine wants more than the step's default)
+        return options.batch_size or run.step.batch_size
+
     for path in options.inputs or ["-"]:
         for raw in read_batches(path, size):
             if isinstance(raw, LineBatch):

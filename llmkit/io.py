@@ -18,11 +18,11 @@ import re
 import stat
 import sys
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Union
 
 import orjson
 
@@ -81,14 +81,21 @@ def _open_binary(path: str) -> BinaryIO:
         raise UsageError(f"cannot open input {path}: {exc.strerror or exc}") from exc
 
 
-def read_line_batches(path: str, batch_size: int) -> Iterator[LineBatch]:
+#: Records per batch, or a function asked before each batch: a step whose backend opens on its
+#: first batch (a vllm engine wants bigger batches than a model held in this process) can size
+#: the next ones by it.
+BatchSize = Union[int, Callable[[], int]]
+
+
+def read_line_batches(path: str, batch_size: BatchSize) -> Iterator[LineBatch]:
     """Raw lines of a JSONL file in batches; a UTF-8 BOM at the start is dropped."""
     source = "<stdin>" if path == "-" else path
     handle = _open_binary(path)
+    size = batch_size if callable(batch_size) else lambda: batch_size
     try:
         first = 1
         while True:
-            lines, failure = _read_lines(handle, batch_size)
+            lines, failure = _read_lines(handle, size())
             error = None
             if failure is not None:
                 error = InputError(f"cannot read: {failure}", f"{source}:{first + len(lines)}")
@@ -156,11 +163,12 @@ def is_table(path: str) -> bool:
     return path != "-" and (location.suffix == ".parquet" or _is_dataset_dir(location))
 
 
-def read_batches(path: str, batch_size: int) -> Iterator[LineBatch | RecordBatch]:
+def read_batches(path: str, batch_size: BatchSize) -> Iterator[LineBatch | RecordBatch]:
+    """Batches of ``path``; JSONL asks a callable ``batch_size`` before each batch, a table once."""
     if path != "-" and Path(path).is_dir() and not _is_dataset_dir(Path(path)):
         raise UsageError(f"input {path} is a folder but not a dataset saved with datasets.save_to_disk")
     if is_table(path):
-        return read_table_batches(path, batch_size)
+        return read_table_batches(path, batch_size() if callable(batch_size) else batch_size)
     return read_line_batches(path, batch_size)
 
 

@@ -1,5 +1,6 @@
-"""Batch sizes: the contract reads a step's batch size after ``open()``, so a step can size its
-batches by the backend it opened; ``--batch-size`` wins over both."""
+"""Batch sizes: the contract reads a step's batch size after ``open()`` and again before each
+batch, so a step can size its batches by the backend it opened, even one opened on the first
+batch; ``--batch-size`` wins over both."""
 
 from __future__ import annotations
 
@@ -40,10 +41,28 @@ def test_the_batch_size_set_in_open_is_the_one_fed(tmp_path):
     assert [r["id"] for r in written] == list(range(25))
 
 
+class SizedAfterFirstBatch(SizedInOpen):
+    """Opens its backend on the first batch (lazily), and only then knows the size it wants."""
+
+    def open(self) -> None:
+        pass
+
+    def process(self, records):
+        self.batch_size = self.size_after_open
+        return super().process(records)
+
+
+def test_a_size_changed_by_a_batch_applies_to_the_next_ones(tmp_path):
+    step = SizedAfterFirstBatch(10)
+    written = _run(tmp_path, step)
+    assert step.seen == [4, 10, 10, 1]
+    assert [r["id"] for r in written] == list(range(25))
+
+
 def test_batch_size_option_wins_over_the_step(tmp_path):
-    step = SizedInOpen(10)
-    _run(tmp_path, step, batch_size=7)
-    assert step.seen == [7, 7, 7, 4]
+    for step in (SizedInOpen(10), SizedAfterFirstBatch(10)):
+        _run(tmp_path, step, batch_size=7)
+        assert step.seen == [7, 7, 7, 4]
 
 
 def test_a_backend_keeps_the_step_default_unless_it_knows_better():
