@@ -87,7 +87,7 @@ def test_resume_reads_rejects_that_hold_escaped_surrogates(tmp_path):
 
 def test_bad_lines_already_in_the_rejects_are_not_rejected_again(tmp_path):
     path = tmp_path / "in.jsonl"
-    path.write_bytes(b'{"id": 1, "text": "a"}\nnot json\n{"text": "no id"}\n[1]\n{"id": 4, "text": "d"}\n')
+    path.write_bytes(b'{"id": 1, "text": "a"}\nnot json\n{"id": 3, "text": "c"}\n[1]\n{"id": 4, "text": "d"}\n')
     out, rejects = tmp_path / "out.jsonl", tmp_path / "rejects.jsonl"
     args = ("-i", str(path), "-o", str(out), "--rejects", str(rejects), "--resume", "--on-error", "skip")
     first = run_demo(*args)
@@ -120,3 +120,44 @@ def test_resume_scan_reads_in_blocks_and_cuts_the_torn_tail(tmp_path, tail):
     with open(never_ended, "r+b") as handle:
         assert _cut_torn_tail(handle, step=3) == 0
     assert never_ended.read_bytes() == b""
+
+
+def test_a_record_without_id_among_records_with_ids_is_refused_under_resume(tmp_path):
+    """Record 2 has no id, so its id would be its position, 1: the id record 1 holds. Taking it
+    for done (and never writing it) would lose it; mixed inputs are refused under --resume."""
+    path = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "text": "a"}, {"text": "b=2"}])
+    out = tmp_path / "out.jsonl"
+    first = run_demo("-i", str(path), "-o", str(out), "--resume", "--limit", "1")
+    assert first.returncode == 0, first.stderr
+    again = run_demo("-i", str(path), "-o", str(out), "--resume")
+    assert again.returncode == 65, again.stderr
+    assert f"{path}:2:".encode() in again.stderr and b"'id'" in again.stderr
+    assert [r["id"] for r in read_jsonl(out)] == [1]  # nothing taken for done in silence
+
+
+def test_the_first_record_without_id_then_ids_is_refused_too(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}, {"id": 0, "text": "b"}])
+    result = run_demo("-i", str(path), "-o", str(tmp_path / "out.jsonl"), "--resume")
+    assert result.returncode == 65 and f"{path}:2:".encode() in result.stderr
+    assert [r["text"] for r in read_jsonl(tmp_path / "out.jsonl")] == ["a"]  # the records before it are written
+
+
+def test_mixed_ids_are_fine_without_resume(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "text": "a"}, {"text": "b"}])
+    result = run_demo("-i", str(path))
+    assert result.returncode == 0 and [r.get("id") for r in read_jsonl(result.stdout)] == [1, None]
+
+
+def test_a_bad_line_is_known_by_its_file_however_the_file_is_named(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"id": 1, "text": "a"}\nnot json\n{"id": 3, "text": "c"}\n')
+    (tmp_path / "link.jsonl").symlink_to(path)
+    for name in ("in.jsonl", "./in.jsonl", str(path), "link.jsonl"):
+        result = subprocess.run(
+            [sys.executable, str(DEMO), "demo", "-i", name, "-o", "out.jsonl", "--rejects", "rejects.jsonl",
+             "--resume", "--on-error", "skip"],
+            capture_output=True, cwd=tmp_path, timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+    assert [r["raw"] for r in read_jsonl(tmp_path / "rejects.jsonl")] == ["not json"]
+    assert b"skipped (already done) 3" in result.stderr
