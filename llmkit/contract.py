@@ -29,6 +29,7 @@ from llmkit.io import (
     loads_lenient,
     may_hold_big_int,
     read_batches,
+    resolved_source,
     scan_done,
 )
 from llmkit.options import option_set
@@ -132,6 +133,8 @@ class _Run:
     position: int = 0
     taken: int = 0
     rejects: LineWriter | None = None
+    #: under --resume: whether the records carry their own ids (set by the first record)
+    own_ids: bool | None = None
 
     @property
     def filters(self) -> bool:
@@ -314,7 +317,7 @@ def _batches(run: _Run) -> Iterator[tuple[_Batch, InputError | None]]:
                 if error is None:
                     error = raw.error  # the input could not be read past this batch
             else:
-                batch, error = _take_all(run, raw.source, raw.records, raw.first_line), None
+                batch, error = _take_all(run, raw.source, raw.records, raw.first_line)
             yield batch, error
             if error is not None or run.full:
                 return
@@ -329,7 +332,7 @@ def _parse(run: _Run, raw: LineBatch) -> tuple[_Batch, InputError | None]:
     if records is not None and _all_dicts(records):
         if may_hold_big_int(raw.lines):  # a C scan of the batch; hits are rare
             _exact_big_ints(records, raw.lines)
-        return _take_all(run, raw.source, records, raw.first_line), None
+        return _take_all(run, raw.source, records, raw.first_line)
     return _parse_lines(run, raw)
 
 
@@ -351,18 +354,24 @@ def _exact_big_ints(records: list[Any], lines: list[bytes]) -> None:
                 pass
 
 
-def _take_all(run: _Run, source: str, records: list[dict[str, Any]], first_line: int) -> _Batch:
+def _take_all(
+    run: _Run, source: str, records: list[dict[str, Any]], first_line: int
+) -> tuple[_Batch, InputError | None]:
     lines = range(first_line, first_line + len(records))  # no list: lines are numbered in a row
     if not run.filters:
-        return _Batch(source, records, lines)
+        return _Batch(source, records, lines), None
     batch = _Batch(source, [], [])
     for record, line in zip(records, lines):
         if run.full:
             break
-        if _take(run, record):
+        try:
+            taken = _take(run, record)
+        except _MixedIds as exc:
+            return batch, InputError(str(exc), f"{source}:{line}")
+        if taken:
             batch.records.append(record)
             batch.lines.append(line)
-    return batch
+    return batch, None
 
 
 def _parse_lines(run: _Run, raw: LineBatch) -> tuple[_Batch, InputError | None]:
@@ -377,7 +386,11 @@ def _parse_lines(run: _Run, raw: LineBatch) -> tuple[_Batch, InputError | None]:
         where = f"{raw.source}:{raw.first_line + offset}"
         record, problem, reject = _parse_line(line)
         if problem is None:
-            if _take(run, record):
+            try:
+                taken = _take(run, record)  # type: ignore[arg-type]
+            except _MixedIds as exc:
+                return batch, InputError(str(exc), where)
+            if taken:
                 batch.records.append(record)
                 batch.lines.append(raw.first_line + offset)
                 if reject is not None:
@@ -465,6 +478,8 @@ def _take(run: _Run, record: dict[str, Any]) -> bool:
             run.summary.other_shards += 1
             return False
     if options.resume:
+        if has_id is not run.own_ids:
+            _check_one_kind_of_id(run, has_id)
         if not has_id:
             record[id_field] = position  # the input position is the id; written so a rerun finds it
         if id_key(record[id_field]) in run.done.ids:
@@ -474,15 +489,35 @@ def _take(run: _Run, record: dict[str, Any]) -> bool:
     return True
 
 
+class _MixedIds(Exception):
+    """Under --resume, a record with an id after records without, or the reverse."""
+
+
+def _check_one_kind_of_id(run: _Run, has_id: bool) -> None:
+    """Under --resume, every record has its own id or none has: a position given as id could be
+    the id another record holds, and the record would be taken for done and never written."""
+    if run.own_ids is None:
+        run.own_ids = has_id
+        return
+    name = run.options.id_field
+    this, others = ("has", "have none") if has_id else ("has no", "have one")
+    raise _MixedIds(
+        f"this record {this} {name!r} and the records before it {others}: with --resume, either every "
+        f"record has its own {name!r} or none has (then its input position is its id, and positions "
+        f"could equal the ids of others). Give every record an id, or name another field with --id-field"
+    )
+
+
 def _take_line(run: _Run, line: bytes, where: str) -> bool:
     """Whether this run handles a line that is not a JSON object: the shard of its bytes, and
-    not already in the rejects of an earlier run (known there by FILE:LINE, as it has no id)."""
+    not already in the rejects of an earlier run (known there by FILE:LINE, FILE resolved, as it
+    has no id)."""
     if run.shard is not None:
         k, n = run.shard
         if zlib.crc32(line.strip()) % n != k - 1:
             run.summary.other_shards += 1
             return False
-    if run.options.resume and where in run.done.lines:
+    if run.options.resume and resolved_source(where) in run.done.lines:
         run.summary.skipped += 1
         return False
     return True

@@ -436,7 +436,7 @@ def loads_exact(line: bytes) -> Any:
 @dataclass(slots=True)
 class Done:
     """What an earlier run already wrote, for ``--resume``: record ids, and the ``FILE:LINE``
-    of rejected lines that had no id (lines that were not JSON objects)."""
+    of rejected lines that had no id (lines that were not JSON objects), FILE resolved."""
 
     ids: set[Any] = field(default_factory=set)
     lines: set[str] = field(default_factory=set)
@@ -482,7 +482,16 @@ def _note_done(line: bytes, exact: bool, id_field: str, done: Done, where: str) 
     if id_field in record:
         done.ids.add(id_key(record[id_field]))
     elif isinstance(reject := record.get("reject"), dict) and isinstance(reject.get("source"), str):
-        done.lines.add(reject["source"])  # a bad input line, known by where it was
+        done.lines.add(resolved_source(reject["source"]))  # a bad input line, known by where it was
+
+
+def resolved_source(source: str) -> str:
+    """``FILE:LINE`` with FILE resolved (from the current folder, links followed), so that
+    ``in.jsonl``, ``./in.jsonl``, its absolute path and a link to it name one input."""
+    name, colon, line = source.rpartition(":")
+    if not colon or not name or name == "<stdin>":
+        return source
+    return f"{os.path.realpath(name)}:{line}"
 
 
 def _cut_torn_tail(handle: BinaryIO, step: int = 1 << 16) -> int:
