@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import llmkit
+from llmkit.backends import Backend, GenerationResult
 from llmkit_docre.data import Document, parse_document, relations_from_names
 from llmkit_docre.markers import (
     TAG,
@@ -94,12 +95,20 @@ def language_name(code: str) -> str:
     return LANGUAGES.get(code.lower(), code)
 
 
-class TransferStep(llmkit.Step):
+class TransferStep(llmkit.GenerationStep):
+    """On the core's generation-step template (lazy shared backend, sampling values fixed when
+    built, ``--model`` required, the ``transfer`` field checked for clashes), with its own
+    ``process``: a record has many prompts and the wrong ones are asked again, in a second call."""
+
     name = "transfer"
     #: documents per batch: all their sentences go to the backend in one call
     batch_size = 32
 
-    def __init__(self, options: llmkit.BackendOptions, config: TransferConfig, backend: llmkit.Backend | None = None) -> None:
+    def __init__(self, options: llmkit.BackendOptions, config: TransferConfig, backend: Backend | None = None) -> None:
+        super().__init__(
+            options, backend, writes=(config.field,), clash_hint="pass --field to name the transfer field otherwise",
+            sampling={"temperature": 0.0, "max_tokens": MAX_TOKENS[config.unit]},
+        )
         self.options = options
         self.config = config
         names = {"source_lang", "target_lang", "text"}
@@ -108,21 +117,10 @@ class TransferStep(llmkit.Step):
             "llmkit_docre", "transfer_retry", config.retry_prompt, required=names | {"previous", "problems"}
         )
         self.tokenizer_name = config.tokenizer or default_tokenizer(config.target_lang)
-        self.spaced_target = config.target_lang.lower() not in UNSPACED
         self.spaced_source = config.source_lang.lower() not in UNSPACED
-        self.model = backend
-        self._owned = backend is None
 
     def open(self) -> None:
         self.tokenize = open_tokenizer(self.tokenizer_name)  # a missing analyser fails before the model loads
-        if self.model is None:
-            self.model = llmkit.open_backend(self.options)
-        self.params = self.options.sampling(temperature=0.0, max_tokens=MAX_TOKENS[self.config.unit])
-
-    def close(self) -> None:
-        if self._owned and self.model is not None:
-            self.model.close()
-        self.model = None
 
     # -- one batch -------------------------------------------------------------------------
 
@@ -141,10 +139,8 @@ class TransferStep(llmkit.Step):
         return outcomes
 
     def _check(self, record: llmkit.Record) -> Document | llmkit.Reject:
-        clash = llmkit.existing_field(record, self.config.field, hint="pass --field to name the transfer field otherwise")
-        if clash is not None:
-            return clash
-        return parse_document(record, _inventory(record))
+        clash = llmkit.existing_field(record, self.config.field, hint=self.clash_hint)
+        return clash or parse_document(record, _inventory(record))
 
     def _units(self, index: int, doc: Document) -> list[Unit]:
         spans = _spans_by_sentence(doc)
@@ -182,13 +178,12 @@ class TransferStep(llmkit.Step):
 
     def _translate(self, units: list[Unit]) -> None:
         """First attempt for every unit in one call, then the units still wrong, ``retries`` times."""
-        assert self.model is not None
         pending = units
         for _attempt in range(1 + self.config.retries):
             if not pending:
                 break
-            prompts = [self.options.prompt(self._prompt(unit)) for unit in pending]
-            for unit, result in zip(pending, self.model.generate(prompts, self.params), strict=True):
+            prompts = [self.chat_prompt(self._prompt(unit)) for unit in pending]
+            for unit, result in zip(pending, self.backend.generate(prompts, self.params), strict=True):
                 self._take(unit, result)
             failed_docs = {u.doc for u in units if u.failure is not None}
             pending = [u for u in pending if not u.done and u.doc not in failed_docs]
@@ -207,7 +202,7 @@ class TransferStep(llmkit.Step):
         assert unit.problems is not None
         return self.retry_template.render(**values, previous=unit.previous, problems=unit.problems.describe())
 
-    def _take(self, unit: Unit, result: llmkit.GenerationResult) -> None:
+    def _take(self, unit: Unit, result: GenerationResult) -> None:
         unit.attempts += 1
         if result.error is not None:
             unit.failure = llmkit.Reject(result.error, result.detail)
