@@ -114,3 +114,28 @@ def mask(
            "threshold": threshold, "top_k": top_k, "seed": seed if random_heads else None}
     path = write_masked(model, heads, output, chosen, how, dtype, trust_remote_code, scores)
     typer.echo(f"masked {len(chosen)} heads into {path}", err=True)
+
+
+@app.command("pairs")
+@llmkit.io_options
+@llmkit.backend_options
+def pairs(
+    io: llmkit.IOOptions,
+    backend: llmkit.BackendOptions,
+    masked: Annotated[str, typer.Option(help="The masked twin written by 'ret-heads mask' (gives the rejected answers).")],
+    field: Annotated[str, typer.Option(help="Field holding the instruction.")] = "prompt",
+    chat_format: Annotated[bool, typer.Option(help="Write TRL's conversational format (message lists) instead of strings.")] = False,
+    drop_truncated: Annotated[bool, typer.Option(help="Reject a pair when either answer stopped at the token budget.")] = False,
+    spill: Annotated[str | None, typer.Option(help="File for the original model's answers between the two passes (default: OUTPUT.chosen.jsonl).")] = None,
+) -> None:
+    """RetMask DPO pairs: chosen = --model's answer, rejected = --masked's, same sampling
+    (temperature 0.6, top-p 1.0, 2048 tokens unless given). One model loaded at a time: pass 1
+    answers with --model into --spill, pass 2 with --masked.
+
+    Reject reasons: missing_field, field_exists, too_long, empty_prompt, no_answer, empty_answer, truncated, identical.
+    """
+    from llmkit_ret_heads.pairs import PairsConfig, run_pairs
+
+    if backend.model is None and backend.backend != "openai":
+        raise llmkit.UsageError("--model is required")
+    run_pairs(io, backend, masked, PairsConfig(field=field, chat_format=chat_format, drop_truncated=drop_truncated), spill)
