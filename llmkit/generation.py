@@ -30,6 +30,11 @@ with no completion is ``no_answer``, else ``accept(record, completions)`` decide
 Reject). ``params`` holds the sampling values, computed once when the step is built from
 ``sampling_defaults`` and the user's options (so a bad value fails before any model loads).
 
+A step that asks several prompts per record (one per prefix length, say) overrides
+``prompts(record, text) -> list[Prompt] | Reject`` and ``accept_results(record, results)``
+(the results of its prompts, in order); ``sampling_for(records)`` may set the values of one
+batch's call (a token budget from the records, say). All prompts of a batch still go in one call.
+
 The backend is opened on first use, not in ``open()``, through a :class:`LazyBackend`: a step built
 with ``backend=`` (a test's :class:`llmkit.testing.ScriptedBackend`) uses that one and never closes
 it; steps of one run that use the same model share one ``LazyBackend`` (``shared=``). Building a
@@ -140,6 +145,11 @@ class GenerationStep(Step):
         """The open backend (opened on first use)."""
         return self.model.get()
 
+    @backend.setter
+    def backend(self, backend: Backend) -> None:
+        """Use this open backend (a test's); it is not closed by the step."""
+        self.model.replace(backend)
+
     # -- what a subclass writes ----------------------------------------------------------------
 
     def check(self, record: Record) -> Reject | None:
@@ -154,6 +164,21 @@ class GenerationStep(Step):
         """The output record made from the completions (at least one), or a Reject."""
         raise NotImplementedError
 
+    def prompts(self, record: Record, text: str | None) -> list[Prompt] | Reject:
+        """Several prompts for one record (default: the one of :meth:`prompt`)."""
+        prompt = self.prompt(record, text)
+        return prompt if isinstance(prompt, Reject) else [prompt]
+
+    def accept_results(self, record: Record, results: list[GenerationResult]) -> Outcome:
+        """The outcome of the results of one record's prompts (default: :meth:`after` of its one)."""
+        if not results:
+            return Reject("no_answer", "no prompt was asked")
+        return self.after(record, results[0])
+
+    def sampling_for(self, records: list[Record]) -> SamplingParams:
+        """The sampling values of the call for these records (default: :attr:`params`)."""
+        return self.params
+
     # -- helpers -------------------------------------------------------------------------------
 
     def chat_prompt(self, text: str) -> Prompt:
@@ -162,8 +187,8 @@ class GenerationStep(Step):
 
     # -- the template ----------------------------------------------------------------------------
 
-    def before(self, record: Record) -> Prompt | Reject:
-        """Steps 1-4 of the module doc for one record: its prompt or its reject."""
+    def before(self, record: Record) -> list[Prompt] | Reject:
+        """Steps 1-4 of the module doc for one record: its prompts or its reject."""
         early = self.check(record)
         if early is not None:
             return early
@@ -176,7 +201,7 @@ class GenerationStep(Step):
             text = get_text_field(record, self.field)
             if isinstance(text, Reject):
                 return text
-        return self.prompt(record, text)
+        return self.prompts(record, text)
 
     def after(self, record: Record, result: GenerationResult) -> Outcome:
         """The outcome of one generation result."""
@@ -188,21 +213,26 @@ class GenerationStep(Step):
 
     def process(self, records: list[Record]) -> list[Outcome]:
         outcomes: list[Outcome] = []
+        asked: list[tuple[int, int]] = []  # (record index, how many prompts)
         prompts: list[Prompt] = []
-        todo: list[int] = []
         for index, record in enumerate(records):
-            prompt = self.before(record)
-            if isinstance(prompt, Reject):
-                outcomes.append(prompt)
+            found = self.before(record)
+            if isinstance(found, Reject):
+                outcomes.append(found)
             else:
                 outcomes.append(None)  # replaced below
-                prompts.append(prompt)
-                todo.append(index)
-        results = self.backend.generate(prompts, self.params) if prompts else []
+                asked.append((index, len(found)))
+                prompts.extend(found)
+        if not prompts:
+            return outcomes
+        params = self.sampling_for([records[index] for index, _ in asked])
+        results = self.backend.generate(prompts, params)
         if len(results) != len(prompts):
             raise RuntimeError(f"backend {self.backend.name!r} returned {len(results)} results for {len(prompts)} prompts")
-        for index, result in zip(todo, results):
-            outcomes[index] = self.after(records[index], result)
+        start = 0
+        for index, count in asked:
+            outcomes[index] = self.accept_results(records[index], results[start : start + count])
+            start += count
         return outcomes
 
     def close(self) -> None:

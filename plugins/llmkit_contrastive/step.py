@@ -13,20 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmkit import (
-    Backend,
     BackendOptions,
-    GenerationResult,
+    Completion,
+    GenerationStep,
+    LazyBackend,
     Outcome,
     Record,
     Reject,
-    SamplingParams,
-    Step,
-    TokenIds,
     UsageError,
     existing_field,
     find_repetition,
-    open_backend,
 )
+from llmkit.backends import Backend, TokenIds, open_backend
 
 from llmkit_contrastive.chat import prompt_ids, record_messages
 from llmkit_contrastive.formulas import Contrast
@@ -59,64 +57,43 @@ class GenSettings:
         return self.response_field or ("response" if self.n == 1 else "responses")
 
 
-class ContrastiveGenStep(Step):
+class ContrastiveGenStep(GenerationStep):
     name = "contrastive-gen"
     batch_size = 32
+    sampling_defaults = DEFAULT_SAMPLING
 
-    def __init__(self, settings: GenSettings, options: BackendOptions) -> None:
+    def __init__(self, settings: GenSettings, backend_options: BackendOptions) -> None:
         self.settings = settings
-        self.options = dataclasses.replace(options, model=settings.expert)
-        self.params: SamplingParams = dataclasses.replace(
-            self.options.sampling(**DEFAULT_SAMPLING), n=settings.n, stop=settings.stop
-        )
-        self.backend: Backend | None = None
+        backend_options = dataclasses.replace(backend_options, model=settings.expert)
+        model = LazyBackend(backend_options, opener=self._open_backend)
+        super().__init__(backend_options, shared=model, sampling={"n": settings.n, "stop": settings.stop})
         self.tokenizer: Any = None
 
     @property
     def chat(self) -> bool:
-        return self.options.chat if self.options.chat is not None else True
+        chat = self.backend_options.chat
+        return chat if chat is not None else True
+
+    def _open_backend(self, backend_options: BackendOptions) -> Backend:
+        """The expert's ordinary backend for a plain run, else one of this plugin's pair backends."""
+        if self.settings.plain:
+            backend = open_backend(backend_options)
+            check_chat_template(backend.tokenizer, self.settings.expert, self.chat)
+            return backend
+        from llmkit_contrastive.pairs import open_pair
+
+        return open_pair(self.settings, backend_options, self.chat)
 
     def open(self) -> None:
         # vLLM logs to stdout unless told otherwise, and reads this when first imported (its
         # engine processes inherit it): stdout carries data only
         os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
-        if self.settings.plain:
-            self.backend = open_backend(self.options)
-            check_chat_template(self.backend.tokenizer, self.settings.expert, self.chat)
-        else:
-            from llmkit_contrastive.pairs import open_pair
-
-            self.backend = open_pair(self.settings, self.options, self.chat)
-        self.tokenizer = self.backend.tokenizer
+        backend = self.backend  # opened now: the prompts are tokenized with its tokenizer
+        self.tokenizer = backend.tokenizer
         # a vllm engine wants more records per batch than a model held here (--batch-size wins)
-        self.batch_size = self.backend.preferred_batch_size(type(self).batch_size)
+        self.batch_size = backend.preferred_batch_size(type(self).batch_size)
 
-    def close(self) -> None:
-        if self.backend is not None:
-            self.backend.close()
-            self.backend = None
-
-    def process(self, records: list[Record]) -> list[Outcome]:
-        assert self.backend is not None, "open() first"
-        outcomes: list[Outcome] = [None] * len(records)
-        prompts, where = [], []
-        for i, record in enumerate(records):
-            prompt = self._clash(record) or self._prompt(record)
-            if isinstance(prompt, Reject):
-                outcomes[i] = prompt
-            elif isinstance(prompt, TokenIds) and not prompt.ids:
-                # --no-chat, an empty text and a tokenizer without BOS: every backend rejects it
-                # (llmkit.prompt_problem); refused here too, so that no backend is sent it
-                outcomes[i] = Reject("empty_prompt", "the prompt has no tokens")
-            else:
-                prompts.append(prompt)
-                where.append(i)
-        results = self.backend.generate(prompts, self.params) if prompts else []
-        for i, result in zip(where, results, strict=True):
-            outcomes[i] = self._output(records[i], result)
-        return outcomes
-
-    def _clash(self, record: Record) -> Reject | None:
+    def check(self, record: Record) -> Reject | None:
         """``field_exists`` when the record already holds a field the output would overwrite:
         a human-written ``response`` must not be replaced silently (checked before any model work)."""
         clash = existing_field(record, self.settings.output_field, hint="give --response-field NAME to write the text elsewhere")
@@ -124,22 +101,25 @@ class ContrastiveGenStep(Step):
             clash = clash or existing_field(record, name, hint="rename it in the input (--response-field names only the text)")
         return clash
 
-    def _prompt(self, record: Record) -> TokenIds | list[dict[str, str]] | Reject:
+    def prompt(self, record: Record, text: str | None) -> TokenIds | list[dict[str, str]] | Reject:
         messages = record_messages(record, self.settings.field, self.settings.system)
         if isinstance(messages, Reject) or self.tokenizer is None:
             return messages  # a backend without a local tokenizer (openai) renders the chat itself
         try:
-            return TokenIds(prompt_ids(self.tokenizer, messages, chat=self.chat))
+            ids = prompt_ids(self.tokenizer, messages, chat=self.chat)
         except Exception as exc:  # a template that refuses the roles it was given
             return Reject("bad_messages", f"chat template failed: {exc}")
+        if not ids:
+            # --no-chat, an empty text and a tokenizer without BOS: every backend rejects it
+            # (llmkit.backends.prompt_problem); refused here too, so that no backend is sent it
+            return Reject("empty_prompt", "the prompt has no tokens")
+        return TokenIds(ids)
 
-    def _output(self, record: Record, result: GenerationResult) -> Outcome:
-        if result.error is not None:
-            return Reject(result.error, result.detail)
+    def accept(self, record: Record, completions: list[Completion]) -> Outcome:
         settings = self.settings
-        texts = [c.text for c in result.completions]
-        reasons = [c.finish_reason for c in result.completions]
-        lengths = [len(c.token_ids) for c in result.completions]
+        texts = [c.text for c in completions]
+        reasons = [c.finish_reason for c in completions]
+        lengths = [len(c.token_ids) for c in completions]
         repeated = [find_repetition(t) is not None for t in texts]
         single = settings.n == 1
         return {

@@ -41,7 +41,6 @@ def one_character(record: dict[str, Any], field: str) -> str | Reject:
 class Run:
     """One prompt of one record: ``known`` bytes given, ``rest`` bytes the model should write."""
 
-    record: int
     k: int
     prompt: list[int]
     known: bytes
@@ -85,13 +84,15 @@ def share(values: list[bool | None]) -> float | None:
     return sum(applicable) / len(applicable) if applicable else None
 
 
-class GenerateStep(llmkit.Step):
+class GenerateStep(llmkit.GenerationStep):
     name = "utf8-generate"
     batch_size = 32
+    # greedy: the question is what the model itself completes, not what sampling may reach
+    sampling_defaults = {"temperature": 0.0, "top_p": 1.0, "top_k": 0}
 
     def __init__(
         self,
-        options: llmkit.BackendOptions,
+        backend_options: llmkit.BackendOptions,
         protocol: str = "context-free",
         steps: int = 5,
         char_field: str = "char",
@@ -104,113 +105,97 @@ class GenerateStep(llmkit.Step):
             raise llmkit.UsageError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
         if steps < 1:
             raise llmkit.UsageError("--steps must be at least 1")
-        self.options, self.protocol, self.steps = options, protocol, steps
+        super().__init__(backend_options, backend, writes=("utf8_generate",), earlier=dict)
+        self.protocol, self.steps = protocol, steps
         self.char_field, self.context_field, self.term_field = char_field, context_field, term_field
-        self.backend, self.bytemap = backend, bytemap
-        self.owns_backend = backend is None
+        self.bytemap = bytemap
         self.tokenizer: Any = None
 
     def open(self) -> None:
-        if self.backend is None:
-            self.backend = llmkit.backends.open_backend(self.options)
-        if not self.backend.gives_token_ids:
-            where = getattr(self.backend, "base_url", "the server")
+        backend = self.backend
+        if not backend.gives_token_ids:
+            where = getattr(backend, "base_url", "the server")
             raise llmkit.UsageError(
                 f"utf8-eval generate scores the generated token ids as raw bytes, and {where} returns text "
                 "without token ids (only a vLLM server returns them); use a vLLM server, or --backend hf or vllm"
             )
-        self.tokenizer = self.backend.tokenizer
-        if self.tokenizer is None and self.options.model is not None:
-            self.tokenizer = llmkit.backends.load_tokenizer(self.options.model, self.options.trust_remote_code)
+        self.tokenizer = backend.tokenizer
+        options = self.backend_options
+        if self.tokenizer is None and options.model is not None:
+            self.tokenizer = llmkit.backends.load_tokenizer(options.model, options.trust_remote_code)
         if self.bytemap is None:
             if self.tokenizer is None:
                 raise llmkit.UsageError("utf8-eval generate needs the model's tokenizer to map tokens to bytes")
             self.bytemap = build_bytemap(self.tokenizer)
 
-    def close(self) -> None:
-        if self.owns_backend and self.backend is not None:
-            self.backend.close()
+    @property
+    def _bytes(self) -> ByteMap:
+        assert self.bytemap is not None, "open() first"
+        return self.bytemap
 
     def _bos(self) -> list[int]:
-        bos = self.bytemap.bos_id  # type: ignore[union-attr]
+        bos = self._bytes.bos_id
         return [] if bos is None else [bos]
 
-    def _runs(self, index: int, record: dict[str, Any]) -> list[Run] | Reject:
-        bmap = self.bytemap
-        assert bmap is not None
-        clash = llmkit.existing_field(record, "utf8_generate", earlier=dict)
-        if clash is not None:
-            return clash
+    def _runs(self, record: dict[str, Any]) -> list[Run] | Reject:
+        bmap = self._bytes
         if self.protocol == "context-free":
             char = one_character(record, self.char_field)
             if isinstance(char, Reject):
                 return char
             data = char.encode("utf-8")
             return [
-                Run(index, k, self._bos() + bmap.encode_bytes(data[:k]), data[:k], data[k:], self.steps)
+                Run(k, self._bos() + bmap.encode_bytes(data[:k]), data[:k], data[k:], self.steps)
                 for k in range(1, len(data) + 1)
             ]
         context = llmkit.get_text_field(record, self.context_field)
+        if isinstance(context, Reject):
+            return context
         term = llmkit.get_text_field(record, self.term_field)
-        for value in (context, term):
-            if isinstance(value, Reject):
-                return value
+        if isinstance(term, Reject):
+            return term
         if not term:
             return Reject("empty_term", f"field {self.term_field!r} is empty")
-        data = term.encode("utf-8", "surrogatepass")  # type: ignore[union-attr]
-        head = self._bos() + self._encode_text(context)  # type: ignore[arg-type]
+        data = term.encode("utf-8", "surrogatepass")
+        head = self._bos() + self._encode_text(context)
         # at least as many tokens as bytes left, so that a byte model can match the whole term
         return [
-            Run(index, k, head + bmap.encode_bytes(data[:k]), data[:k], data[k:], max(self.steps, len(data) - k))
+            Run(k, head + bmap.encode_bytes(data[:k]), data[:k], data[k:], max(self.steps, len(data) - k))
             for k in range(len(data))
         ]
 
     def _encode_text(self, text: str) -> list[int]:
         if self.tokenizer is None:
-            return self.bytemap.encode_bytes(text.encode("utf-8"))  # type: ignore[union-attr]
+            return self._bytes.encode_bytes(text.encode("utf-8"))
         return list(self.tokenizer.encode(text, add_special_tokens=False))
 
-    def process(self, records: list[dict[str, Any]]) -> list[llmkit.Outcome]:
-        outcomes: list[llmkit.Outcome] = []
-        runs: list[Run] = []
-        for index, record in enumerate(records):
-            found = self._runs(index, record)
-            outcomes.append(found if isinstance(found, Reject) else None)
-            if not isinstance(found, Reject):
-                runs.extend(found)
-        if runs:
-            self._generate(records, runs, outcomes)
-        return outcomes
+    def prompts(self, record: llmkit.Record, text: str | None) -> list[llmkit.Prompt] | Reject:
+        runs = self._runs(record)
+        return runs if isinstance(runs, Reject) else [llmkit.backends.TokenIds(run.prompt) for run in runs]
 
-    def _params(self, budget: int) -> llmkit.SamplingParams:
-        params = self.options.sampling(temperature=0.0, top_p=1.0, top_k=0)
-        return replace(params, max_tokens=budget, n=1, stop=())
-
-    def _generate(self, records: list[dict[str, Any]], runs: list[Run], outcomes: list[llmkit.Outcome]) -> None:
-        assert self.backend is not None and self.bytemap is not None
+    def sampling_for(self, records: list[llmkit.Record]) -> llmkit.SamplingParams:
         # one call for the batch: each run keeps the first ``budget`` tokens of its generation
-        results = self.backend.generate([llmkit.backends.TokenIds(r.prompt) for r in runs], self._params(max(r.budget for r in runs)))
-        per_record: dict[int, list[dict[str, Any]]] = {}
+        budget = max(run.budget for record in records for run in self._runs(record))  # type: ignore[union-attr]
+        return replace(self.params, max_tokens=budget, n=1, stop=())
+
+    def accept_results(self, record: llmkit.Record, results: list[llmkit.backends.GenerationResult]) -> llmkit.Outcome:
+        runs = self._runs(record)
+        assert not isinstance(runs, Reject)  # it had prompts
+        scored = []
         for run, result in zip(runs, results, strict=True):
-            if isinstance(outcomes[run.record], Reject):
-                continue
             if result.error is not None:
-                outcomes[run.record] = Reject(result.error, result.detail)
-                continue
+                return Reject(result.error, result.detail)
+            if not result.completions:
+                return Reject("no_answer", "the backend returned no completion")
             completion = result.completions[0]
             if completion.text and not completion.token_ids:  # the text alone would be scored as no bytes
                 why = "the backend returned text without token ids; its bytes cannot be scored"
-                outcomes[run.record] = Reject("no_token_ids", why)
-                continue
-            per_record.setdefault(run.record, []).append(self._score(run, completion))
-        for index, scored in per_record.items():
-            if isinstance(outcomes[index], Reject):
-                continue
-            outcomes[index] = {**records[index], "utf8_generate": self._summarise(scored)}
+                return Reject("no_token_ids", why)
+            scored.append(self._score(run, completion))
+        return {**record, "utf8_generate": self._summarise(scored)}
 
     def _score(self, run: Run, completion: llmkit.Completion) -> dict[str, Any]:
-        bmap = self.bytemap
-        assert bmap is not None
+        bmap = self._bytes
         ids = completion.token_ids[: run.budget]
         pieces = [bmap.id_bytes[i] or b"" if 0 <= i < len(bmap.id_bytes) else b"" for i in ids]
         stopped = len(ids) < run.budget

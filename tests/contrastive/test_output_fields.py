@@ -63,7 +63,7 @@ def test_a_prompt_with_no_tokens_is_empty_prompt_on_every_backend():
             return {"input_ids": [ord(c) for c in text]}
 
     step = _step()
-    step.options = BackendOptions(chat=False)
+    step.backend_options = BackendOptions(chat=False)
     step.tokenizer = NoBos()
     outcomes = step.process([{"instruction": ""}, {"instruction": "hi"}])
     assert isinstance(outcomes[0], Reject) and outcomes[0].reason == "empty_prompt"
