@@ -6,6 +6,7 @@ closing summary; a plugin supplies a :class:`~llmkit.step.Step` and gets all of 
 
 from __future__ import annotations
 
+import base64
 import time
 import zlib
 from collections.abc import Iterator, Sequence
@@ -414,7 +415,7 @@ def _parse_line(line: bytes) -> tuple[dict[str, Any] | None, str | None, Reject 
     except orjson.JSONDecodeError as exc:
         record = _lone_surrogate_record(line)
         if record is None:
-            return None, f"invalid JSON: {exc}", None
+            return None, _utf8_problem(line) or f"invalid JSON: {exc}", None
         detail = "a string holds a lone surrogate escape (valid JSON, not valid Unicode)"
         return record, None, Reject("invalid_unicode", detail, "input")
     if type(record) is not dict:
@@ -429,6 +430,16 @@ def _lone_surrogate_record(line: bytes) -> dict[str, Any] | None:
     Infinity, a syntax error) makes the line invalid, whatever the json module would accept."""
     if not has_surrogate_escape(line):
         return None
+def _utf8_problem(line: bytes) -> str | None:
+    """Where a line stops being UTF-8 (orjson's own words for it, "surrogates not allowed", do
+    not say where), or None when it is UTF-8."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"invalid UTF-8 at byte {exc.start}"
+    return None
+
+
     try:
         record = loads_lenient(line)
     except ValueError:
@@ -454,9 +465,13 @@ def _holds_lone_surrogate(value: Any) -> bool:
 def _write_invalid(run: _Run, line: bytes, problem: str, source: str) -> None:
     run.summary.count_reject("invalid_line")
     if run.rejects is not None:
-        raw = line.rstrip(b"\r\n").decode("utf-8", "replace")
+        body = line.rstrip(b"\r\n")
+        raw = body.decode("utf-8", "replace")
+        kept: dict[str, Any] = {"raw": raw}
+        if "\ufffd" in raw and raw.encode("utf-8") != body:  # not UTF-8: keep the exact bytes too
+            kept["raw_base64"] = base64.b64encode(line.removesuffix(b"\n")).decode("ascii")
         reject = {"stage": "input", "reason": "invalid_line", "detail": problem, "source": source}
-        run.rejects.write_records([{"raw": raw, "reject": reject}])
+        run.rejects.write_records([{**kept, "reject": reject}])
 
 
 def _json_type(value: Any) -> str:

@@ -191,3 +191,29 @@ def test_corrupt_gzip_data_is_bad_input_not_a_crash(tmp_path):
     result = run_demo("-i", str(path))
     assert result.returncode == 65, result.stderr
     assert b"cannot read" in result.stderr and b"Traceback" not in result.stderr
+
+
+def test_a_line_of_invalid_utf8_is_kept_byte_for_byte_in_the_rejects(tmp_path):
+    import base64
+
+    bad = b'{"id": 2, "text": "caf\xe9 \xff\xfe"}\r'  # Latin-1 bytes, and a CR kept as it was
+    path = lines_file(tmp_path, b'{"id": 1, "text": "a"}', bad, b'{"id": 3, "text": "c"}')
+    stopped = run_demo("-i", str(path))
+    assert stopped.returncode == 65
+    assert f"{path}:2: invalid UTF-8 at byte {bad.index(0xE9)}".encode() in stopped.stderr
+
+    rejects = tmp_path / "rejects.jsonl"
+    skipped = run_demo("-i", str(path), "--on-error", "skip", "--rejects", str(rejects))
+    assert skipped.returncode == 0, skipped.stderr
+    [reject] = read_jsonl(rejects)
+    assert base64.b64decode(reject["raw_base64"]) == bad  # the original line, recoverable
+    assert reject["raw"] == bad.decode("utf-8", "replace").rstrip("\r")  # readable
+    assert reject["reject"]["detail"] == f"invalid UTF-8 at byte {bad.index(0xE9)}"
+
+
+def test_a_bad_line_of_valid_utf8_has_no_base64_copy(tmp_path):
+    path = lines_file(tmp_path, b'{"id": 1, "text": "\xc3\xa9t\xc3\xa9"', b'{"id": 3, "text": "c"}')
+    rejects = tmp_path / "rejects.jsonl"
+    assert run_demo("-i", str(path), "--on-error", "skip", "--rejects", str(rejects)).returncode == 0
+    [reject] = read_jsonl(rejects)
+    assert reject["raw"] == '{"id": 1, "text": "\u00e9t\u00e9"' and "raw_base64" not in reject
