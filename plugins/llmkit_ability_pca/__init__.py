@@ -14,10 +14,6 @@ from typing import Annotated
 import llmkit
 import typer
 
-from llmkit_ability_pca.analysis import AnalysisOptions
-from llmkit_ability_pca.step import AbilityPcaStep
-from llmkit_ability_pca.table import TableOptions
-
 app = typer.Typer(help="Ability factors of LLMs from benchmark scores: correlations, PCA, varimax, scaling with compute, plots.")
 
 _TABLE = "Score table"
@@ -88,6 +84,11 @@ def ability_pca(
     records with numeric benchmark fields; other fields are per-model covariates. Output: JSONL
     records typed notes, component, model, correlation, regression; tables on stderr.
     """
+    # numpy and the analysis load here, not with the plugin: `llmkit --help` stays light
+    from llmkit_ability_pca.analysis import AnalysisOptions
+    from llmkit_ability_pca.step import AbilityPcaStep
+    from llmkit_ability_pca.table import TableOptions
+
     if log and regress_on is None:
         raise llmkit.UsageError("--log needs --regress-on FIELD")
     table = TableOptions(
