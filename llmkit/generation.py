@@ -227,6 +227,9 @@ class GenerationStep(Step):
             return outcomes
         params = self.sampling_for([records[index] for index, _ in asked])
         results = self.backend.generate(prompts, params)
+        # the backend is open now: the next batches take the size it asks for (the contract asks
+        # before each batch; a vllm engine wants several times the sequences it runs at once)
+        self.batch_size = self.backend.preferred_batch_size(type(self).batch_size)
         if len(results) != len(prompts):
             raise RuntimeError(f"backend {self.backend.name!r} returned {len(results)} results for {len(prompts)} prompts")
         start = 0

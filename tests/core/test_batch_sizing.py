@@ -72,3 +72,42 @@ def test_a_backend_keeps_the_step_default_unless_it_knows_better():
 
     assert Plain().preferred_batch_size(32) == 32
     assert Plain().preferred_batch_size(1) == 1
+
+
+class WantsTen(Backend):
+    """Answers every prompt; asks for batches of 10 (as a vllm engine asks for more)."""
+
+    name = "wants-ten"
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def generate(self, prompts, params):
+        from llmkit import Completion
+        from llmkit.backends import GenerationResult
+
+        self.calls.append(len(prompts))
+        return [GenerationResult(completions=[Completion("ok", [1], "stop")]) for _ in prompts]
+
+    def preferred_batch_size(self, step_default: int) -> int:
+        return max(step_default, 10)
+
+
+def test_a_generation_step_takes_its_backends_size_once_the_backend_is_open(tmp_path):
+    from llmkit import BackendOptions, GenerationStep
+
+    class Answer(GenerationStep):
+        name = "answer"
+        batch_size = 4
+
+        def prompt(self, record, text):
+            return f"record {record['id']}"
+
+        def accept(self, record, completions):
+            return {**record, "answer": completions[0].text}
+
+    backend = WantsTen()
+    step = Answer(BackendOptions(model="m"), backend)
+    written = _run(tmp_path, step)
+    assert backend.calls == [4, 10, 10, 1]  # the first batch opens the backend (lazily)
+    assert [r["answer"] for r in written] == ["ok"] * 25
