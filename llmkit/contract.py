@@ -7,6 +7,7 @@ closing summary; a plugin supplies a :class:`~llmkit.step.Step` and gets all of 
 from __future__ import annotations
 
 import base64
+import sys
 import time
 import zlib
 from collections.abc import Iterator, Sequence
@@ -413,23 +414,17 @@ def _parse_line(line: bytes) -> tuple[dict[str, Any] | None, str | None, Reject 
     try:
         record = loads_exact(line)
     except orjson.JSONDecodeError as exc:
-        record = _lone_surrogate_record(line)
-        if record is None:
-            return None, _utf8_problem(line) or f"invalid JSON: {exc}", None
-        detail = "a string holds a lone surrogate escape (valid JSON, not valid Unicode)"
-        return record, None, Reject("invalid_unicode", detail, "input")
+        record, problem = _read_exactly(line)
+        if problem is not None:
+            return None, problem or _utf8_problem(line) or f"invalid JSON: {exc}", None
+        if type(record) is dict and _holds_lone_surrogate(record):
+            detail = "a string holds a lone surrogate escape (valid JSON, not valid Unicode)"
+            return record, None, Reject("invalid_unicode", detail, "input")
     if type(record) is not dict:
         return None, f"expected a JSON object, got {_json_type(record)}", None
     return record, None, None
 
 
-def _lone_surrogate_record(line: bytes) -> dict[str, Any] | None:
-    """The record of a line orjson refused only because a string holds a lone surrogate
-    (``"\\ud800"``): tokenizers and UTF-8 encoders fail on it, so the contract rejects it on
-    its own (kept whole in the rejects) instead of stopping the run. Any other refusal (NaN,
-    Infinity, a syntax error) makes the line invalid, whatever the json module would accept."""
-    if not has_surrogate_escape(line):
-        return None
 def _utf8_problem(line: bytes) -> str | None:
     """Where a line stops being UTF-8 (orjson's own words for it, "surrogates not allowed", do
     not say where), or None when it is UTF-8."""
@@ -440,11 +435,21 @@ def _utf8_problem(line: bytes) -> str | None:
     return None
 
 
+def _read_exactly(line: bytes) -> tuple[Any, str | None]:
+    """A line orjson refused, read by the json module when that is what it refused: an integer
+    beyond a double's range ("infinity when parsed as double"), kept exact, or a string with a
+    lone surrogate escape (``"\\ud800"``, which the caller rejects alone as invalid_unicode).
+    Any other refusal (NaN, Infinity, a syntax error) leaves the line invalid, whatever the json
+    module would accept. Returns (value, None), or (None, why) where ``why`` is "" when orjson's
+    own message says it best."""
+    if not (has_surrogate_escape(line) or may_hold_big_int([line])):
+        return None, ""
     try:
-        record = loads_lenient(line)
-    except ValueError:
-        return None
-    return record if type(record) is dict and _holds_lone_surrogate(record) else None
+        return loads_lenient(line), None
+    except ValueError as exc:
+        if "integer string conversion" in str(exc):  # Python's guard against quadratic int(str)
+            return None, f"an integer of more than {sys.get_int_max_str_digits()} digits (the most Python reads)"
+        return None, ""
 
 
 def _holds_lone_surrogate(value: Any) -> bool:

@@ -413,7 +413,7 @@ def _finite_float(text: str) -> float:
 
 
 def loads_lenient(line: bytes) -> Any:
-    """Parse a line with the json module: exact integers of any size, and lone surrogate escapes
+    """Parse a line with the json module: exact integers (up to Python's 4300 digits), and lone surrogate escapes
     (valid JSON, invalid Unicode) accepted. NaN, Infinity, numbers beyond a double and invalid
     UTF-8 are refused as orjson refuses them. Raises ValueError when the line is not JSON."""
     try:

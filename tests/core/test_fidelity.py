@@ -81,3 +81,34 @@ def test_a_saved_dataset_with_a_binary_column_is_written_as_base64(tmp_path):
     result = run_demo("-i", str(tmp_path / "saved"), "-q")
     assert result.returncode == 0, result.stderr
     assert [r["blob"] for r in exact(result.stdout)] == ["AQI=", "/w=="]
+
+
+def test_integers_beyond_a_double_keep_every_digit(tmp_path):
+    """309 digits: orjson refuses the line ("infinity when parsed as double"); the contract reads
+    it exactly instead, through the line-by-line path, in shards and on resume too."""
+    huge = 7 * 10**308 + 12345
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(
+        b'{"id": 1, "text": "a"}\n'
+        + f'{{"id": 2, "text": "b", "huge": {huge}, "neg": [{-huge}]}}\n'.encode()
+        + f'{{"id": {huge}, "text": "c"}}\n'.encode()
+    )
+    result = run_demo("-i", str(path))
+    assert result.returncode == 0, result.stderr
+    records = exact(result.stdout)
+    assert [r["id"] for r in records] == [1, 2, huge]
+    assert records[1]["huge"] == huge and records[1]["neg"] == [-huge]
+    out = tmp_path / "out.jsonl"
+    assert run_demo("-i", str(path), "-o", str(out), "--resume", "--limit", "2").returncode == 0
+    again = run_demo("-i", str(path), "-o", str(out), "--resume")
+    assert again.returncode == 0 and [r["id"] for r in exact(out.read_bytes())] == [1, 2, huge]
+    shards = [run_demo("-i", str(path), "--shard", f"{k}/3", "-q") for k in (1, 2, 3)]
+    assert sorted(r["id"] for s in shards for r in exact(s.stdout)) == [1, 2, huge]
+
+
+def test_an_integer_past_pythons_digit_limit_is_a_bad_line_that_says_so(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"id": 1, "n": ' + b"9" * 5000 + b"}\n")
+    result = run_demo("-i", str(path))
+    assert result.returncode == 65
+    assert f"{path}:1: an integer of more than 4300 digits".encode() in result.stderr
