@@ -92,9 +92,12 @@ class Problems:
     duplicated: list[str] = field(default_factory=list)
     malformed: list[str] = field(default_factory=list)
     empty: list[str] = field(default_factory=list)
+    #: whole-answer problems, found by the caller: cut by the token limit, or nothing written
+    truncated: list[str] = field(default_factory=list)
+    blank: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.lost or self.duplicated or self.malformed or self.empty)
+        return any(vars(self).values())
 
     def counts(self) -> Counter[str]:
         return Counter({k: len(v) for k, v in vars(self).items() if v})
@@ -109,7 +112,7 @@ class Problems:
         return found
 
     def describe(self) -> str:
-        parts = [f"{kind} {', '.join(items)}" for kind, items in vars(self).items() if items]
+        parts = [f"{kind}: {', '.join(items)}" for kind, items in vars(self).items() if items]
         return "; ".join(parts)
 
 

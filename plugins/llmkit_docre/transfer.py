@@ -215,10 +215,11 @@ class TransferStep(llmkit.GenerationStep):
         if unit.kind == "title":
             unit.answer = _first_line(text)
             return
-        problems = Problems()
+        parsed: MarkedText | Problems
         if completion.finish_reason == "length":
-            problems.malformed.append("the answer reached the token limit")
-            parsed: MarkedText | Problems = problems
+            parsed = Problems(truncated=["the answer reached the token limit"])
+        elif not text:
+            parsed = Problems(blank=["the answer is empty"])
         else:
             homes = {n: sent_id + 1 for n, (_e, _m, sent_id) in unit.owners.items()} if unit.kind == "document" else None
             sentences = len(unit.sentences) if unit.kind == "document" else 0
@@ -232,8 +233,9 @@ class TransferStep(llmkit.GenerationStep):
 
     def _final_reject(self, unit: Unit) -> llmkit.Reject:
         problems = unit.problems or Problems()
-        if problems.malformed == ["the answer reached the token limit"]:
-            return llmkit.Reject("truncated", f"{_where(unit)}: the answer reached the token limit after {unit.attempts} attempts")
+        if problems.truncated or problems.blank:
+            reason = "truncated" if problems.truncated else "no_answer"
+            return llmkit.Reject(reason, f"{_where(unit)} after {unit.attempts} attempts: {problems.describe()}")
         named = sorted(n for n in problems.numbers() if n in unit.owners)
         lost_sentences = [p for p in problems.lost + problems.malformed + problems.duplicated if p.startswith("<s")]
         reason = "sentence_lost" if lost_sentences and not named else "mention_lost"

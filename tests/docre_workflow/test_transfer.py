@@ -99,7 +99,7 @@ def test_a_lost_marker_is_retried_then_rejected_naming_entity_and_sentence():
     assert "sentence 1 after 2 attempts" in out.detail
     assert "entity 1 mention 1 in sentence 1 (<m3>)" in out.detail
     assert backend.calls == 2  # the first attempt for all units, then the one wrong unit again
-    retried = [p for p in backend.prompts if "got the tags wrong" in p[-1]["content"]]
+    retried = [p for p in backend.prompts if "could not be used" in p[-1]["content"]]
     assert len(retried) == 1
     assert "<m3> (closing tag missing)" in retried[0][-1]["content"]
     # no retry at all with --retries 0
@@ -265,4 +265,13 @@ def test_an_answer_cut_by_the_token_limit_is_retried_then_rejected_truncated():
     [out] = run(backend, [capital_doc()])
     assert isinstance(out, llmkit.Reject) and out.reason == "truncated"
     assert "sentence 0" in out.detail
+    assert backend.calls == 2
+
+
+def test_an_empty_answer_is_retried_then_rejected_no_answer():
+    first = "<m1><m2>Tokyo</m2> Metropolis</m1> is the capital of <m3>Japan</m3>."
+    backend = translator({**CAPITAL_JA, first: "  "})
+    [out] = run(backend, [capital_doc()])
+    assert isinstance(out, llmkit.Reject) and out.reason == "no_answer"
+    assert out.detail == "sentence 0 after 2 attempts: blank: the answer is empty"
     assert backend.calls == 2
