@@ -46,7 +46,11 @@ def prepare(
     duplicate, near_duplicate, redacted, template) unless --keep-flagged. Other reject reasons:
     missing_field, bad_messages, field_exists. Under --shard, duplicates are found within a shard.
     """
-    from llmkit_instruct_data.prepare import PrepareSettings, PrepareStep, check_settings
+    from llmkit_instruct_data.prepare import (
+        PrepareSettings,
+        PrepareStep,
+        check_settings,
+    )
 
     settings = PrepareSettings(
         field=field,
@@ -116,9 +120,7 @@ def judge(
     """
     from llmkit_instruct_data.judge import JudgeSettings, JudgeStep, check_settings
 
-    if backend.model is None and backend.backend != "openai":
-        raise llmkit.UsageError("--model is required (the judge)")
     settings = JudgeSettings(field=field, n_judge=n_judge, keep_judge_text=keep_judge_text, tokenizer=tokenizer,
                              prompt_file=prompt, repetition_tokens=repetition_tokens)
-    check_settings(settings)
+    check_settings(settings, backend)
     llmkit.run_step(JudgeStep(settings, backend), io)

@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 
 from llmkit import Outcome, Record, Reject, Step, UsageError, existing_field, source_of
-
 from llmkit_instruct_data.normalize import digest, first_user_turn, normal_form
 from llmkit_instruct_data.templates import TemplateCounter
 
@@ -63,7 +62,7 @@ class PrepareStep(Step):
 
     def __init__(self, settings: PrepareSettings) -> None:
         self.settings = settings
-        self.index: dict[bytes, Any] = {}
+        self.index: dict[int, Any] = {}
         self.templates = TemplateCounter(settings.template_words, settings.template_min) if settings.template_min else None
         self.redaction = re.compile(settings.redaction)
         # a substring test in C rules out almost every text before the regex runs
@@ -85,9 +84,10 @@ class PrepareStep(Step):
         text = first_user_turn(record, self.settings.field)
         if isinstance(text, Reject):
             return text
-        clash = self._clash(record, text)
-        if clash is not None:
-            return clash
+        if "instruction" in record or "flags" in record:
+            clash = self._clash(record, text)
+            if clash is not None:
+                return clash
         flags = self.flag(text, self._ident(record))
         out = {**record, "instruction": text, "flags": flags}
         if self.settings.keep_flagged:
@@ -108,26 +108,28 @@ class PrepareStep(Step):
     def flag(self, text: str, ident: Any) -> dict[str, Any]:
         """The flags of one instruction, indexing it when it is a first occurrence."""
         normal = normal_form(text)
-        flags: dict[str, Any] = {"empty": not normal, "duplicate_of": None}
-        if self.near is not None:
-            flags["near_duplicate_of"] = None
-        flags["redacted"] = self._redacted(text)
-        flags["template"] = None
-        if not normal:
-            return flags
-        key = digest(normal)
-        first = self.index.get(key, _ABSENT)
-        if first is not _ABSENT:
-            flags["duplicate_of"] = first
-            return flags
-        self.index[key] = ident
-        flags["template"] = self._template(normal)
-        if self.near is not None:
-            keys = self.near.band_keys(normal.casefold())
-            flags["near_duplicate_of"] = self.near.find(keys)
-            if flags["near_duplicate_of"] is None:
-                self.near.add(keys, ident)
-        return flags
+        duplicate_of = template = near_duplicate_of = None
+        if normal:
+            key = digest(normal)
+            first = self.index.get(key, _ABSENT)
+            if first is _ABSENT:
+                self.index[key] = ident
+                template = self._template(normal)
+                if self.near is not None:
+                    near_duplicate_of = self._near(normal, ident)
+            else:
+                duplicate_of = first
+        if self.near is None:
+            return {"empty": not normal, "duplicate_of": duplicate_of, "redacted": self._redacted(text), "template": template}
+        return {"empty": not normal, "duplicate_of": duplicate_of, "near_duplicate_of": near_duplicate_of,
+                "redacted": self._redacted(text), "template": template}
+
+    def _near(self, normal: str, ident: Any) -> Any:
+        keys = self.near.band_keys(normal.casefold())
+        found = self.near.find(keys)
+        if found is None:
+            self.near.add(keys, ident)
+        return found
 
     def _redacted(self, text: str) -> bool:
         if self.marker is not None and self.marker not in text:
@@ -135,13 +137,7 @@ class PrepareStep(Step):
         return self.redaction.search(text) is not None
 
     def _template(self, normal: str) -> str | None:
-        if self.templates is None:
-            return None
-        found = self.templates.key(normal)
-        if found is None:
-            return None
-        key, prefix = found
-        return prefix if self.templates.add(key) >= self.templates.min_count else None
+        return None if self.templates is None else self.templates.observe(normal)
 
     def restore(self, text: str, ident: Any, near_duplicate: bool) -> None:
         """Index an instruction an earlier run wrote as a first occurrence (under --resume)."""

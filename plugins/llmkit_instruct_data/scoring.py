@@ -18,7 +18,7 @@ MAX_SCORE = 10.0
 _DENOMINATOR = re.compile(r"\s*(?:/|\bout\s+of\b)\s*(?:10(?:\.0+)?|ten)\b", re.IGNORECASE)
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
 _WORDS = {word: float(value) for value, word in enumerate(
-    "zero one two three four five six seven eight nine ten".split())}
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"])}
 _WORD_SCORE = re.compile(r"^\W*(?:final\s+)?(?:score|rating)\W*([a-z]+)\W*$", re.IGNORECASE)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from llmkit import Outcome, Record, Reject, RecordStep, UsageError, get_text_field
+from llmkit import Outcome, Record, RecordStep, Reject, UsageError, get_text_field
 
 FORMATS = ("messages", "plain")
 

@@ -18,7 +18,6 @@ their order, so ``--resume`` rebuilds them exactly from what was written.
 from __future__ import annotations
 
 import math
-from hashlib import blake2b
 
 
 class TemplateCounter:
@@ -36,8 +35,15 @@ class TemplateCounter:
         if words <= self.prefix_words:
             return None
         prefix = " ".join(normal.split(" ", self.prefix_words)[: self.prefix_words]).casefold()
-        opening = int.from_bytes(blake2b(prefix.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
-        return (opening << 7) | int(2 * math.log2(words)), prefix
+        # the opening's 64-bit hash (per process, like the dedup keys) above 7 bits of length class
+        return (hash(prefix) << 7) | int(2 * math.log2(words)), prefix
+
+    def observe(self, normal: str) -> str | None:
+        """Count a distinct instruction; its opening when its group is now a template, else None."""
+        found = self.key(normal)
+        if found is None:
+            return None
+        return found[1] if self.add(found[0]) >= self.min_count else None
 
     def add(self, key: int) -> int:
         """Count one more distinct instruction; the count of its class and the two beside it."""

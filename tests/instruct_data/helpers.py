@@ -20,7 +20,7 @@ def read_jsonl(data: Path | bytes) -> list[dict]:
 
 
 def llmkit(*args: str, stdin: bytes | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "llmkit", *args], input=stdin, capture_output=True, timeout=timeout)
+    done = subprocess.run([sys.executable, "-m", "llmkit", *args], input=stdin, capture_output=True, timeout=timeout, check=False)
     return done
 
 

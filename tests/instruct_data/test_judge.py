@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-import llmkit
 from llmkit_instruct_data.judge import JudgeSettings, JudgeStep
 from llmkit_instruct_data.scoring import parse_score
 
-from tests.scripted import ScriptedBackend
+import llmkit
+from llmkit.testing import ScriptedBackend
 
 
 @pytest.mark.parametrize(("answer", "score"), [
@@ -104,9 +103,14 @@ def test_rejects_and_pairs_that_do_not_fit(tiny_llama):
 
 
 def test_a_backend_without_tokenizer_needs_tokenizer():
+    from llmkit_instruct_data.judge import check_settings
+
     step = JudgeStep(JudgeSettings(), llmkit.BackendOptions(model="judge"), backend=ScriptedBackend(["Score: 1"]))
+    step.open()
     with pytest.raises(llmkit.UsageError, match="--tokenizer"):
-        step.open()
+        step.process([{"instruction": "q", "response": "a"}])
+    with pytest.raises(llmkit.UsageError, match="--tokenizer"):  # known before anything opens
+        check_settings(JudgeSettings(), llmkit.BackendOptions(backend="openai", base_url="http://127.0.0.1:1/v1"))
 
 
 def test_prompt_file(tmp_path, tiny_llama):

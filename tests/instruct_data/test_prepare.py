@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from llmkit import Reject
 from llmkit_instruct_data.normalize import first_user_turn, normal_form
 from llmkit_instruct_data.prepare import PrepareSettings, PrepareStep, check_settings
+
+from llmkit import Reject
 
 from .helpers import llmkit, ok, read_jsonl, write_jsonl
 
@@ -97,7 +97,9 @@ def test_template_instructions_share_an_opening_and_size():
 
 
 def _jaccard(a, b, n=5):
-    grams = lambda t: {t[i : i + n] for i in range(len(t) - n + 1)}  # noqa: E731
+    def grams(t):
+        return {t[i : i + n] for i in range(len(t) - n + 1)}
+
     x, y = grams(normal_form(a).casefold()), grams(normal_form(b).casefold())
     return len(x & y) / len(x | y)
 
@@ -120,7 +122,7 @@ def test_near_duplicates_at_a_set_threshold():
 def test_bad_settings_are_usage_errors():
     from llmkit import UsageError
 
-    for bad in (dict(near_duplicates=1.5), dict(template_min=-1), dict(redaction="(")):
+    for bad in ({"near_duplicates": 1.5}, {"template_min": -1}, {"redaction": "("}):
         with pytest.raises(UsageError):
             check_settings(PrepareSettings(**bad))
 
@@ -151,7 +153,7 @@ def test_resume_rebuilds_the_index_from_what_was_written(tmp_path):
     """A run stopped part-way then resumed writes exactly what one whole run writes: the
     duplicates, template counts and near-duplicates whose first occurrence was written by the
     first run are still found."""
-    data, total = _input(tmp_path)
+    data, _ = _input(tmp_path)
     common = ["--template-min", "3", "--near-duplicates", "0.8", "-q"]
     whole_out, whole_rej = tmp_path / "whole.jsonl", tmp_path / "whole_rej.jsonl"
     ok("instruct-data", "prepare", "-i", str(data), "-o", str(whole_out), "--rejects", str(whole_rej), *common)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from llmkit_instruct_data.select import SelectSettings, SelectStep
 
 from llmkit import Reject
-from llmkit_instruct_data.select import SelectSettings, SelectStep
 
 from .helpers import ok, read_jsonl, write_jsonl
 
