@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 import llmkit
+from llmkit_docre.options import TrainFlags, train_flags
 
 app = typer.Typer(
     help="Document-level relation extraction with evidence (DREEAM/ATLOP): train, predict, evaluate, self-train.",
@@ -49,6 +50,50 @@ def evaluate(
 
     inventory = load_relations(relations) if relations else None
     llmkit.run_step(EvaluateStep(gold, train, field, inventory, show_table=not io.quiet), io)
+
+
+@app.command("train")
+@train_flags
+def train(
+    flags: TrainFlags,
+    encoder: Annotated[str, typer.Option(help="Hugging Face encoder (name or path): BERT, RoBERTa, DeBERTa, a Japanese BERT.")],
+    train: Annotated[str, typer.Option(help="Training documents (DocRED JSON array or JSONL).")],
+    relations: Annotated[str, typer.Option(help="rel2id or rel_info file naming the relations.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Model directory to write (the best dev F1 checkpoint).")],
+    dev: Annotated[str | None, typer.Option(help="Dev documents, scored after every epoch.")] = None,
+    evi_lambda: Annotated[float, typer.Option(min=0, help="Weight of the evidence KL (DREEAM 0.1; 0 = ATLOP).")] = 0.1,
+) -> None:
+    """Train DREEAM (ATLOP with --evi-lambda 0) on DocRED-format documents; progress and dev F1 per epoch on stderr."""
+    from pathlib import Path
+
+    from llmkit_docre.data import load_documents, load_relations
+    from llmkit_docre.train import Trainer, report_rejects
+
+    options = flags.to_options(evi_lambda=evi_lambda)
+    inventory = load_relations(relations)
+    train_docs, rejected = load_documents(train, inventory)
+    report_rejects(options, train, rejected)  # type: ignore[arg-type]
+    dev_docs: list = []
+    if dev:
+        dev_docs, rejected = load_documents(dev, inventory)
+        report_rejects(options, dev, rejected)  # type: ignore[arg-type]
+    Trainer(encoder, inventory, Path(output), options).run(train_docs, dev_docs)  # type: ignore[arg-type]
+
+
+@app.command("predict")
+@llmkit.io_options
+def predict(
+    io: llmkit.IOOptions,
+    model: Annotated[str, typer.Option(help="Model directory written by `docre train`.")],
+    evi_threshold: Annotated[float | None, typer.Option(help="Sentence attention above which a sentence is evidence (default: the model's, 0.2).")] = None,
+    isf: Annotated[bool, typer.Option(help="Inference-stage fusion: re-predict on each triple's evidence and merge.")] = False,
+    isf_threshold: Annotated[float | None, typer.Option(help="--isf: fused-score threshold (default: the one `docre isf-tune` saved in the model directory).")] = None,
+    device: Annotated[str | None, typer.Option(help="torch device (default: cuda when available, else cpu).")] = None,
+) -> None:
+    """Add 'predicted_labels' (h, t, r, score, evidence) to each DocRED document (JSONL in, JSONL out)."""
+    from llmkit_docre.predict import PredictStep
+
+    llmkit.run_step(PredictStep(model, device, evi_threshold, isf, isf_threshold), io)
 
 
 @app.command("transfer")
@@ -130,3 +175,75 @@ def edit_steps(
 
     config = EditStepsConfig(gold, field or ["recommended_labels"], evidence, key)
     llmkit.run_step(EditStepsStep(config), io)
+
+
+@app.command("isf-tune")
+def isf_tune(
+    model: Annotated[str, typer.Option(help="Model directory written by `docre train`.")],
+    dev: Annotated[str, typer.Option(help="Dev documents with gold labels.")],
+    device: Annotated[str | None, typer.Option(help="torch device (default: cuda when available, else cpu).")] = None,
+) -> None:
+    """Choose the inference-stage-fusion threshold on dev (best F1) and save it in the model directory."""
+    import sys
+
+    from llmkit_docre.data import load_documents
+    from llmkit_docre.isf import save_threshold, tune
+    from llmkit_docre.predict import PredictStep
+
+    step = PredictStep(model, device)
+    step.open()
+    documents, rejected = load_documents(dev, step.relations)
+    if rejected:
+        print(f"docre: {len(rejected)} dev documents rejected (first at {rejected[0][0]}: {rejected[0][1].reason})", file=sys.stderr)
+    threshold, f1 = tune(step, documents)
+    path = save_threshold(model, threshold, f1)
+    print(f"docre: ISF threshold {threshold:.4f}, dev F1 with fusion {100 * f1:.2f}; saved to {path}", file=sys.stderr)
+
+
+@app.command("self-train")
+def self_train(
+    teacher: Annotated[str, typer.Option(help="Teacher model directory (trained with the evidence loss).")],
+    distant: Annotated[str, typer.Option(help="Distantly supervised documents (labels, no evidence needed).")],
+    train: Annotated[str, typer.Option(help="Annotated documents for the final fine-tuning (with evidence).")],
+    relations: Annotated[str, typer.Option(help="rel2id or rel_info file (the teacher's inventory).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Student model directory.")],
+    dev: Annotated[str | None, typer.Option(help="Dev documents, scored after every epoch of both phases.")] = None,
+    encoder: Annotated[str | None, typer.Option(help="Encoder the student starts from (default: the teacher's original encoder).")] = None,
+    attn_lambda: Annotated[float, typer.Option(min=0, help="Weight of KL(teacher || student) token attention.")] = 1.0,
+    evi_lambda: Annotated[float, typer.Option(min=0, help="Weight of the evidence KL in the fine-tuning.")] = 0.1,
+    distant_lr: Annotated[float, typer.Option(help="Distant phase: encoder learning rate.")] = 3e-5,
+    distant_added_lr: Annotated[float, typer.Option(help="Distant phase: added layers' learning rate.")] = 1e-4,
+    distant_epochs: Annotated[int, typer.Option(min=1, help="Distant phase: epochs.")] = 2,
+    distant_grad_accum: Annotated[int, typer.Option(min=1, help="Distant phase: batches per optimizer step.")] = 2,
+    distant_max_grad_norm: Annotated[float, typer.Option(help="Distant phase: gradient norm clip.")] = 5.0,
+    finetune_lr: Annotated[float, typer.Option(help="Fine-tuning: encoder learning rate.")] = 1e-6,
+    finetune_added_lr: Annotated[float, typer.Option(help="Fine-tuning: added layers' learning rate.")] = 3e-6,
+    finetune_epochs: Annotated[int, typer.Option(min=1, help="Fine-tuning: epochs.")] = 10,
+    finetune_max_grad_norm: Annotated[float, typer.Option(help="Fine-tuning: gradient norm clip.")] = 2.0,
+    batch_size: Annotated[int, typer.Option(min=1, help="Documents per batch.")] = 4,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 66,
+    device: Annotated[str | None, typer.Option(help="torch device (default: cuda when available, else cpu).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue: stored teacher attentions are reused, each phase resumes from its last epoch.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")] = False,
+) -> None:
+    """DREEAM evidence self-training: teacher token attention on distant data -> student -> fine-tuning with evidence."""
+    from pathlib import Path
+
+    from llmkit_docre.data import load_documents, load_relations
+    from llmkit_docre.selftrain import Phase
+    from llmkit_docre.selftrain import self_train as run_self_train
+    from llmkit_docre.train import TrainOptions, report_rejects
+
+    base = TrainOptions(
+        batch_size=batch_size, seed=seed, device=device, resume=resume, quiet=quiet, evi_lambda=evi_lambda, attn_lambda=attn_lambda
+    )
+    inventory = load_relations(relations)
+    docs = {}
+    for name, path in (("distant", distant), ("train", train), ("dev", dev)):
+        docs[name], rejected = load_documents(path, inventory) if path else ([], [])
+        report_rejects(base, path or "", rejected)
+    run_self_train(
+        teacher, encoder, inventory, docs["distant"], docs["train"], docs["dev"], Path(output), base,
+        Phase(distant_lr, distant_added_lr, distant_epochs, distant_grad_accum, distant_max_grad_norm),
+        Phase(finetune_lr, finetune_added_lr, finetune_epochs, 1, finetune_max_grad_norm),
+    )

@@ -1,0 +1,138 @@
+"""A synthetic templated DocRED corpus and a tiny random BERT encoder, built offline.
+
+For tests, the benchmark and the example: each document introduces people, cities and
+companies in filler sentences, states some relations with one sentence each (the evidence), and
+puts other pairs side by side in sentences that state nothing ("X visited Y"), so that neither
+co-occurrence nor entity types alone give the answer. Names are made-up words; every relation
+has one fixed template.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+RELATIONS = {"Na": 0, "P19": 1, "P108": 2, "P131": 3}
+_STATE = {
+    "P19": ("{h} was born in {t} .", "person", "city"),
+    "P108": ("{h} works for {t} .", "person", "company"),
+    "P131": ("{h} is located in {t} .", "company", "city"),
+}
+_DISTRACT = {
+    ("person", "city"): "{h} visited {t} last year .",
+    ("person", "company"): "{h} wrote about {t} once .",
+    ("company", "city"): "{h} sells products far from {t} .",
+}
+_INTRO = {
+    "person": ["{e} is a famous writer .", "{e} likes music and long walks ."],
+    "city": ["{e} is a large city .", "{e} has an old harbour ."],
+    "company": ["{e} is a small company .", "{e} makes tools ."],
+}
+_FILLER = ["the weather was mild that season .", "many people read the news .", "the river froze in winter .", "prices rose slowly ."]
+_SYLLABLES = ["ka", "lo", "mi", "ru", "te", "sa", "no", "vi", "de", "po", "zu", "ha", "ri", "ga", "be", "fo"]
+TYPES = {"person": "PER", "city": "LOC", "company": "ORG"}
+
+
+def _name(rng: random.Random, used: set[str]) -> str:
+    while True:
+        name = "".join(rng.choice(_SYLLABLES) for _ in range(3))
+        if name not in used:
+            used.add(name)
+            return name
+
+
+def make_document(rng: random.Random, title: str, people: int = 2, cities: int = 1, companies: int = 1) -> dict[str, Any]:
+    """One document: entities, intro and filler sentences, stated and distractor pairs, shuffled."""
+    used: set[str] = set()
+    entities = [(kind, _name(rng, used)) for kind, n in (("person", people), ("city", cities), ("company", companies)) for _ in range(n)]
+    sentences: list[tuple[str, list[int], tuple[int, int, str] | None]] = []  # text, entity indices, stated fact
+    for i, (kind, _n) in enumerate(entities):
+        sentences.append((rng.choice(_INTRO[kind]), [i], None))
+    facts = []
+    for h, (hk, _hn) in enumerate(entities):
+        for t, (tk, _tn) in enumerate(entities):
+            rel = next((r for r, (_tpl, a, b) in _STATE.items() if (a, b) == (hk, tk)), None)
+            if rel is None or h == t:
+                continue
+            roll = rng.random()
+            if roll < 0.45:
+                sentences.append((_STATE[rel][0], [h, t], (h, t, rel)))
+                facts.append((h, t, rel))
+            elif roll < 0.75:
+                sentences.append((_DISTRACT[(hk, tk)], [h, t], None))
+    sentences.extend((f, [], None) for f in rng.sample(_FILLER, 1))
+    rng.shuffle(sentences)
+    return _assemble(title, entities, sentences)
+
+
+def _assemble(title: str, entities: list[tuple[str, str]], sentences: list[Any]) -> dict[str, Any]:
+    sents: list[list[str]] = []
+    vertex: list[list[dict[str, Any]]] = [[] for _ in entities]
+    labels = []
+    for s, (template, members, fact) in enumerate(sentences):
+        names = {"e": entities[members[0]][1]} if len(members) == 1 else {}
+        if len(members) == 2:
+            names = {"h": entities[members[0]][1], "t": entities[members[1]][1]}
+        tokens = template.format(**names).split()
+        sents.append(tokens)
+        for key, member in zip(("e",) if len(members) == 1 else ("h", "t"), members, strict=False):
+            position = tokens.index(names[key])
+            kind, name = entities[member]
+            vertex[member].append({"name": name, "sent_id": s, "pos": [position, position + 1], "type": TYPES[kind]})
+        if fact is not None:
+            labels.append({"h": fact[0], "t": fact[1], "r": fact[2], "evidence": [s]})
+    return {"title": title, "sents": sents, "vertexSet": vertex, "labels": labels}
+
+
+def make_corpus(count: int, seed: int, prefix: str = "doc") -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    return [make_document(rng, f"{prefix}{i}") for i in range(count)]
+
+
+def write_corpus(directory: str | Path, train: int = 160, dev: int = 40, seed: int = 0) -> dict[str, Path]:
+    """train.jsonl, dev.jsonl and rel2id.json under ``directory``."""
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    paths = {"train": root / "train.jsonl", "dev": root / "dev.jsonl", "relations": root / "rel2id.json"}
+    for split, count, offset in (("train", train, 0), ("dev", dev, 1)):
+        docs = make_corpus(count, seed * 10 + offset, prefix=split)
+        paths[split].write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    paths["relations"].write_text(json.dumps(RELATIONS), encoding="utf-8")
+    return paths
+
+
+def build_tiny_encoder(directory: str | Path, hidden: int = 64, layers: int = 3, heads: int = 4, seed: int = 0) -> Path:
+    """A random BERT (eager attention) with a word-level tokenizer over the corpus vocabulary and
+    every three-syllable name, saved with ``save_pretrained``."""
+    import itertools
+
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    words: set[str] = {"*", "."}
+    for text in [*_FILLER, *(t for v in _INTRO.values() for t in v), *(v[0] for v in _STATE.values()), *_DISTRACT.values()]:
+        words.update(w for w in text.split() if not w.startswith("{"))
+    names = {"".join(p) for p in itertools.product(_SYLLABLES, repeat=3)}
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = {w: i for i, w in enumerate([*specials, *sorted(words), *sorted(names)])}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]"
+    )
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+        intermediate_size=2 * hidden, max_position_embeddings=512, attn_implementation="eager",
+    )
+    path = Path(directory)
+    BertModel(config).save_pretrained(path)
+    fast.save_pretrained(path)
+    return path
