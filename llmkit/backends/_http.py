@@ -4,12 +4,16 @@ Retried: connection errors (refused, reset, dropped mid-answer), timeouts, HTTP 
 with exponential backoff and jitter, or after the server's ``Retry-After`` when it sends one. Not
 retried: other 4xx answers, which come back to the caller as :class:`ClientError`. After the last
 retry: :class:`BackendUnavailable` naming the URL and the last error. The API key travels only in
-the ``Authorization`` header: no message, log line or exception here ever contains it.
+the ``Authorization`` header: no message, log line or exception here ever contains it, and a
+server's text quoted in one (an error body that echoes the header, as some proxies do) has the
+key replaced by ``[redacted]``. ``--request-timeout`` bounds a whole request, answer included
+(:mod:`llmkit.backends._deadline`), not each read.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import random
 import threading
@@ -20,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from llmkit.backends._deadline import bound_whole_requests, deadline
 from llmkit.errors import BackendUnavailable, UsageError
 
 log = logging.getLogger("llmkit.backends.openai")
@@ -27,6 +32,7 @@ log = logging.getLogger("llmkit.backends.openai")
 _RETRY_STATUS = {408, 429}
 #: the longest wait a server's Retry-After may impose on us, in seconds
 _RETRY_AFTER_CAP = 60.0
+REDACTED = "[redacted]"
 
 
 @dataclass
@@ -104,12 +110,14 @@ class JSONClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.policy = policy
+        self._secret = api_key
         self._closed = threading.Event()
         self._client = httpx.Client(
             headers=headers,
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         )
+        bound_whole_requests(self._client)
 
     def get(self, path: str) -> Any:
         return self._call("GET", path, None)
@@ -120,6 +128,16 @@ class JSONClient:
     def shown(self, path: str) -> str:
         """The URL of ``path`` on the server, safe to print."""
         return display_url(f"{self.base_url}{path}")
+
+    def redact(self, text: str) -> str:
+        """``text`` (a server's words) with the API key, wherever it appears, replaced: a server
+        or proxy that echoes the ``Authorization`` header must not put the key in a message, a log
+        line or a reject's detail."""
+        return text.replace(self._secret, REDACTED) if self._secret else text
+
+    def quote(self, answer: Any) -> str:
+        """The start of a JSON answer, for a message, without the key."""
+        return self.redact(json.dumps(answer)[:200])
 
     def close(self) -> None:
         """Stop retrying and drop the connections; requests in flight end with an error."""
@@ -136,20 +154,21 @@ class JSONClient:
             retry_after: float | None = None
             tries += 1
             try:
-                response = self._client.request(method, url, json=body)
+                with deadline(self.timeout):
+                    response = self._client.request(method, url, json=body)
             except httpx.TimeoutException:
-                last_error = f"no answer within {self.timeout:g} s (timeout)"
+                last_error = f"no complete answer within {self.timeout:g} s (timeout)"
             except httpx.TransportError as exc:  # refused, reset, closed without an answer
-                last_error = f"{type(exc).__name__}: {exc}"
+                last_error = self.redact(f"{type(exc).__name__}: {exc}")
             except RuntimeError as exc:  # httpx: the client was closed by another thread
                 last_error = str(exc)
             else:
                 status = response.status_code
                 if status < 400:
-                    return _json(response, shown)
+                    return self._json(response, shown)
                 if status not in _RETRY_STATUS and status < 500:
-                    raise ClientError(status, _error_message(response), shown)
-                last_error = f"HTTP {status}: {_error_message(response)}"
+                    raise ClientError(status, self.redact(_error_message(response)), shown)
+                last_error = f"HTTP {status}: {self.redact(_error_message(response))}"
                 retry_after = _retry_after(response)
             if attempt == self.policy.max_retries:
                 break
@@ -161,12 +180,12 @@ class JSONClient:
             f"{method} {shown} failed after {tries} attempt(s); last error: {last_error or 'the client was closed'}"
         )
 
-
-def _json(response: httpx.Response, shown: str) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise BackendUnavailable(f"{shown} answered with something that is not JSON: {response.text[:200]!r}") from exc
+    def _json(self, response: httpx.Response, shown: str) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            text = self.redact(repr(response.text[:200]))
+            raise BackendUnavailable(f"{shown} answered with something that is not JSON: {text}") from exc
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -12,7 +12,6 @@ log-probs, which makes ``score`` work; with another server completions carry no 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
@@ -93,8 +92,9 @@ class OpenAIBackend(Backend):
             answer = self._http.post(path, body)
         except ClientError as exc:
             return _too_long_result(exc) or _raise_client_error(exc)
-        choices = _choices(answer, self._http.shown(path), params.n, "message" if chat else "text")
-        return _generation_result(answer, choices, chat)
+        url = self._http.shown(path)
+        choices = _choices(answer, url, params.n, "message" if chat else "text", self._http.quote)
+        return _generation_result(answer, choices, url if chat else None, self._http.quote)
 
     def _score_one(self, text: str) -> TokenScores:
         if not text:  # servers refuse an empty prompt; its tokens (BOS at most) have no log-prob anyway
@@ -108,7 +108,7 @@ class OpenAIBackend(Backend):
                 return TokenScores(token_ids=[], logprobs=[], error="too_long", detail=exc.message)
             _raise_client_error(exc)
         url = self._http.shown("/completions")
-        return _prompt_scores(_choices(answer, url, 1, "prompt_token_ids")[0], url)
+        return _prompt_scores(_choices(answer, url, 1, "prompt_token_ids", self._http.quote)[0], url)
 
     def _sampling_body(self, params: SamplingParams) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -141,7 +141,7 @@ class OpenAIBackend(Backend):
             if self.options.model:
                 return self.options.model, None, False
             url = self._http.shown("/models")
-            raise BackendUnavailable(f"{url} answered without a 'data' list of models: {_excerpt(listing)}; give --model")
+            raise BackendUnavailable(f"{url} answered without a 'data' list of models: {self._http.quote(listing)}; give --model")
         cards = [card for card in listed if isinstance(card, dict) and card.get("id")]
         is_vllm = any(card.get("owned_by") == "vllm" for card in cards)
         if self.options.model:
@@ -168,18 +168,18 @@ class OpenAIBackend(Backend):
 _FIELD_TYPES: dict[str, type] = {"text": str, "message": dict, "prompt_token_ids": list}
 
 
-def _choices(answer: Any, url: str, n: int, field: str) -> list[dict[str, Any]]:
+def _choices(answer: Any, url: str, n: int, field: str, quote: Callable[[Any], str]) -> list[dict[str, Any]]:
     """The ``n`` choices of a 200 answer in index order, each with ``field``; else BackendUnavailable
     (exit 69) naming the URL and what is missing, rather than a KeyError from deep inside."""
     choices = answer.get("choices") if isinstance(answer, dict) else None
     if not isinstance(choices, list) or not all(isinstance(choice, dict) for choice in choices):
-        raise BackendUnavailable(f"{url} answered without a 'choices' list: {_excerpt(answer)}")
+        raise BackendUnavailable(f"{url} answered without a 'choices' list: {quote(answer)}")
     if len(choices) != n:
         raise BackendUnavailable(
             f"{url} answered {len(choices)} of the {n} choices asked for (does the server support n?)"
         )
     if not all(isinstance(choice.get(field), _FIELD_TYPES[field]) for choice in choices):
-        raise BackendUnavailable(f"{url} answered a choice without {field!r}: {_excerpt(answer)}")
+        raise BackendUnavailable(f"{url} answered a choice without {field!r}: {quote(answer)}")
     return sorted(choices, key=lambda choice: choice.get("index", 0))
 
 
@@ -196,19 +196,33 @@ def _prompt_scores(choice: dict[str, Any], url: str) -> TokenScores:
     return TokenScores(token_ids=list(ids[1:]), logprobs=logprobs)
 
 
-def _excerpt(answer: Any) -> str:
-    """The start of an answer, for a message."""
-    return json.dumps(answer)[:200]
-
-
-def _generation_result(answer: dict[str, Any], choices: list[dict[str, Any]], chat: bool) -> GenerationResult:
+def _generation_result(
+    answer: dict[str, Any], choices: list[dict[str, Any]], chat_url: str | None, quote: Callable[[Any], str]
+) -> GenerationResult:
+    """The completions of a 200 answer; ``chat_url`` is the URL of a chat request (None for text)."""
     completions = []
     for choice in choices:
-        text = choice["message"].get("content") if chat else choice["text"]
+        text = _message_text(choice["message"], chat_url, quote) if chat_url else choice["text"]
         reason = "length" if choice.get("finish_reason") == "length" else "stop"
-        completions.append(Completion(text=text or "", token_ids=list(choice.get("token_ids") or []), finish_reason=reason))
-    prompt_ids = answer.get("prompt_token_ids") if chat else (choices[0].get("prompt_token_ids") if choices else None)
+        completions.append(Completion(text=text, token_ids=list(choice.get("token_ids") or []), finish_reason=reason))
+    prompt_ids = answer.get("prompt_token_ids") if chat_url else (choices[0].get("prompt_token_ids") if choices else None)
     return GenerationResult(completions=completions, prompt_token_ids=prompt_ids)
+
+
+def _message_text(message: dict[str, Any], url: str, quote: Callable[[Any], str]) -> str:
+    """A chat message's ``content`` as text: a string; a list of text parts (the OpenAI API's
+    other shape), joined; none (null), empty. Anything else (a number, an image part) is not a
+    completion llmkit can use: BackendUnavailable (exit 69) naming the server and the field."""
+    content = message.get("content")
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list) and all(
+        isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str) for part in content
+    ):
+        return "".join(part["text"] for part in content)
+    raise BackendUnavailable(
+        f"{url} answered a message whose 'content' is neither text nor a list of text parts: {quote(content)}"
+    )
 
 
 def _too_long_result(exc: ClientError) -> GenerationResult | None:

@@ -9,6 +9,12 @@ Each POST takes the next action of its script (then "ok" once the script is used
 - ``drop``: read the request, then close the connection without a byte of answer
 - ``slow:SECONDS``: answer ok after that long (to observe how many requests are in flight)
 - ``json:BODY``: HTTP 200 with BODY (any JSON text) as the answer, e.g. ``json:{"weird": 1}``
+- ``raw:CODE:TEXT``: that HTTP status with TEXT as a plain-text body
+- ``echo_auth:CODE``: that HTTP status with an OpenAI-style error that quotes the request's
+  ``Authorization`` header (as some proxies do)
+- ``trickle:SECONDS`` / ``trickle_body:SECONDS``: a well-formed answer sent one byte every SECONDS,
+  status line and headers included / headers at once, then the body (a server that never stalls
+  long enough for a read timeout)
 
 ``GET /v1/models`` always answers: with ``models_body`` when set, else a list of ``model_card``. The server records every request (path, body, headers, time).
 """
@@ -122,6 +128,14 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 self._send(429, {"error": {"message": "slow down"}}, {"Retry-After": arg or "1"})
             elif kind == "json":
                 self._send(200, json.loads(arg))
+            elif kind == "raw":
+                code, _, text = arg.partition(":")
+                self._send_bytes(int(code), text.encode(), {"Content-Type": "text/plain"})
+            elif kind == "echo_auth":
+                told = f"invalid credentials: {self.headers.get('Authorization')}"
+                self._send(int(arg), {"error": {"message": told}})
+            elif kind in ("trickle", "trickle_body"):
+                self._trickle(float(arg), _answer(self.path, body), headers_too=kind == "trickle")
             elif kind == "status":
                 code, _, message = arg.partition(":")
                 self._send(int(code), {"error": {"message": message or f"injected {code}"}})
@@ -131,14 +145,32 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 self._send(200, _answer(self.path, body))
 
         def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(payload).encode()
+            self._send_bytes(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
+
+        def _send_bytes(self, status: int, data: bytes, headers: dict[str, str]) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
+            for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
+
+        def _trickle(self, delay: float, payload: Any, headers_too: bool) -> None:
+            data = json.dumps(payload).encode()
+            head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n").encode()
+            if not headers_too:
+                self.wfile.write(head)
+                self.wfile.flush()
+                head = b""
+            self.close_connection = True
+            for index in range(len(head + data)):
+                if server._stop.wait(delay):
+                    return
+                try:
+                    self.wfile.write((head + data)[index : index + 1])
+                    self.wfile.flush()
+                except OSError:  # the client gave up
+                    return
 
     return Handler
 
