@@ -89,7 +89,8 @@ class Step:
     """Base class of a batch step. Subclasses implement :meth:`process`."""
 
     name: ClassVar[str] = "step"
-    #: Records per batch when the user gives no ``--batch-size``.
+    #: Records per batch when the user gives no ``--batch-size``. The core asks before each batch
+    #: (the first time after ``open()``), so a step may size it by the backend it opened.
     batch_size: int = 256
     #: An aggregate's result depends on all its input (a PCA, an evaluation): ``--shard`` would
     #: silently analyse a part and ``--resume`` would append a second result, so both are refused.
