@@ -75,7 +75,7 @@ def main() -> None:
             for step in (batched, single):
                 step.open()
             times: dict[str, list[float]] = {"batched": [], "one at a time": []}
-            for name, step in (("batched", batched), ("one at a time", single)):
+            for step in (batched, single):
                 step.process(docs[:1])  # warm-up
             for _ in range(args.repeats):
                 for name, step in (("batched", batched), ("one at a time", single)):
