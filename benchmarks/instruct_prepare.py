@@ -151,7 +151,7 @@ def where_time_goes(src: Path) -> dict[str, float]:
     return {name: seconds * 1e6 / n for name, seconds in stages.items()}
 
 
-def index_bytes_per_million(count: int) -> tuple[float, float]:
+def index_bytes_per_million(count: int, near: bool = False) -> tuple[float, float]:
     """MiB per million distinct instructions: our index (digest -> id) and the baseline's set."""
     rng = random.Random(1)
     texts = [" ".join("".join(rng.choices(string.ascii_lowercase, k=6)) for _ in range(rng.randint(4, 40)))
@@ -162,11 +162,23 @@ def index_bytes_per_million(count: int) -> tuple[float, float]:
     ours = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     tracemalloc.start()
-    strings = {normal_form(t) + "" for t in texts}  # a copy per string, as parsing makes one
+    strings = {t.encode().decode() for t in texts}  # new strings, as the baseline's normal forms are
     theirs = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     del index, strings
     scale = 1e6 / count / 2**20
+    if near:
+        from llmkit_instruct_data.minhash import NearDuplicateIndex
+
+        sample = texts[: min(count, 100_000)]
+        lsh = NearDuplicateIndex(0.8)
+        tracemalloc.start()
+        for text, ident in zip(sample, ids):
+            lsh.add(lsh.band_keys(text), ident)
+        near_bytes = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        print(f"  --near-duplicates 0.8 adds {near_bytes * 1e6 / len(sample) / 2**20:.0f} MiB per million "
+              f"({lsh.bands} bands of {lsh.rows} rows)")
     mean_chars = sum(map(len, texts)) / count
     print(f"  (synthetic distinct instructions of {mean_chars:.0f} characters on average)")
     return ours * scale, theirs * scale
@@ -230,7 +242,7 @@ def main() -> None:
         for name in ("baseline", "prepare"):
             quarter, full = peak_mib(name, small, dst), peak_mib(name, src, dst)
             print(f"peak RSS {name:8s} over {args.records // 4:,}: {quarter:6.0f} MiB; over {args.records:,}: {full:6.0f} MiB")
-        ours, theirs = index_bytes_per_million(min(args.records, 1_000_000))
+        ours, theirs = index_bytes_per_million(min(args.records, 1_000_000), args.near)
         print(f"index memory per million distinct instructions: digests + ids {ours:.0f} MiB; set of strings {theirs:.0f} MiB")
         sys.stdout.flush()
 

@@ -1,5 +1,10 @@
 """A tiny judge whose answer is written into its weights: no training, the same answer to any prompt.
 
+    python examples/instruct_data/scripted_judge.py TINY_MODEL OUT_FOLDER "Fine. Score: 7"
+
+A random tiny model writes noise, which no judge prompt can parse; this one writes the answer
+given, so the pipe of examples/instruct_data/pipeline.sh (and its test) ends with scores.
+
 Every attention and MLP output projection is zeroed, so each position's hidden state is its own
 token's embedding and the next token depends on the current token alone (a bigram model). The
 embeddings of the tokens of a chain (the generation prompt's last token, then the answer's
@@ -8,6 +13,7 @@ tokens) are made one-hot, and the LM head maps each to the next token of the cha
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
@@ -35,3 +41,8 @@ def scripted_judge(base: Path, answer: str, out: Path) -> Path:
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+if __name__ == "__main__":
+    base, out, answer = sys.argv[1:4]
+    print(scripted_judge(Path(base), answer, Path(out)))

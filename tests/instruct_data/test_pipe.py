@@ -7,11 +7,13 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from .helpers import ok, read_jsonl, write_jsonl
-from .judge_model import scripted_judge
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CONVERSATIONS = [
     {"conversation_id": "a", "conversation": [{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "Red"}]},
@@ -95,3 +97,13 @@ def test_select_again_with_a_higher_bar(piped):
     high = ok("instruct-data", "select", "--min-score", "7.5", "-i", str(work / "out_judge.jsonl"),
               "--rejects", str(work / "rej_high.jsonl"), "-q")
     assert high == b"" and [r["reject"]["reason"] for r in read_jsonl(work / "rej_high.jsonl")] == ["low_score"] * 3
+
+
+def scripted_judge(base: Path, answer: str, out: Path) -> Path:
+    """The example's tiny judge (examples/instruct_data/scripted_judge.py), built here."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("scripted_judge", ROOT / "examples" / "instruct_data" / "scripted_judge.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.scripted_judge(base, answer, out)
