@@ -67,32 +67,6 @@ def prepare(
     llmkit.run_step(PrepareStep(settings), io)
 
 
-@app.command("select")
-@llmkit.io_options
-def select(
-    io: llmkit.IOOptions,
-    min_score: Annotated[float | None, typer.Option(help="Reject instructions whose best score is below this.")] = None,
-    format: Annotated[
-        str, typer.Option("--format", help="messages ({messages: [user, assistant]}) or plain ({instruction, response}).")
-    ] = "messages",
-    pairs: Annotated[bool, typer.Option(help="Write (best, worst) preference pairs in TRL's DPO form instead.")] = False,
-    allow_repetition: Annotated[bool, typer.Option(help="Let a response flagged for repetition be chosen.")] = False,
-    keep_fields: Annotated[bool, typer.Option(help="Carry every input field into the output too.")] = False,
-    field: Annotated[str, typer.Option(help="Field holding the instruction.")] = "instruction",
-) -> None:
-    """Keep the best-scored response per instruction (ties: the shorter) as a training record.
-
-    Reads 'response' or 'responses' with 'preference_score' (instruct-data judge). Reject reasons:
-    missing_field, bad_scores, no_scored_response, low_score, no_pair (--pairs), field_exists.
-    """
-    from llmkit_instruct_data.select import SelectSettings, SelectStep, check_settings
-
-    settings = SelectSettings(format=format, pairs=pairs, min_score=min_score, allow_repetition=allow_repetition,
-                              keep_fields=keep_fields, field=field, id_field=io.id_field)
-    check_settings(settings)
-    llmkit.run_step(SelectStep(settings), io)
-
-
 @app.command("judge")
 @llmkit.io_options
 @llmkit.backend_options
@@ -124,3 +98,29 @@ def judge(
                              prompt_file=prompt, repetition_tokens=repetition_tokens)
     check_settings(settings, backend)
     llmkit.run_step(JudgeStep(settings, backend), io)
+
+
+@app.command("select")
+@llmkit.io_options
+def select(
+    io: llmkit.IOOptions,
+    min_score: Annotated[float | None, typer.Option(help="Reject instructions whose best score is below this.")] = None,
+    format: Annotated[
+        str, typer.Option("--format", help="messages ({messages: [user, assistant]}) or plain ({instruction, response}).")
+    ] = "messages",
+    pairs: Annotated[bool, typer.Option(help="Write (best, worst) preference pairs in TRL's DPO form instead.")] = False,
+    allow_repetition: Annotated[bool, typer.Option(help="Let a response flagged for repetition be chosen.")] = False,
+    keep_fields: Annotated[bool, typer.Option(help="Carry every input field into the output too.")] = False,
+    field: Annotated[str, typer.Option(help="Field holding the instruction.")] = "instruction",
+) -> None:
+    """Keep the best-scored response per instruction (ties: the shorter) as a training record.
+
+    Reads 'response' or 'responses' with 'preference_score' (instruct-data judge). Reject reasons:
+    missing_field, bad_scores, no_scored_response, low_score, no_pair (--pairs), field_exists.
+    """
+    from llmkit_instruct_data.select import SelectSettings, SelectStep, check_settings
+
+    settings = SelectSettings(format=format, pairs=pairs, min_score=min_score, allow_repetition=allow_repetition,
+                              keep_fields=keep_fields, field=field, id_field=io.id_field)
+    check_settings(settings)
+    llmkit.run_step(SelectStep(settings), io)
