@@ -11,8 +11,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import math
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar, get_args, get_origin, get_type_hints
+
+from llmkit.errors import UsageError
 
 T = TypeVar("T")
 
@@ -85,3 +88,41 @@ def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
     # A command written before the rename takes them as ``backend``: accepted while plugins move over.
     legacy = "backend" in inspect.signature(func).parameters
     return option_set(BackendOptions, "backend" if legacy else "backend_options")(func)
+
+
+def require_finite_floats(command: Any) -> None:
+    """Make every command in ``command``'s tree refuse a number option given NaN or an infinity.
+
+    click reads ``nan``, ``inf`` and ``1e999`` as floats, and a range check does not catch them
+    all (NaN compares false with everything: ``--lint-threshold nan`` turned a filter off). A
+    number option means a finite number, so the check is made here, once, for every option of
+    every subcommand: on the values the command line gives, before the command runs (exit 2).
+    """
+    for sub in (getattr(command, "commands", None) or {}).values():
+        require_finite_floats(sub)
+    callback = getattr(command, "callback", None)
+    if callback is None or getattr(callback, "finite_floats_checked", False):
+        return
+    flags = {param.name: (param.opts or [param.name])[0] for param in command.params}
+
+    @functools.wraps(callback)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        for name, value in kwargs.items():
+            if not _finite(value):
+                raise UsageError(f"{flags.get(name, name)} {_shown(value)}: not a finite number")
+        return callback(*args, **kwargs)
+
+    checked.finite_floats_checked = True  # type: ignore[attr-defined]
+    command.callback = checked
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(map(_finite, value))
+    return True
+
+
+def _shown(value: Any) -> str:
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
