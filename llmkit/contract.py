@@ -11,6 +11,7 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Annotated, Any
@@ -121,8 +122,17 @@ class _Batch:
     #: records the contract itself rejects (by object identity); the step never sees them
     prerejected: dict[int, Reject] = field(default_factory=dict)
 
+    #: each record's FILE:LINE by object identity, built on the first source_of() call (runs
+    #: that never ask pay nothing per record); it lives and dies with the batch
+    sources: dict[int, str] | None = None
+
     def where(self, index: int) -> str:
         return f"{self.source}:{self.lines[index]}"
+
+    def source_of(self, record: dict[str, Any]) -> str | None:
+        if self.sources is None:
+            self.sources = {id(r): self.where(i) for i, r in enumerate(self.records)}
+        return self.sources.get(id(record))
 
 
 @dataclass
@@ -240,33 +250,30 @@ def _reject_late(run: _Run, late: LateReject) -> None:
         run.rejects.write_records([_reject_record(late.record, late.source, late.reject, run.step.name)])
 
 
-#: The batch a step is processing, and its records' sources by object identity (built on
-#: first use, so runs that never ask pay nothing per record).
-_current: list[_Batch] = []
-_sources: dict[int, str] = {}
+#: The batch the step is processing now; set by the core around ``step.process`` (a context
+#: variable, so concurrent runs in threads each see their own).
+_current_batch: ContextVar[_Batch | None] = ContextVar("llmkit_current_batch", default=None)
 
 
 def source_of(record: dict[str, Any]) -> str | None:
     """Where a record came from (``FILE:LINE``), for a record of the batch being processed.
 
-    Steps use it to name the line in an ``InputError`` that must stop the run.
+    Steps use it to name the line in an ``InputError`` that must stop the run, or to keep the
+    source of a record an aggregate may reject late (:class:`~llmkit.LateReject`).
     """
-    if not _sources and _current:
-        batch = _current[0]
-        _sources.update((id(r), batch.where(i)) for i, r in enumerate(batch.records))
-    return _sources.get(id(record))
+    batch = _current_batch.get()
+    return batch.source_of(record) if batch is not None else None
 
 
 def _process(run: _Run, batch: _Batch, out: LineWriter, rejects: LineWriter | None) -> None:
     todo = batch.records
     if batch.prerejected:
         todo = [r for r in batch.records if id(r) not in batch.prerejected]
-    _current.append(batch)
+    token = _current_batch.set(batch)
     try:
         outcomes = run.step.process(todo) if todo else []
     finally:
-        _current.clear()
-        _sources.clear()
+        _current_batch.reset(token)
     plain = type(outcomes) is list and len(outcomes) == len(todo) and _all_dicts(outcomes)
     if not plain:  # a record never vanishes silently: anything but dicts and Rejects is a bug
         outcomes = check_outcomes(run.step, len(todo), outcomes)
@@ -362,7 +369,8 @@ def _take_all(
     lines = range(first_line, first_line + len(records))  # no list: lines are numbered in a row
     if not run.filters:
         return _Batch(source, records, lines), None
-    batch = _Batch(source, [], [])
+    taken_lines: list[int] = []
+    batch = _Batch(source, [], taken_lines)
     for record, line in zip(records, lines):
         if run.full:
             break
@@ -372,14 +380,15 @@ def _take_all(
             return batch, InputError(str(exc), f"{source}:{line}")
         if taken:
             batch.records.append(record)
-            batch.lines.append(line)
+            taken_lines.append(line)
     return batch, None
 
 
 def _parse_lines(run: _Run, raw: LineBatch) -> tuple[_Batch, InputError | None]:
     """The slow path, line by line, for a batch with a line that is not a JSON object: the lines
     are taken in order, so the limit, shards and resume apply to bad lines as to records."""
-    batch = _Batch(raw.source, [], [])
+    taken_lines: list[int] = []
+    batch = _Batch(raw.source, [], taken_lines)
     for offset, line in enumerate(raw.lines):
         if run.full:
             break
@@ -387,22 +396,23 @@ def _parse_lines(run: _Run, raw: LineBatch) -> tuple[_Batch, InputError | None]:
             continue  # blank lines carry no record
         where = f"{raw.source}:{raw.first_line + offset}"
         record, problem, reject = _parse_line(line)
-        if problem is None:
+        if record is not None:  # a record, perhaps with the contract's own reject
             try:
-                taken = _take(run, record)  # type: ignore[arg-type]
+                taken = _take(run, record)
             except _MixedIds as exc:
                 return batch, InputError(str(exc), where)
             if taken:
                 batch.records.append(record)
-                batch.lines.append(raw.first_line + offset)
+                taken_lines.append(raw.first_line + offset)
                 if reject is not None:
                     batch.prerejected[id(record)] = reject
             continue
+        assert problem is not None  # no record: the line's problem is known
         if not _take_line(run, line, where):
             continue
         run.summary.invalid += 1
         if run.options.on_error is OnError.fail:
-            return batch, InputError(problem, where)  # type: ignore[arg-type]
+            return batch, InputError(problem, where)
         run.summary.read += 1  # taken in, and rejected: the counts add up
         _write_invalid(run, line, problem, where)
     return batch, None

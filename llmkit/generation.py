@@ -21,7 +21,7 @@ What the base (:class:`GenerationStep`) owns, in this order for each record of a
 2. the fields the step ``writes``: one the record already holds is ``field_exists``
    (:func:`llmkit.existing_field`, with ``earlier`` and ``clash_hint``);
 3. the input ``field``, when given: absent or not a string is ``missing_field``; its text is passed
-   to ``prompt`` (``text`` is None when the step has no input field);
+   to ``prompt`` (``text`` is "" when the step has no input field; ``text_field`` names it);
 4. ``prompt(record, text)``: the subclass's prompt, or a Reject;
 
 then one ``generate`` call for the surviving prompts of the batch, and for each result: an
@@ -156,15 +156,15 @@ class GenerationStep(Step):
         """An early reject of the subclass's own, before the field checks (default: none)."""
         return None
 
-    def prompt(self, record: Record, text: str | None) -> Prompt | Reject:
-        """The prompt for ``record`` (``text`` is its ``field``, None without one), or a Reject."""
+    def prompt(self, record: Record, text: str) -> Prompt | Reject:
+        """The prompt for ``record`` (``text`` is its ``field``, "" without one), or a Reject."""
         raise NotImplementedError
 
     def accept(self, record: Record, completions: list[Completion]) -> Outcome:
         """The output record made from the completions (at least one), or a Reject."""
         raise NotImplementedError
 
-    def prompts(self, record: Record, text: str | None) -> list[Prompt] | Reject:
+    def prompts(self, record: Record, text: str) -> list[Prompt] | Reject:
         """Several prompts for one record (default: the one of :meth:`prompt`)."""
         prompt = self.prompt(record, text)
         return prompt if isinstance(prompt, Reject) else [prompt]
@@ -181,6 +181,13 @@ class GenerationStep(Step):
 
     # -- helpers -------------------------------------------------------------------------------
 
+    @property
+    def text_field(self) -> str:
+        """The input field (for a step built with one)."""
+        if self.field is None:
+            raise TypeError(f"step {self.name!r} has no input field")
+        return self.field
+
     def chat_prompt(self, text: str) -> Prompt:
         """``text`` as one user turn (chat template), or the bare text with ``--no-chat``."""
         return self.backend_options.prompt(text, self.chat_by_default)
@@ -196,11 +203,12 @@ class GenerationStep(Step):
             clash = existing_field(record, name, earlier=self.earlier, hint=self.clash_hint)
             if clash is not None:
                 return clash
-        text = None
+        text = ""
         if self.field is not None:
-            text = get_text_field(record, self.field)
-            if isinstance(text, Reject):
-                return text
+            found = get_text_field(record, self.field)
+            if isinstance(found, Reject):
+                return found
+            text = found
         return self.prompts(record, text)
 
     def after(self, record: Record, result: GenerationResult) -> Outcome:

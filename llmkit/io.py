@@ -299,11 +299,13 @@ def check_distinct_files(inputs: Sequence[str], output: str | None, rejects: str
         key = _regular_file(path, 0)
         if key is not None:
             sources.setdefault(key, "standard input" if path == "-" else path)
-    outputs = [("-o/--output", output)] + ([("--rejects", rejects)] if rejects is not None else [])
-    for option, path in outputs:
-        key = _regular_file(path, 1)
+    outputs: list[tuple[str, str | None]] = [("-o/--output", output)]
+    if rejects is not None:
+        outputs.append(("--rejects", rejects))
+    for option, target in outputs:
+        key = _regular_file(target, 1)
         if key in sources:
-            where = "standard output" if path in (None, "-") else f"{option} {path}"
+            where = "standard output" if target in (None, "-") else f"{option} {target}"
             raise UsageError(f"{where} is the input {sources[key]}: writing it would destroy the input; write elsewhere")
     if rejects is None:
         return

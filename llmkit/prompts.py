@@ -28,7 +28,7 @@ class PromptTemplate:
         return self.text.format(**values)
 
 
-def load_prompt(package: str, name: str, override: str | Path | None = None, *, required: set[str] = frozenset()) -> PromptTemplate:
+def load_prompt(package: str, name: str, override: str | Path | None = None, *, required: set[str] | frozenset[str] = frozenset()) -> PromptTemplate:
     """The template ``name`` shipped with ``package``, or the user's file ``override``.
 
     Checks that the template uses every placeholder in ``required`` and no unknown one, so a

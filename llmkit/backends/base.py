@@ -144,7 +144,7 @@ class Backend(ABC):
         it never runs dry between batches. Steps set their ``batch_size`` from this in ``open()``."""
         return step_default
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional: a backend without resources has nothing to free)
         """Free the model (GPU memory, worker processes, connections)."""
 
     def __enter__(self) -> "Backend":

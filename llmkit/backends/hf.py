@@ -281,7 +281,7 @@ class _torch_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> None:
         import torch
 
         if isinstance(exc, torch.OutOfMemoryError):
@@ -289,4 +289,3 @@ class _torch_errors:
         # a failing GPU is the machine's problem (69); any other RuntimeError is a bug and stays one
         if isinstance(exc, RuntimeError) and "CUDA" in str(exc):
             raise BackendUnavailable(f"the GPU failed during a forward pass: {exc}") from exc
-        return False

@@ -84,6 +84,7 @@ def analyse(matrix: ScoreMatrix, options: AnalysisOptions) -> Analysis:
 
 def _regress(analysis: Analysis) -> None:
     options = analysis.options
+    assert options.regress_on is not None  # the caller checks
     covariate = collect_covariate(analysis.matrix.models, analysis.matrix.covariates, options.regress_on, options.log10)
     analysis.covariate = covariate
     blocks = [(analysis.component_names, analysis.pca.scores[:, : analysis.k])]

@@ -7,6 +7,7 @@ arrows), correlation.png and, with ``--regress-on``, regression.png.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import llmkit
 import numpy as np
@@ -26,7 +27,7 @@ def draw_all(analysis: Analysis, labels: list[str], directory: str) -> list[str]
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise llmkit.UsageError(f"--plot {directory}: cannot create the folder: {exc.strerror or exc}") from exc
-    drawers = [("scree.png", _scree), ("loadings.png", _loadings), ("correlation.png", _correlation)]
+    drawers: list[tuple[str, Any]] = [("scree.png", _scree), ("loadings.png", _loadings), ("correlation.png", _correlation)]
     if len(analysis.pca.eigenvalues) >= 2:
         drawers.insert(2, ("biplot.png", lambda a, ax: _biplot(a, ax, labels)))
     if analysis.covariate is not None:
@@ -122,8 +123,9 @@ def _biplot(analysis: Analysis, ax, labels: list[str]) -> None:
     ax.set_title("Biplot: model scores and benchmark loadings")
 
 
-def _regression(analysis: Analysis, plt):
+def _regression(analysis: Analysis, plt: Any) -> Any:
     covariate = analysis.covariate
+    assert covariate is not None  # drawn only after a regression
     regressions = analysis.regressions
     blocks = [(analysis.pca.scores[:, : analysis.k], analysis.component_names)]
     if analysis.rotation is not None:
@@ -138,9 +140,10 @@ def _regression(analysis: Analysis, plt):
             y = scores[covariate.kept, col]
             ax.scatter(covariate.x, y, s=12)
             fit = fits[name]
-            if fit["slope"] is not None:
+            slope, intercept = fit["slope"], fit["intercept"]
+            if slope is not None and intercept is not None:
                 xs = np.linspace(covariate.x.min(), covariate.x.max(), 2)
-                ax.plot(xs, fit["slope"] * xs + fit["intercept"], color="tab:red")
+                ax.plot(xs, slope * xs + intercept, color="tab:red")
                 ax.set_title(f"{name}: r² = {fit['r2']:.2f}, n = {fit['n']}", fontsize=9)
             ax.set_xlabel(x_label)
             ax.set_ylabel(f"{name} score")

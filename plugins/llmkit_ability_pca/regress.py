@@ -46,7 +46,7 @@ def collect_covariate(models: list[str], covariates: dict[str, dict[str, Any]], 
 def fit_line(x: np.ndarray, y: np.ndarray) -> dict[str, float | int | None]:
     """linregress's quantities; None where undefined (n < 3 or a constant x)."""
     n = len(x)
-    empty = {"n": n, "slope": None, "intercept": None, "r": None, "r2": None, "p_value": None,
+    empty: dict[str, float | int | None] = {"n": n, "slope": None, "intercept": None, "r": None, "r2": None, "p_value": None,
              "stderr": None, "intercept_stderr": None}
     if n < 2:
         return empty

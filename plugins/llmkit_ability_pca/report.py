@@ -41,6 +41,7 @@ def _variance_table(analysis: Analysis) -> Table:
 
 def _loadings_table(analysis: Analysis, rotated: bool) -> Table:
     if rotated:
+        assert analysis.rotation is not None  # asked for only when there is one
         names, loadings, title = analysis.rotated_names, analysis.rotation.loadings, "Varimax-rotated loadings"
     else:
         names, loadings, title = analysis.component_names, analysis.pca.scaled_loadings, "Loadings"
@@ -62,6 +63,7 @@ def _loadings_table(analysis: Analysis, rotated: bool) -> Table:
 
 def _regression_table(analysis: Analysis) -> Table:
     covariate = analysis.covariate
+    assert covariate is not None  # asked for only after a regression
     x = f"log10({covariate.name})" if covariate.log10 else covariate.name
     table = Table(title=f"Component scores regressed on {x}")
     for column in ("component", "slope", "intercept", "r²", "p", "n"):

@@ -35,5 +35,6 @@ class HFContrastivePair(Backend):
         )
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
+        assert self._max_model_len is not None  # set when the pair is loaded
         results, runnable = split_prompts(prompts, self._max_model_len)
         return fill_results(results, self.decoder.generate(runnable, params) if runnable else [])

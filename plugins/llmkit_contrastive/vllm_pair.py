@@ -135,6 +135,7 @@ class VLLMContrastivePair(Backend):
         translated."""
         if self.llm is None:
             raise UsageError("the vLLM contrastive pair was used after close()")
+        assert self._max_model_len is not None  # known once the engine is up
         results, runnable = split_prompts(prompts, self._max_model_len)
         outputs = vllm_generate(self.llm, runnable, params, self._max_model_len)
         return fill_results(results, ([self._completion(c) for c in out] for out in outputs))

@@ -41,6 +41,8 @@ class DistributionScorer:
 
     def open(self) -> None:
         opts = self.options
+        if opts.model is None:
+            raise UsageError("--model is required")
         self.tokenizer = load_tokenizer(opts.model, opts.trust_remote_code)
         self.model = load_causal_lm(opts.model, opts)
         self.device = self.model.device

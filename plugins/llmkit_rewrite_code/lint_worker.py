@@ -223,7 +223,7 @@ def _child(linter: WarmLinter, write_end: int) -> None:
 def _read_all(fd: int, timeout: float | None) -> tuple[bytes, bool]:
     """Everything written to ``fd`` until its writer exits; (data, timed out)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         wait = None if deadline is None else deadline - time.monotonic()
         if wait is not None and wait <= 0:

@@ -61,7 +61,7 @@ class RewriteStep(llmkit.GenerationStep):
     def check(self, record: llmkit.Record) -> llmkit.Reject | None:
         return field_clash(record, self.name)
 
-    def prompt(self, record: llmkit.Record, text: str | None) -> llmkit.Prompt:
+    def prompt(self, record: llmkit.Record, text: str) -> llmkit.Prompt:
         return self.chat_prompt(self.template.render(code=text))
 
     def accept(self, record: llmkit.Record, completions: list[llmkit.Completion]) -> llmkit.Outcome:
@@ -74,11 +74,6 @@ class RewriteStep(llmkit.GenerationStep):
         if self.keep_original:
             out.setdefault(f"original_{field}", record[field])  # the first rewrite's input, across jobs too
         return self.annotate(out, completion)
-
-    @property
-    def text_field(self) -> str:
-        assert self.field is not None  # always given, in __init__
-        return self.field
 
     def annotate(self, record: llmkit.Record, completion: llmkit.Completion) -> llmkit.Outcome:
         return passed_stage(record, self.name)

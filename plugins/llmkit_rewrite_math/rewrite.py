@@ -41,14 +41,15 @@ class MathRewriteStep(llmkit.GenerationStep):
         self.template = llmkit.load_prompt("llmkit_rewrite_math", "rewrite", prompt_file, required={"text"})
         self.keep_original = keep_original
 
-    def prompt(self, record: llmkit.Record, text: str | None) -> llmkit.Prompt:
+    def prompt(self, record: llmkit.Record, text: str) -> llmkit.Prompt:
         return self.chat_prompt(self.template.render(text=text))
 
     def accept(self, record: llmkit.Record, completions: list[llmkit.Completion]) -> llmkit.Outcome:
         rewritten = check_rewrite(completions[0])
         if isinstance(rewritten, llmkit.Reject):
             return rewritten
-        out = {**record, self.field: rewritten}
+        field = self.text_field
+        out = {**record, field: rewritten}
         if self.keep_original:
-            out.setdefault(f"original_{self.field}", record[self.field])
+            out.setdefault(f"original_{field}", record[field])
         return out

@@ -30,7 +30,8 @@ def tail_state(tail: bytes) -> tuple[int, int, int]:
 def positions_inside(data: bytes) -> list[tuple[int, int, int]]:
     """(prefix length p, bytes k of the current character present, its byte length) for every
     prefix data[:p] that ends inside a multi-byte character of the (valid) text."""
-    found, offset = [], 0
+    found: list[tuple[int, int, int]] = []
+    offset = 0
     for char in data.decode("utf-8"):
         length = len(char.encode("utf-8"))
         found.extend((offset + k, k, length) for k in range(1, length))
@@ -155,7 +156,7 @@ class NextByteStep(llmkit.Step):
 
     def _positions(self, probs: Any, offset: int, data: bytes) -> dict[str, Any]:
         assert self.masks is not None and self.bytemap is not None
-        found = []
+        found: list[dict[str, Any]] = []
         for p, k, length in positions_inside(data):
             dist = probs[offset + p - 1]  # the distribution after data[:p]
             tail = incomplete_tail(data[:p])

@@ -9,7 +9,7 @@ from typing import Any
 import llmkit
 from llmkit import Reject
 
-_TIER_ORDER = {"common": 0, "uncommon": 1, "rare": 2, "unseen": 3}
+_TIER_ORDER: dict[str | None, int] = {"common": 0, "uncommon": 1, "rare": 2, "unseen": 3}
 
 
 class _Mean:

@@ -262,7 +262,7 @@ def test_records_of_dropped_benchmarks_and_replaced_duplicates_go_to_rejects(tmp
     assert by_type(out, "notes")[0]["benchmarks"] == ["alpha", "beta", "delta"]
     found = _rejects(rejects)
     reasons = {}
-    for reason, source, detail in found:
+    for reason, source, _detail in found:
         reasons.setdefault(reason, []).append(long[int(source.rsplit(":", 1)[1]) - 1]["benchmark"])
     assert reasons == {"duplicate": ["alpha"], "missing_scores": ["gamma"] * 7, "constant_benchmark": ["flat"] * 8}
     assert found[0][1] == f"{path}:1" and f"{path}:{len(long)}" in found[0][2]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 from typing import Annotated
-import typer, llmkit
+import typer
+import llmkit
 app = typer.Typer(help="x")
 @app.command()
 @llmkit.io_options
