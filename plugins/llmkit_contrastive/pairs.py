@@ -29,10 +29,10 @@ def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = Tru
     from llmkit_contrastive.step import check_chat_template
 
     assert settings.amateur is not None
-    expert_tokenizer = load_tokenizer(settings.expert, options.trust_remote_code)
+    expert_tokenizer = load_tokenizer(settings.expert_model, options.trust_remote_code)
     amateur_tokenizer = load_tokenizer(settings.amateur, options.trust_remote_code)
     vocab_size = check_same_vocab(expert_tokenizer, amateur_tokenizer)
-    check_chat_template(expert_tokenizer, settings.expert, chat)
+    check_chat_template(expert_tokenizer, settings.expert_model, chat)
     name = options.backend or default_backend_name()
     if name == "vllm":
         reason = vllm_unavailable_reason()
@@ -40,7 +40,7 @@ def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = Tru
             from llmkit_contrastive.vllm_pair import VLLMContrastivePair
 
             try:
-                return VLLMContrastivePair(settings.expert, settings.amateur, expert_tokenizer, vocab_size, settings.contrast, options)
+                return VLLMContrastivePair(settings.expert_model, settings.amateur, expert_tokenizer, vocab_size, settings.contrast, options)
             except BackendUnavailable as exc:
                 if options.backend == "vllm":
                     raise BackendUnavailable(f"the vllm contrastive pair did not start: {exc}; "
@@ -52,7 +52,7 @@ def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = Tru
         raise UsageError(f"contrastive decoding needs both models' logits locally: use --backend hf or vllm, not {name!r}")
     from llmkit_contrastive.hf_pair import HFContrastivePair
 
-    return HFContrastivePair(settings.expert, settings.amateur, expert_tokenizer, vocab_size, settings.contrast, options)
+    return HFContrastivePair(settings.expert_model, settings.amateur, expert_tokenizer, vocab_size, settings.contrast, options)
 
 
 def vllm_unavailable_reason() -> str | None:

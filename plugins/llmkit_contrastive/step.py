@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from llmkit import (
@@ -27,34 +26,12 @@ from llmkit import (
 from llmkit.backends import Backend, TokenIds, open_backend
 
 from llmkit_contrastive.chat import prompt_ids, record_messages
-from llmkit_contrastive.formulas import Contrast
+from llmkit_contrastive.settings import FIXED_FIELDS, GenSettings
+
+__all__ = ["ContrastiveGenStep", "GenSettings", "check_chat_template"]
 
 #: CoDIT's sampling defaults; the longest response we let a model write unless told otherwise.
 DEFAULT_SAMPLING = dict(temperature=1.0, top_p=1.0, max_tokens=2048)
-#: Fields every output record gets besides the text (whose name --response-field sets).
-FIXED_FIELDS = ("generation", "repetition")
-
-
-@dataclass(frozen=True)
-class GenSettings:
-    expert: str
-    amateur: str | None = None
-    contrast: Contrast = Contrast()
-    field: str = "instruction"
-    system: str | None = None
-    n: int = 1
-    stop: tuple[str, ...] = ()
-    response_field: str | None = None
-
-    @property
-    def plain(self) -> bool:
-        """No contrast to make: generate from the expert alone."""
-        return self.amateur is None or self.contrast.beta == 0
-
-    @property
-    def output_field(self) -> str:
-        """Where the text goes: --response-field, else response (responses with --n > 1)."""
-        return self.response_field or ("response" if self.n == 1 else "responses")
 
 
 class ContrastiveGenStep(GenerationStep):
@@ -64,9 +41,9 @@ class ContrastiveGenStep(GenerationStep):
 
     def __init__(self, settings: GenSettings, backend_options: BackendOptions) -> None:
         self.settings = settings
-        backend_options = dataclasses.replace(backend_options, model=settings.expert)
+        backend_options = dataclasses.replace(backend_options, model=settings.expert_model)
         model = LazyBackend(backend_options, opener=self._open_backend)
-        super().__init__(backend_options, shared=model, sampling={"n": settings.n, "stop": settings.stop})
+        super().__init__(backend_options, shared=model, sampling={"n": settings.n, "stop": settings.stops})
         self.tokenizer: Any = None
 
     @property
@@ -78,7 +55,7 @@ class ContrastiveGenStep(GenerationStep):
         """The expert's ordinary backend for a plain run, else one of this plugin's pair backends."""
         if self.settings.plain:
             backend = open_backend(backend_options)
-            check_chat_template(backend.tokenizer, self.settings.expert, self.chat)
+            check_chat_template(backend.tokenizer, self.settings.expert_model, self.chat)
             return backend
         from llmkit_contrastive.pairs import open_pair
 
@@ -101,7 +78,7 @@ class ContrastiveGenStep(GenerationStep):
             clash = clash or existing_field(record, name, hint="rename it in the input (--response-field names only the text)")
         return clash
 
-    def prompt(self, record: Record, text: str | None) -> TokenIds | list[dict[str, str]] | Reject:
+    def prompt(self, record: Record, text: str) -> TokenIds | list[dict[str, str]] | Reject:
         messages = record_messages(record, self.settings.field, self.settings.system)
         if isinstance(messages, Reject) or self.tokenizer is None:
             return messages  # a backend without a local tokenizer (openai) renders the chat itself
@@ -142,19 +119,3 @@ def check_chat_template(tokenizer: Any, expert: str, chat: bool) -> None:
     """A chat run needs the expert's template; say so once instead of rejecting every record."""
     if chat and tokenizer is not None and not getattr(tokenizer, "chat_template", None):
         raise UsageError(f"the expert {expert!r} has no chat template; give --no-chat to prompt with the bare text")
-
-
-def check_settings(settings: GenSettings) -> None:
-    """Options that cannot work together, before anything loads."""
-    c = settings.contrast
-    if c.formula not in ("difference", "obrien"):
-        raise UsageError(f"--formula must be difference or obrien, not {c.formula!r}")
-    if c.beta < 0:
-        raise UsageError("--beta must be >= 0")
-    if not 0 <= c.alpha <= 1:
-        raise UsageError("--alpha must be in [0, 1]")
-    if settings.n < 1:
-        raise UsageError("--n must be >= 1")
-    if settings.output_field in FIXED_FIELDS:
-        raise UsageError(f"--response-field {settings.output_field!r} would be overwritten by the output's own "
-                         f"{settings.output_field!r} field; choose another name")

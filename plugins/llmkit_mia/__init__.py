@@ -9,6 +9,9 @@ from typing import Annotated
 import typer
 
 import llmkit
+from llmkit_mia.config import ScoreConfig
+
+score_options = llmkit.option_set(ScoreConfig, "config")
 
 app = typer.Typer(
     help="Membership inference: SaMIA (sampled text only) and loss, zlib, Min-K%, Min-K%++ baselines; AUC/TPR evaluation.",
@@ -19,35 +22,15 @@ app = typer.Typer(
 @app.command("score")
 @llmkit.io_options
 @llmkit.backend_options
-def score(
-    io: llmkit.IOOptions,
-    backend_options: llmkit.BackendOptions,
-    methods: Annotated[
-        str, typer.Option(help="Comma-separated: samia, samia-zlib, loss, zlib, mink, minkpp.")
-    ] = "samia",
-    field: Annotated[str, typer.Option(help="Field holding the text.")] = "input",
-    prefix_ratio: Annotated[float, typer.Option(help="samia: share of the words given as the prefix.")] = 0.5,
-    num_samples: Annotated[int, typer.Option(help="samia: continuations sampled per text (one request, n samples).")] = 10,
-    ngram: Annotated[int, typer.Option(help="samia: n of the ROUGE-N recall.")] = 1,
-    mink_k: Annotated[float, typer.Option(help="mink, minkpp: share k of the lowest-scoring tokens averaged.")] = 0.2,
-    keep_samples: Annotated[bool, typer.Option(help="samia: write the sampled continuations to 'mia_samples'.")] = False,
-) -> None:
+@score_options
+def score(io: llmkit.IOOptions, backend_options: llmkit.BackendOptions, config: ScoreConfig) -> None:
     """Add 'mia': {method: score} to each record; higher means more likely a training member.
 
     samia samples with temperature 1.0 and top-k 50 unless --temperature/--top-k say otherwise;
     its continuations get 2x the reference's token count (rounded up to 16) unless --max-tokens is given.
     """
-    from llmkit_mia.score import ScoreConfig, ScoreStep, parse_methods
+    from llmkit_mia.score import ScoreStep
 
-    config = ScoreConfig(
-        methods=parse_methods(methods),
-        field=field,
-        prefix_ratio=prefix_ratio,
-        num_samples=num_samples,
-        ngram=ngram,
-        mink_k=mink_k,
-        keep_samples=keep_samples,
-    )
     llmkit.run_step(ScoreStep(backend_options, config), io)
 
 

@@ -3,53 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import llmkit
 from llmkit import BackendOptions, Outcome, Record, Reject, Step, UsageError
 from llmkit.backends import Backend, open_backend
 from llmkit_mia import likelihood, samia
+from llmkit_mia.config import METHODS, ScoreConfig, parse_methods
 
-SAMPLING_METHODS = ("samia", "samia-zlib")
-LIKELIHOOD_METHODS = ("loss", "zlib", "mink", "minkpp")
-METHODS = SAMPLING_METHODS + LIKELIHOOD_METHODS
-
-
-def parse_methods(value: str) -> tuple[str, ...]:
-    """``samia,loss`` -> ("samia", "loss"); unknown names are a usage error."""
-    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
-    unknown = [n for n in names if n not in METHODS]
-    if unknown or not names:
-        raise UsageError(f"--methods: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(METHODS)}")
-    return names
-
-
-@dataclass(frozen=True)
-class ScoreConfig:
-    methods: tuple[str, ...] = ("samia",)
-    field: str = "input"
-    prefix_ratio: float = 0.5
-    num_samples: int = 10
-    ngram: int = 1
-    mink_k: float = 0.2
-    keep_samples: bool = False
-
-    def validate(self) -> None:
-        if not 0.0 < self.prefix_ratio < 1.0:
-            raise UsageError("--prefix-ratio must be between 0 and 1 (exclusive)")
-        if self.num_samples < 1 or self.ngram < 1:
-            raise UsageError("--num-samples and --ngram must be at least 1")
-        if not 0.0 < self.mink_k <= 1.0:
-            raise UsageError("--mink-k must be in (0, 1]")
-
-    @property
-    def sampling(self) -> bool:
-        return any(m in SAMPLING_METHODS for m in self.methods)
-
-    @property
-    def scoring(self) -> list[str]:
-        return [m for m in self.methods if m in LIKELIHOOD_METHODS]
+__all__ = ["METHODS", "ScoreConfig", "ScoreStep", "parse_methods"]
 
 
 class ScoreStep(Step):
@@ -59,7 +22,6 @@ class ScoreStep(Step):
     batch_size = 16
 
     def __init__(self, options: BackendOptions, config: ScoreConfig, backend: Backend | None = None) -> None:
-        config.validate()
         self.options = options
         self.config = config
         self.backend = backend
@@ -76,7 +38,7 @@ class ScoreStep(Step):
                 f"{', '.join(self.config.scoring)} need; use --backend hf or vllm, or openai with a vLLM "
                 "server (samia needs none)"
             )
-        if "minkpp" in self.config.methods:
+        if "minkpp" in self.config.method_names:
             self.distributions = self._open_distributions()
 
     def _open_distributions(self) -> Any:
@@ -167,9 +129,9 @@ class ScoreStep(Step):
                     continue
                 continuations = [c.text for c in result.completions]
                 reference = splits[i].reference  # type: ignore[union-attr]
-                if "samia" in config.methods:
+                if "samia" in config.method_names:
                     scores[i]["samia"] = samia.samia_score(continuations, reference, config.ngram)
-                if "samia-zlib" in config.methods:
+                if "samia-zlib" in config.method_names:
                     scores[i]["samia-zlib"] = samia.samia_zlib_score(continuations, reference, config.ngram)
                 samples[i] = continuations
 
@@ -186,7 +148,7 @@ class ScoreStep(Step):
         config = self.config
         batch = [texts[i] for i in alive]
         stats: list[Any] = [None] * len(alive)
-        if "minkpp" in config.methods and self.distributions is None:
+        if "minkpp" in config.method_names and self.distributions is None:
             token_scores = self.backend.score_distribution(batch)  # type: ignore[union-attr]
             stats = [_stats_of(s) for s in token_scores]
         else:

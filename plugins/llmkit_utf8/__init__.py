@@ -13,6 +13,9 @@ from typing import Annotated
 import typer
 
 import llmkit
+from llmkit_utf8.settings import GenerateSettings
+
+generate_options = llmkit.option_set(GenerateSettings, "settings")
 
 app = typer.Typer(
     help="UTF-8 validity of byte-level generation: validator, generation protocols, next-byte mass, character tiers.",
@@ -37,19 +40,12 @@ def check(
 @app.command()
 @llmkit.io_options
 @llmkit.backend_options
-def generate(
-    io: llmkit.IOOptions,
-    backend_options: llmkit.BackendOptions,
-    protocol: Annotated[str, typer.Option(help="context-free (records {char}) or context-guided (records {context, term}).")] = "context-free",
-    steps: Annotated[int, typer.Option(min=1, help="Tokens generated per prompt (context-guided: at least the bytes left of the term).")] = 5,
-    char_field: Annotated[str, typer.Option(help="context-free: field holding one character.")] = "char",
-    context_field: Annotated[str, typer.Option(help="context-guided: field holding the context.")] = "context",
-    term_field: Annotated[str, typer.Option(help="context-guided: field holding the term.")] = "term",
-) -> None:
+@generate_options
+def generate(io: llmkit.IOOptions, backend_options: llmkit.BackendOptions, settings: GenerateSettings) -> None:
     """Prompt with the first k bytes of a character (or term), generate greedily, score the bytes; adds `utf8_generate`."""
     from llmkit_utf8.generate import GenerateStep
 
-    llmkit.run_step(GenerateStep(backend_options, protocol, steps, char_field, context_field, term_field), io)
+    llmkit.run_step(GenerateStep(backend_options, settings), io)
 
 
 @app.command("next-byte")

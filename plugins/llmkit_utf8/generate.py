@@ -20,9 +20,11 @@ import llmkit.backends
 from llmkit import Reject
 
 from llmkit_utf8.bytemap import ByteMap, build_bytemap
+from llmkit_utf8.settings import PROTOCOLS, GenerateSettings
+
+__all__ = ["PROTOCOLS", "GenerateSettings", "GenerateStep"]
 from llmkit_utf8.validate import check_bytes
 
-PROTOCOLS = ("context-free", "context-guided")
 
 
 def one_character(record: dict[str, Any], field: str) -> str | Reject:
@@ -93,21 +95,14 @@ class GenerateStep(llmkit.GenerationStep):
     def __init__(
         self,
         backend_options: llmkit.BackendOptions,
-        protocol: str = "context-free",
-        steps: int = 5,
-        char_field: str = "char",
-        context_field: str = "context",
-        term_field: str = "term",
+        settings: GenerateSettings = GenerateSettings(),
         backend: llmkit.backends.Backend | None = None,
         bytemap: ByteMap | None = None,
     ) -> None:
-        if protocol not in PROTOCOLS:
-            raise llmkit.UsageError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-        if steps < 1:
-            raise llmkit.UsageError("--steps must be at least 1")
         super().__init__(backend_options, backend, writes=("utf8_generate",), earlier=dict)
-        self.protocol, self.steps = protocol, steps
-        self.char_field, self.context_field, self.term_field = char_field, context_field, term_field
+        self.settings = settings
+        self.protocol, self.steps = settings.protocol, settings.steps
+        self.char_field, self.context_field, self.term_field = settings.char_field, settings.context_field, settings.term_field
         self.bytemap = bytemap
         self.tokenizer: Any = None
 
@@ -169,7 +164,7 @@ class GenerateStep(llmkit.GenerationStep):
             return self._bytes.encode_bytes(text.encode("utf-8"))
         return list(self.tokenizer.encode(text, add_special_tokens=False))
 
-    def prompts(self, record: llmkit.Record, text: str | None) -> list[llmkit.Prompt] | Reject:
+    def prompts(self, record: llmkit.Record, text: str) -> list[llmkit.Prompt] | Reject:
         runs = self._runs(record)
         return runs if isinstance(runs, Reject) else [llmkit.backends.TokenIds(run.prompt) for run in runs]
 

@@ -49,10 +49,10 @@ def test_response_field_moves_the_text_and_n_writes_responses():
 
 @pytest.mark.parametrize("name", ["generation", "repetition"])
 def test_a_response_field_named_like_a_fixed_field_is_a_usage_error(name):
-    from llmkit_contrastive.step import GenSettings, check_settings
+    from llmkit_contrastive.settings import GenSettings
 
     with pytest.raises(UsageError, match="--response-field"):
-        check_settings(GenSettings(expert="m", response_field=name))
+        GenSettings(expert="m", response_field=name)
 
 
 def test_a_prompt_with_no_tokens_is_empty_prompt_on_every_backend():

@@ -20,10 +20,9 @@ def vllm_step(request, tiny_llama, tiny_llama_twin):
     """One engine per formula (the settings are part of the pair's config), through the step."""
     require_vllm()
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    from llmkit_contrastive.formulas import Contrast
     from llmkit_contrastive.step import ContrastiveGenStep, GenSettings
 
-    settings = GenSettings(expert=str(tiny_llama), amateur=str(tiny_llama_twin), contrast=Contrast(formula=request.param))
+    settings = GenSettings(expert=str(tiny_llama), amateur=str(tiny_llama_twin), formula=request.param)
     options = BackendOptions(backend="vllm", dtype="float32", temperature=0, max_tokens=MAX_TOKENS, max_model_len=100)
     step = ContrastiveGenStep(settings, options)
     step.open()

@@ -38,7 +38,7 @@ def _step(backend, options=None, **config):
 def test_one_request_with_n_samples_per_text_and_samia_defaults():
     answers = iter([" delta epsilon zeta", " delta x y", " q r s"] * 2)
     backend = ScriptedBackend(lambda prompt: next(answers))
-    step = _step(backend, num_samples=3, methods=("samia", "samia-zlib"), keep_samples=True)
+    step = _step(backend, num_samples=3, methods="samia,samia-zlib", keep_samples=True)
     out = step.process([{"id": 1, "input": TEXT}, {"id": 2, "input": TEXT}])
     assert backend.calls == 1 and backend.prompts == ["alpha beta gamma"] * 2
     params = backend.params[0]
@@ -81,11 +81,11 @@ def test_bad_records_are_rejected_and_others_scored():
 
 def test_likelihood_methods_on_a_backend_without_logprobs_fail_clearly():
     with pytest.raises(UsageError, match=r"'scripted' backend cannot give token log-probabilities.*loss, mink"):
-        _step(ScriptedBackend([]), methods=("samia", "loss", "mink"))
+        _step(ScriptedBackend([]), methods="samia,loss,mink")
 
 
 def test_likelihood_scores_and_merge_into_existing_scores():
-    step = _step(ScoringBackend([]), methods=("loss", "mink", "zlib"), mink_k=0.5)
+    step = _step(ScoringBackend([]), methods="loss,mink,zlib", mink_k=0.5)
     out = step.process([{"input": "a b c d", "mia": {"samia": 0.25}}, {"input": "too long text"}])
     scores = out[0]["mia"]
     assert scores["samia"] == 0.25  # kept from an earlier run
@@ -100,7 +100,7 @@ def test_likelihood_scores_and_merge_into_existing_scores():
 
 def test_an_existing_mia_that_is_not_scores_is_rejected_not_overwritten():
     backend = ScoringBackend(lambda prompt: " delta epsilon zeta")
-    step = _step(backend, methods=("loss", "samia"), num_samples=1)
+    step = _step(backend, methods="loss,samia", num_samples=1)
     records = [{"id": 1, "input": TEXT, "mia": "member"}, {"id": 2, "input": TEXT, "mia": None},
                {"id": 3, "input": TEXT, "mia": {"zlib": 0.5}}]
     out = step.process(records)
@@ -123,7 +123,7 @@ def test_keep_samples_replaces_earlier_samples_but_not_other_data():
 
 
 def test_fewer_than_two_words_is_too_short_for_every_method():
-    out = _step(ScoringBackend([]), methods=("loss",)).process([{"input": "word"}, {"input": "two words"}])
+    out = _step(ScoringBackend([]), methods="loss").process([{"input": "word"}, {"input": "two words"}])
     assert isinstance(out[0], Reject) and out[0].reason == "too_short" and out[0].detail == "needs at least 2 words"
     assert out[1]["mia"]["loss"] == pytest.approx(-1.5)
 

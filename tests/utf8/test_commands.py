@@ -13,6 +13,7 @@ from llmkit.cli import main
 from llmkit_utf8.bytemap import ByteMap
 from llmkit_utf8.check import CheckStep
 from llmkit_utf8.generate import GenerateStep
+from llmkit_utf8.settings import GenerateSettings
 from llmkit_utf8.summary import SummaryStep
 from llmkit_utf8.tiers import CharTiersStep, assign_tiers, parse_candidates
 from llmkit.testing import ScriptedBackend
@@ -99,7 +100,7 @@ class ByteScripted(ScriptedBackend):
 
 def scripted_step(answers, protocol="context-free", steps=3, max_model_len=None):
     backend = ByteScripted(answers, max_model_len=max_model_len)
-    step = GenerateStep(BackendOptions(), protocol, steps, backend=backend, bytemap=IDENTITY)
+    step = GenerateStep(BackendOptions(), GenerateSettings(protocol, steps), backend=backend, bytemap=IDENTITY)
     step.open()
     return step, backend
 

@@ -1,0 +1,78 @@
+"""The options of contrastive-gen, declared once: Typer reads them for --help, the step reads them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+from llmkit import UsageError
+from llmkit_contrastive.formulas import Contrast
+
+#: the formulas --formula takes
+FORMULAS = ("difference", "obrien")
+#: Fields every output record gets besides the text (whose name --response-field sets).
+FIXED_FIELDS = ("generation", "repetition")
+
+
+@dataclass
+class GenSettings:
+    expert: Annotated[
+        str | None, typer.Option(help="The post-trained model (path or hub name); --model is the same option.")
+    ] = None
+    amateur: Annotated[
+        str | None, typer.Option(help="The pre-trained base model to contrast with; absent = plain generation.")
+    ] = None
+    beta: Annotated[float, typer.Option(help="Weight of the amateur's contrast; 0 = plain generation.")] = 1.0
+    alpha: Annotated[float, typer.Option(help="Plausibility cut: keep tokens with p_expert >= alpha * max p_expert.")] = 0.01
+    formula: Annotated[
+        str, typer.Option(help="difference (CoDIT: lp_e - beta*lp_a) or obrien ((1+beta)*logit_e - beta*logit_a).")
+    ] = "difference"
+    field: Annotated[str, typer.Option(help="Input field holding the instruction (else `messages` is used).")] = "instruction"
+    system: Annotated[str | None, typer.Option(help="System message put before each instruction.")] = None
+    n: Annotated[int, typer.Option("--n", help="Responses per instruction (> 1 writes lists).")] = 1
+    stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable); the text ends before it.")] = None
+    response_field: Annotated[
+        str | None, typer.Option(help="Output field for the text (default: response, or responses with --n > 1).")
+    ] = None
+
+    def __post_init__(self) -> None:
+        """Options that cannot work together, before anything loads."""
+        if self.formula not in FORMULAS:
+            raise UsageError(f"--formula must be difference or obrien, not {self.formula!r}")
+        if not math.isfinite(self.beta) or self.beta < 0:
+            raise UsageError("--beta must be >= 0")
+        if not 0 <= self.alpha <= 1:  # NaN fails this too
+            raise UsageError("--alpha must be in [0, 1]")
+        if self.n < 1:
+            raise UsageError("--n must be >= 1")
+        if self.output_field in FIXED_FIELDS:
+            raise UsageError(f"--response-field {self.output_field!r} would be overwritten by the output's own "
+                             f"{self.output_field!r} field; choose another name")
+
+    @property
+    def expert_model(self) -> str:
+        """The expert, once the command has resolved it from --expert or --model."""
+        if self.expert is None:
+            raise UsageError("--expert (or --model) is required")
+        return self.expert
+
+    @property
+    def contrast(self) -> Contrast:
+        return Contrast(beta=self.beta, alpha=self.alpha, formula=self.formula)
+
+    @property
+    def stops(self) -> tuple[str, ...]:
+        return tuple(self.stop or ())
+
+    @property
+    def plain(self) -> bool:
+        """No contrast to make: generate from the expert alone."""
+        return self.amateur is None or self.beta == 0
+
+    @property
+    def output_field(self) -> str:
+        """Where the text goes: --response-field, else response (responses with --n > 1)."""
+        return self.response_field or ("response" if self.n == 1 else "responses")
