@@ -71,8 +71,8 @@ def test_checkpoint_mask_equals_hook_mask(models, tmp_path, arch, heads):
 
 
 def test_random_control_avoids_retrieval_heads():
-    scores = {(layer, head): s for (layer, head), s in zip([(l, h) for l in range(4) for h in range(4)],
-                                                            [0.9, 0.5, 0.3] + [0.0] * 13)}
+    grid = [(layer, head) for layer in range(4) for head in range(4)]
+    scores = dict(zip(grid, [0.9, 0.5, 0.3] + [0.0] * 13))
     heads = HeadScores("m", scores, flagged={(0, 0), (0, 1), (0, 2)}, summary=None)
     assert choose_heads(heads, 0.4, None, False, 0) == [(0, 0), (0, 1)]
     for seed in range(20):

@@ -1,0 +1,98 @@
+"""``pairs`` end to end on tiny checkpoints: hf and vLLM, identical and empty rejects, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llmkit.cli import main
+from tests.conftest import require_vllm
+from tests.teach import teach
+
+PROMPTS = ["Name a colour.", "Count to three.", "Say hello.", "What is rain?", "Pick a fruit.", "Describe a river."]
+GREEDY = ["--temperature", "0", "--max-tokens", "8", "--dtype", "float32"]
+
+
+def _cli(argv: list[str]) -> int:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    return int(info.value.code or 0)
+
+
+def _read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture(scope="module")
+def setup(tiny_llama, tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("pairs")
+    heads = root / "heads.jsonl"
+    heads.write_text("".join(json.dumps({"model": "tiny", "layer": layer, "head": head, "score": 0.5 if (layer, head) == (1, 0) else 0.0})
+                             + "\n" for layer in range(2) for head in range(2)))
+    assert _cli(["ret-heads", "mask", "--model", str(tiny_llama), "--heads", str(heads), "--top-k", "1", "-o", str(root / "masked")]) == 0
+    data = root / "prompts.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "prompt": p}) + "\n" for i, p in enumerate(PROMPTS)))
+    mute = teach(tiny_llama, PROMPTS, "", root / "mute", max_steps=200)  # answers EOS at once
+    return {"model": tiny_llama, "masked": root / "masked", "mute": mute, "data": data}
+
+
+@pytest.fixture(scope="module")
+def hf_pairs(setup, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("pairs_hf") / "pairs.jsonl"
+    assert _cli(["ret-heads", "pairs", "--backend", "hf", "--model", str(setup["model"]), "--masked", str(setup["masked"]),
+                 "-i", str(setup["data"]), "-o", str(out), "-q", *GREEDY]) == 0
+    return out
+
+
+def test_hf_pairs(hf_pairs):
+    pairs = _read(hf_pairs)
+    assert len(pairs) >= 4  # a random tiny model and its masked twin disagree on most prompts
+    for pair in pairs:
+        assert set(pair) == {"id", "prompt", "chosen", "rejected"}
+        assert pair["prompt"] == PROMPTS[pair["id"]] and pair["chosen"].strip() != pair["rejected"].strip()
+    spill = _read(hf_pairs.with_name("pairs.jsonl.chosen.jsonl"))
+    assert [r["id"] for r in spill] == list(range(len(PROMPTS)))  # pass 1 kept every original answer
+
+
+def test_identical_and_empty_pairs_are_rejected(setup, tmp_path):
+    for masked, reason in ((setup["model"], "identical"), (setup["mute"], "empty_answer")):
+        out, rejects = tmp_path / f"{reason}.jsonl", tmp_path / f"{reason}.rejects.jsonl"
+        # sampled, not greedy: the same seed gives both models the same random stream
+        assert _cli(["ret-heads", "pairs", "--backend", "hf", "--model", str(setup["model"]), "--masked", str(masked),
+                     "-i", str(setup["data"]), "-o", str(out), "--rejects", str(rejects), "-q", "--seed", "3",
+                     "--max-tokens", "6", "--dtype", "float32"]) == 0
+        assert _read(out) == []
+        assert sorted(r["id"] for r in _read(rejects)) == list(range(len(PROMPTS)))
+        assert {r["reject"]["reason"] for r in _read(rejects)} == {reason}
+
+
+def test_resume_completes_a_partial_run(setup, tmp_path, hf_pairs):
+    out, rejects = tmp_path / "pairs.jsonl", tmp_path / "rejects.jsonl"
+    base = ["ret-heads", "pairs", "--backend", "hf", "--model", str(setup["model"]), "--masked", str(setup["masked"]),
+            "-i", str(setup["data"]), "-o", str(out), "--rejects", str(rejects), "-q", *GREEDY]
+    assert _cli(base + ["--limit", "3"]) == 0
+    assert len(_read(out)) + len(_read(rejects)) == 3
+    assert _cli(base + ["--resume"]) == 0
+    done = sorted(r["id"] for r in _read(out) + _read(rejects))
+    assert done == list(range(len(PROMPTS)))  # no gap, no duplicate
+    assert sorted(_read(out), key=lambda r: r["id"]) == sorted(_read(hf_pairs), key=lambda r: r["id"])
+
+
+@pytest.mark.vllm
+def test_vllm_pairs_match_hf_greedy(setup, hf_pairs, tmp_path):
+    """Both checkpoints, the masked one included, load in vLLM and give transformers' greedy text."""
+    require_vllm()
+    out = tmp_path / "pairs.jsonl"
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "llmkit", "ret-heads", "pairs", "--backend", "vllm", "--model", str(setup["model"]),
+         "--masked", str(setup["masked"]), "-i", str(setup["data"]), "-o", str(out), "-q", "--max-model-len", "256", *GREEDY],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _read(out) == _read(hf_pairs)
