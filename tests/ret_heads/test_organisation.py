@@ -58,3 +58,28 @@ def test_rouge1_recall():
     assert rouge1_recall("smoked jam", "a spoonful of smoked plum jam") == pytest.approx(2 / 6)
     assert rouge1_recall("the the", "the cat the") == pytest.approx(2 / 3)  # clipped counts
     assert rouge1_recall("anything", "") == 0.0
+
+
+def test_summary_command_recomputes_models_side_by_side(tmp_path, capfd):
+    import json
+
+    from llmkit.cli import main
+
+    paths = []
+    for name, scores in (("concentrated", [1.0, 0.0, 0.0, 0.0]), ("spread", [0.25, 0.25, 0.25, 0.25])):
+        rows = [{"type": "head", "model": name, "layer": i // 2, "head": i % 2, "score": s} for i, s in enumerate(scores)]
+        rows.append({"type": "summary", "model": name, "threshold": 0.2, "trials_run": 7, "trials_counted": 5})
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"model": "spread", "layer": "x"}\n')
+        paths += ["-i", str(path)]
+    with pytest.raises(SystemExit) as info:
+        main(["ret-heads", "summary", *paths, "--rejects", str(tmp_path / "rejects.jsonl")])
+    out, err = capfd.readouterr()
+    assert info.value.code == 0
+    summaries = {r["model"]: r for r in map(json.loads, out.splitlines())}
+    assert summaries["concentrated"]["retrieval_heads"] == 1 and summaries["spread"]["retrieval_heads"] == 4  # stored 0.2
+    assert summaries["concentrated"]["gini"] == pytest.approx(0.75) and summaries["spread"]["gini"] == pytest.approx(0.0)
+    assert summaries["concentrated"]["trials_counted"] == 5
+    assert "concentrated" in err and "spread" in err  # the table, one column per model
+    rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    assert [r["reject"]["reason"] for r in rejects] == ["missing_field", "missing_field"]
