@@ -68,6 +68,7 @@ class PrepareStep(Step):
         # a substring test in C rules out almost every text before the regex runs
         self.marker = "NAME_" if settings.redaction == DEFAULT_REDACTION else None
         self.near: Any = None
+        self._seen = 0
 
     def open(self) -> None:
         if self.settings.near_duplicates is not None:
@@ -101,9 +102,15 @@ class PrepareStep(Step):
         return existing_field(record, "flags", earlier=dict)
 
     def _ident(self, record: Record) -> Any:
-        """The id ``duplicate_of`` points to: ``--id-field``, else the record's FILE:LINE."""
-        ident = record.get(self.settings.id_field, _ABSENT)
-        return source_of(record) if ident is _ABSENT else ident
+        """The id ``duplicate_of`` points to: ``--id-field``, else the record's FILE:LINE (never
+        null, which would read as "not a duplicate")."""
+        ident = record.get(self.settings.id_field)
+        if ident is None:
+            ident = source_of(record)
+        if ident is None:  # a step fed outside the contract: its position among the records seen
+            ident = f"#{self._seen}"
+        self._seen += 1
+        return ident
 
     def flag(self, text: str, ident: Any) -> dict[str, Any]:
         """The flags of one instruction, indexing it when it is a first occurrence."""

@@ -57,6 +57,8 @@ def test_duplicates_across_batches_and_without_ids():
     first = step.process([{"id": 7, "instruction": "same"}])
     later = step.process([{"id": 8, "instruction": " same "}])
     assert first[0]["flags"]["duplicate_of"] is None and later[0]["flags"]["duplicate_of"] == 7
+    nulls = step.process([{"id": None, "instruction": "null id"}, {"id": None, "instruction": "null id"}])
+    assert nulls[1]["flags"]["duplicate_of"] == "#2"  # a null id is no id: never a silent miss
 
 
 def test_empty_and_redacted_flags():
