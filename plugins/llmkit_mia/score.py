@@ -7,8 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 import llmkit
-from llmkit import BackendOptions, Outcome, Record, Reject, Step, UsageError
-from llmkit.backends import Backend, open_backend
+from llmkit import BackendOptions, LazyBackend, Outcome, Record, Reject, Step, UsageError
+from llmkit.backends import Backend, TokenScores
 from llmkit_mia import likelihood, samia
 from llmkit_mia.config import METHODS, ScoreConfig, parse_methods
 
@@ -21,17 +21,20 @@ class ScoreStep(Step):
     name = "mia"
     batch_size = 16
 
-    def __init__(self, options: BackendOptions, config: ScoreConfig, backend: Backend | None = None) -> None:
-        self.options = options
+    def __init__(self, backend_options: BackendOptions, config: ScoreConfig, backend: Backend | None = None) -> None:
+        self.options = backend_options
         self.config = config
-        self.backend = backend
+        self.model = LazyBackend(backend_options, backend)  # --model is required: said now
         self.distributions: Any = None
+
+    @property
+    def backend(self) -> Backend:
+        """The open backend (opened on first use)."""
+        return self.model.get()
 
     def open(self) -> None:
         if self.options.chat:
             raise UsageError("mia continues and scores the raw text; --chat does not apply")
-        if self.backend is None:
-            self.backend = open_backend(self.options)
         if self.config.scoring and not self.backend.can_score:
             raise UsageError(
                 f"the {self.backend.name!r} backend cannot give token log-probabilities, which "
@@ -44,9 +47,9 @@ class ScoreStep(Step):
     def _open_distributions(self) -> Any:
         """minkpp's source of full next-token distributions: the backend's own (hf), else a
         transformers copy of the model loaded here (vllm), else a usage error (openai)."""
-        if self.backend.can_score_full:  # type: ignore[union-attr]
+        if self.backend.can_score_full:
             return None
-        if self.backend.name == "openai":  # type: ignore[union-attr]
+        if self.backend.name == "openai":
             raise UsageError("minkpp needs the model's full next-token distributions: use --backend hf or vllm")
         from llmkit_mia.distributions import DistributionScorer
 
@@ -57,8 +60,7 @@ class ScoreStep(Step):
     def close(self) -> None:
         if self.distributions is not None:
             self.distributions.close()
-        if self.backend is not None:
-            self.backend.close()
+        self.model.close()
 
     def process(self, records: list[Record]) -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -138,7 +140,7 @@ class ScoreStep(Step):
     def _budget(self, split: samia.Split) -> int:
         if self.options.max_tokens is not None:
             return self.options.max_tokens
-        tokens = samia.count_reference_tokens(split.reference, self.backend.tokenizer)  # type: ignore[union-attr]
+        tokens = samia.count_reference_tokens(split.reference, self.backend.tokenizer)
         return samia.token_budget(tokens)
 
     def _likelihoods(self, texts: dict[int, str], scores: dict, outcomes: list[Outcome]) -> None:
@@ -148,11 +150,13 @@ class ScoreStep(Step):
         config = self.config
         batch = [texts[i] for i in alive]
         stats: list[Any] = [None] * len(alive)
+        token_scores: list[TokenScores]
         if "minkpp" in config.method_names and self.distributions is None:
-            token_scores = self.backend.score_distribution(batch)  # type: ignore[union-attr]
-            stats = [_stats_of(s) for s in token_scores]
+            with_moments = self.backend.score_distribution(batch)
+            stats = [_stats_of(s) for s in with_moments]
+            token_scores = list(with_moments)
         else:
-            token_scores = self.backend.score(batch)  # type: ignore[union-attr]
+            token_scores = self.backend.score(batch)
             if self.distributions is not None:
                 stats = self.distributions.stats(batch)
         for i, scored, stat in zip(alive, token_scores, stats, strict=True):
