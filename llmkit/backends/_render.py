@@ -64,10 +64,45 @@ def check_local_model(model: str) -> None:
         raise BackendUnavailable(f"model path {model!r} does not exist or is not a directory")
 
 
+def refuse_own_code(model: str, trust_remote_code: bool) -> None:
+    """UsageError (exit 2) when ``model`` ships its own Python code (an ``auto_map`` in its
+    ``config.json`` or ``tokenizer_config.json``) and ``--trust-remote-code`` is not given.
+
+    Without the flag its code never runs either way; but where the config also names a
+    ``model_type`` transformers or vLLM know, they load their stock class in its place, in
+    silence, and that may not be the model its authors wrote. Refusing keeps the rule the README
+    states: such a model runs only with --trust-remote-code. The files are read as the loaders
+    read them (a local folder, or the hub and its cache); one that cannot be read is left to the
+    loader, which says why.
+    """
+    if trust_remote_code:
+        return
+    from transformers import PretrainedConfig
+    from transformers.models.auto.tokenization_auto import get_tokenizer_config
+
+    path = os.path.expanduser(model)
+    for name, read in (("config.json", lambda: PretrainedConfig.get_config_dict(path)[0]),
+                       ("tokenizer_config.json", lambda: get_tokenizer_config(path))):  # fmt: skip
+        try:
+            settings = read()
+        except Exception:  # not found, offline, unreadable: the loader reports it
+            continue
+        own = settings.get("auto_map") if isinstance(settings, dict) else None
+        if own:
+            classes = ", ".join(own) if isinstance(own, dict) else str(own)
+            raise UsageError(
+                f"model {model!r} ships its own code (auto_map in its {name}: {classes}); llmkit runs "
+                "such a model only with --trust-remote-code (without it the stock class of its model "
+                "type could stand in for the authors' code, in silence)"
+            )
+
+
 def load_tokenizer(model: str, trust_remote_code: bool = False) -> Any:
     """The model's Hugging Face tokenizer, with EOS as the pad token when it has none (batching
-    needs one). Remote code only with ``trust_remote_code``. Raises BackendUnavailable (exit 69)."""
+    needs one). A model with its own code only with ``trust_remote_code`` (:func:`refuse_own_code`,
+    exit 2). Raises BackendUnavailable (exit 69) when it cannot be loaded."""
     check_local_model(model)
+    refuse_own_code(model, trust_remote_code)
     from transformers import AutoTokenizer
 
     try:

@@ -258,11 +258,13 @@ def load_causal_lm(path: str, options: BackendOptions) -> Any:
     """A transformers causal LM in eval mode, loaded as the hf backend loads its model: on
     ``--device`` (cuda when available), ``--dtype`` (``auto`` = float32 on the CPU), remote code
     only with ``--trust-remote-code``. For plugins that need the model itself (two models in
-    lockstep, full next-token distributions). Raises BackendUnavailable (exit 69)."""
+    lockstep, full next-token distributions). Raises BackendUnavailable (exit 69); a model with
+    its own code without ``--trust-remote-code`` is UsageError (exit 2)."""
     import os
 
     from transformers import AutoModelForCausalLM
 
+    _render.refuse_own_code(path, options.trust_remote_code)
     device = _device(options)
     dtype = _torch_dtype(options.dtype, device)
     try:

@@ -157,7 +157,10 @@ def vllm_engine_args(
 def vllm_open(args: Mapping[str, Any], what: str) -> Any:
     """A ``vllm.LLM`` engine made with ``args`` (from :func:`vllm_engine_args`), vLLM's logs on
     stderr. ``what`` names it in errors ("model 'x'"): BackendUnavailable (exit 69) when vLLM
-    cannot start it, with the lines of vLLM's message that say why."""
+    cannot start it, with the lines of vLLM's message that say why; UsageError (exit 2) for a
+    model with its own code without ``trust_remote_code``."""
+    if isinstance(args.get("model"), str):
+        _render.refuse_own_code(args["model"], bool(args.get("trust_remote_code")))
     _logs_to_stderr()  # before vLLM's first import configures its logging
     vllm = require("vllm", "vllm", "the vllm backend")
     return _open(vllm, args, what)

@@ -64,9 +64,10 @@ def check_context_budget(backend: Backend) -> None:
     assert all(len(r.completions) == 1 for r in (results[0], results[4]))
 
 
-def model_with_own_code(tiny_llama, tmp_path):
+def model_with_own_code(tiny_llama, tmp_path, model_type="custom-llama"):
     """A copy of the tiny model whose config and model classes live in its folder; importing its
-    code leaves a marker file, so a test can see whether the code ran."""
+    code leaves a marker file, so a test can see whether the code ran. With ``model_type="llama"``
+    transformers and vLLM also know a stock class for it, which they would load in silence."""
     model = tmp_path / "custom"
     shutil.copytree(tiny_llama, model)
     marker = tmp_path / "remote-code-ran"
@@ -82,7 +83,7 @@ def model_with_own_code(tiny_llama, tmp_path):
     )
     config = json.loads((model / "config.json").read_text())
     config.update(
-        model_type="custom-llama",
+        model_type=model_type,
         auto_map={"AutoConfig": "configuration_custom.CustomConfig", "AutoModelForCausalLM": "modeling_custom.CustomModel"},
     )
     (model / "config.json").write_text(json.dumps(config))

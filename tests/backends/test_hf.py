@@ -159,7 +159,7 @@ def test_bad_dtype_is_exit_2_on_every_backend_before_any_work(capfd):
 
 def test_remote_code_runs_only_with_flag(tiny_llama, tmp_path):
     model, marker = model_with_own_code(tiny_llama, tmp_path)
-    with pytest.raises(BackendUnavailable, match="--trust-remote-code"):
+    with pytest.raises(UsageError, match="--trust-remote-code"):
         HFBackend(BackendOptions(model=str(model), dtype="float32"))
     assert not marker.exists()
     with HFBackend(BackendOptions(model=str(model), dtype="float32", trust_remote_code=True)) as backend:
@@ -280,3 +280,34 @@ def test_learned_position_table_survives_mixed_budgets(tiny_llama, tmp_path):
         alone = [backend.generate([TokenIds([5] * k)], params)[0] for k in (3, 30, 45)]
     assert [r.completions[0].token_ids for r in results] == [r.completions[0].token_ids for r in alone]
     assert all(len(r.completions[0].token_ids) <= 48 - k for r, k in zip(results, (3, 30, 45)))
+
+
+@pytest.mark.parametrize("loader", ["backend", "load_causal_lm", "load_tokenizer"])
+def test_a_model_with_own_code_is_refused_even_when_a_stock_class_would_load(tiny_llama, tmp_path, loader):
+    """config.json names its own code (auto_map) but also a model_type transformers knows: without
+    --trust-remote-code, transformers would load the stock class, which may not be the model its
+    authors wrote. llmkit refuses instead, exit 2 naming the option (the README's rule)."""
+    from llmkit.backends import load_causal_lm, load_tokenizer
+
+    model, marker = model_with_own_code(tiny_llama, tmp_path, model_type="llama")
+    options = BackendOptions(model=str(model), dtype="float32", device="cpu")
+    load = {"backend": lambda: HFBackend(options), "load_causal_lm": lambda: load_causal_lm(str(model), options),
+            "load_tokenizer": lambda: load_tokenizer(str(model))}[loader]  # fmt: skip
+    with pytest.raises(UsageError) as caught:
+        load()
+    assert caught.value.exit_code == 2
+    assert "--trust-remote-code" in str(caught.value) and "auto_map" in str(caught.value)
+    assert not marker.exists()
+
+
+def test_a_tokenizer_with_own_code_is_refused_too(tiny_llama, tmp_path):
+    import json
+    import shutil
+
+    model = tmp_path / "custom-tokenizer"
+    shutil.copytree(tiny_llama, model)
+    settings = json.loads((model / "tokenizer_config.json").read_text())
+    settings["auto_map"] = {"AutoTokenizer": ["tokenization_custom.CustomTokenizer", None]}
+    (model / "tokenizer_config.json").write_text(json.dumps(settings))
+    with pytest.raises(UsageError, match="tokenizer_config.json"):
+        HFBackend(BackendOptions(model=str(model), dtype="float32", device="cpu"))

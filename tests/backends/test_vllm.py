@@ -66,11 +66,13 @@ def test_missing_model_path_fails_before_the_engine(tmp_path):
         open_backend(BackendOptions(model=str(tmp_path / "no-such-model"), backend="vllm"))
 
 
-def test_remote_code_refused_without_flag(vllm_backend, tiny_llama, tmp_path):
-    """Refused while vLLM reads the config, before any engine starts; the model's code never runs.
-    (Uses the session engine only so that vLLM is already imported and this stays quick.)"""
-    model, marker = model_with_own_code(tiny_llama, tmp_path)
-    with pytest.raises(BackendUnavailable, match="--trust-remote-code"):
+@pytest.mark.parametrize("model_type", ["custom-llama", "llama"])
+def test_remote_code_refused_without_flag(vllm_backend, tiny_llama, tmp_path, model_type):
+    """Refused before any engine starts (exit 2), also when vLLM knows a stock class for the
+    model_type and would run it in silence; the model's code never runs. (Uses the session
+    engine only so that vLLM is already imported and this stays quick.)"""
+    model, marker = model_with_own_code(tiny_llama, tmp_path, model_type)
+    with pytest.raises(UsageError, match="--trust-remote-code"):
         VLLMBackend(BackendOptions(model=str(model), dtype="float32"))
     assert not marker.exists()
 
