@@ -8,10 +8,14 @@ pylint and building those trees costs about a second per snippet; a fork costs m
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import llmkit
@@ -50,7 +54,8 @@ class LintStep(llmkit.Step):
         # spawn: workers start from a clean interpreter (no model threads or CUDA state forked)
         context = multiprocessing.get_context("spawn")
         self._root = tempfile.mkdtemp(prefix="llmkit-lint-")
-        self._pool = context.Pool(self.workers, initializer=init_worker, initargs=(self.timeout, os.getcwd(), self._root))
+        with _sigint_ignored():  # the workers start with Ctrl-C ignored: the parent stops them (close)
+            self._pool = context.Pool(self.workers, initializer=init_worker, initargs=(self.timeout, os.getcwd(), self._root))
         problems = {status for status in self._pool.map(worker_status, range(self.workers), chunksize=1) if status}
         if problems:
             self.close()
@@ -89,3 +94,19 @@ class LintStep(llmkit.Step):
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while workers are started. A Ctrl-C reaches the whole process group; a
+    worker that took it printed a KeyboardInterrupt traceback of its own beside the run's clean
+    exit 130. An ignored signal stays ignored across spawn's exec, from the worker's first line
+    on (a handler installed later, in the initializer, would leave its start-up exposed)."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -336,6 +336,9 @@ def init_worker(timeout: float | None, parent_cwd: str, root: str | None = None)
     The parent's working directory (where the user's own modules may lie) leaves ``sys.path``,
     as ``pylint`` itself does for its working directory."""
     global _WORKER, _TIMEOUT, _INIT_ERROR
+    # Ctrl-C is the parent's to handle (it terminates the pool); a worker the pool starts again
+    # later, from a thread, did not inherit the ignored SIGINT that the first ones start with
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         workdir = tempfile.mkdtemp(prefix="llmkit-lint-", dir=root)
         os.chdir(workdir)

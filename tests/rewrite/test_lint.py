@@ -139,3 +139,18 @@ def test_hostile_pylintrc_in_cwd_changes_nothing(tmp_path):
     record = orjson.loads(done.stdout)
     assert record["lint_raw_score"] == pylint_subprocess_score(noisy) < 10.0
     assert not marker.exists()
+
+
+def test_pool_workers_ignore_sigint_and_the_parent_keeps_its_handler(lint_step):
+    """Ctrl-C reaches every process of the job: a worker that took it printed a KeyboardInterrupt
+    traceback of its own. Workers ignore SIGINT (from their first line: the parent ignores it
+    while it starts them) and are stopped by the parent; the parent still handles it."""
+    import multiprocessing
+
+    workers = multiprocessing.active_children()
+    assert workers
+    for worker in workers:
+        with open(f"/proc/{worker.pid}/status") as status:
+            ignored = int(next(line for line in status if line.startswith("SigIgn:")).split()[1], 16)
+        assert ignored & (1 << (signal.SIGINT - 1)), f"worker {worker.pid} would take Ctrl-C"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
