@@ -103,5 +103,5 @@ def bound_whole_requests(client: httpx.Client) -> None:
         log.warning("this httpx does not let llmkit bound whole requests: --request-timeout bounds each read only")
         return
     for pool, inner in zip(pools, inners):
-        if not isinstance(inner, _Backend):
+        if isinstance(inner, httpcore.NetworkBackend) and not isinstance(inner, _Backend):
             pool._network_backend = _Backend(inner)  # type: ignore[union-attr]
