@@ -2,8 +2,8 @@
 
 ``build_app()`` returns the click group without running anything, so tests can pass in their
 own plugins; ``main()`` is the console script and the only place that turns exceptions into
-exit statuses (0 done, 2 usage, 65 bad input, 69 backend unavailable, 70 internal, 130
-interrupted).
+exit statuses (0 done, 2 usage, 65 bad input, 69 backend unavailable, 70 internal, 74 an output
+cannot be written, 75 try again later, 130 interrupted; see :mod:`llmkit.errors`).
 """
 
 from __future__ import annotations
