@@ -103,7 +103,8 @@ def in_process(model: str, work: Path, texts: list[str], args: argparse.Namespac
         assert all(row.count(tokenizer.bos_token_id) == 1 and row[0] == tokenizer.bos_token_id for row in ids)
         source = work / "in.jsonl"
         write_jsonl(source, [{"id": i, "instruction": text} for i, text in enumerate(texts)])
-        llm = step.backend._llm  # the same engine, called as a user calls vLLM
+        llm: Any = step.backend._llm  # type: ignore[attr-defined]  # the same engine, called as a user calls vLLM
+        inside = track_generate(llm)
         sampling = VSamplingParams(temperature=0, max_tokens=args.max_tokens)
         requests = [TokensPrompt(prompt_token_ids=row) for row in ids]
 
@@ -125,20 +126,45 @@ def in_process(model: str, work: Path, texts: list[str], args: argparse.Namespac
             sides[f"llmkit --batch-size {args.old_batch}"] = llmkit_run(args.old_batch)
         expected = bare()  # warm-up, and the reference texts
         seconds: dict[str, list[float]] = {name: [] for name in sides}
+        idle: dict[str, list[float]] = {name: [] for name in sides}
         for _ in range(args.repeats):
             for name, run in sides.items():
                 llm.reset_prefix_cache()  # every run computes its prompts
+                inside[0] = 0.0
                 started = time.perf_counter()
                 got = run()
                 seconds[name].append(time.perf_counter() - started)
+                idle[name].append(seconds[name][-1] - inside[0])
                 if got != expected:
                     raise SystemExit(f"{name}: texts differ from bare vLLM's")
         report(f"in one process, one engine: {len(texts)} prompts x {args.max_tokens} new tokens, greedy, "
                f"median of {args.repeats} runs", seconds)  # fmt: skip
+        # The engine has work only inside LLM.generate: the rest of a run is time it waits for
+        # llmkit. Less sensitive to a loaded machine than the ratio of two wall times.
+        bare_median = statistics.median(seconds["bare vLLM"])
+        for name, runs in idle.items():
+            waited = statistics.median(runs)
+            print(f"  {name:28s} engine idle {waited:6.3f} s per run ({100 * waited / bare_median:4.1f}% of bare vLLM's time)")
         if args.profile:
             profile(sides["llmkit"], args.profile)
     finally:
         step.close()
+
+
+def track_generate(llm: Any) -> list[float]:
+    """Seconds spent inside ``llm.generate`` since the caller last set the returned cell to 0."""
+    inside = [0.0]
+    generate = llm.generate
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return generate(*args, **kwargs)
+        finally:
+            inside[0] += time.perf_counter() - started
+
+    llm.generate = timed
+    return inside
 
 
 def profile(run: Callable[[], list[str]], top: int) -> None:
