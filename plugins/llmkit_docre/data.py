@@ -38,7 +38,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from llmkit import InputError, Reject, UsageError
 
@@ -239,7 +239,7 @@ def _parse_labels(labels: Any, num_entities: int, num_sents: int, relations: Rel
     return facts
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -86,7 +86,7 @@ def two_passes(step: PredictStep, documents: list[Document]) -> list[tuple[dict[
 
     model, relations = step.model, step.relations
     features = [step.featurize(d, with_labels=False) for d in documents]
-    first = pair_candidates(model, features, relations, step.settings.num_labels, float(step.evi_threshold))  # type: ignore[arg-type]
+    first = pair_candidates(model, features, relations, step.settings.num_labels, step.threshold)  # type: ignore[arg-type]
     results = []
     for document, (cands, evidence) in zip(documents, first, strict=True):
         predicted = [{"h": h, "t": t, "evidence": evidence[(h, t)]} for (h, t, _r), s in cands.items() if s > 0]
@@ -95,7 +95,7 @@ def two_passes(step: PredictStep, documents: list[Document]) -> list[tuple[dict[
         if pseudo:
             found = pair_candidates(
                 model, [step.featurize(d, with_labels=False) for d, _k in pseudo], relations,  # type: ignore[arg-type]
-                step.settings.num_labels, float(step.evi_threshold),
+                step.settings.num_labels, step.threshold,
             )
             for (_doc, kept), (pcands, _ev) in zip(pseudo, found, strict=True):
                 for (h, t, r), s in pcands.items():

@@ -29,6 +29,7 @@ class PredictStep(Step):
         self.isf = isf
         self.isf_threshold = isf_threshold
         self.model: Any = None
+        self.threshold = 0.2  # the evidence threshold in use, set by open()
 
     def open(self) -> None:
         from llmkit_docre.checkpoint import load_model
@@ -38,8 +39,7 @@ class PredictStep(Step):
         self.model, tokenizer, self.settings = load_model(self.model_dir, pick_device(self.device_name))
         self.relations = self.settings.inventory()
         self.featurize = Featurizer(tokenizer, self.settings.max_length)
-        if self.evi_threshold is None:
-            self.evi_threshold = self.settings.evi_threshold
+        self.threshold = self.settings.evi_threshold if self.evi_threshold is None else self.evi_threshold
         if self.isf:
             from llmkit_docre.isf import saved_threshold
 
@@ -64,7 +64,7 @@ class PredictStep(Step):
         from llmkit_docre.infer import predict_features
 
         features = [self.featurize(d, with_labels=False) for d in documents]
-        found = predict_features(self.model, features, self.relations, 4, self.settings.num_labels, float(self.evi_threshold))
+        found = predict_features(self.model, features, self.relations, 4, self.settings.num_labels, self.threshold)
         if self.isf:
             from llmkit_docre.isf import fuse
 

@@ -119,19 +119,22 @@ def self_train(
     del teacher
     # phase 2: the student on distant data, teacher attention as the target, no evidence loss
     distant_dir = output / "distant"
-    options = replace(base, evi_lambda=0.0, **_phase(distant_phase))
+    options = _phase(replace(base, evi_lambda=0.0), distant_phase)
     if not _finished(distant_dir, options.epochs):
         trainer = Trainer(encoder or settings.encoder, relations, distant_dir, options)
         trainer.run(distant, dev, teacher=StoredTeacher(store))
     # phase 3: fine-tune on the annotated data with the evidence loss
     student, student_tokenizer, _s = load_model(distant_dir)
-    options = replace(base, attn_lambda=0.0, **_phase(finetune_phase))
+    options = _phase(replace(base, attn_lambda=0.0), finetune_phase)
     trainer = Trainer(encoder or settings.encoder, relations, output, options, model=student, tokenizer=student_tokenizer)
     trainer.run(train, dev)
 
 
-def _phase(phase: Phase) -> dict[str, float | int]:
-    return {"lr": phase.lr, "added_lr": phase.added_lr, "epochs": phase.epochs, "grad_accum": phase.grad_accum, "max_grad_norm": phase.max_grad_norm}
+def _phase(options: TrainOptions, phase: Phase) -> TrainOptions:
+    return replace(
+        options, lr=phase.lr, added_lr=phase.added_lr, epochs=phase.epochs, grad_accum=phase.grad_accum,
+        max_grad_norm=phase.max_grad_norm,
+    )
 
 
 def _finished(directory: Path, epochs: int) -> bool:

@@ -1,10 +1,12 @@
-"""A synthetic templated DocRED corpus and a tiny random BERT encoder, built offline.
+"""A synthetic templated DocRED corpus and a tiny random encoder, built offline.
 
 For tests, the benchmark and the example: each document introduces people, cities and
 companies in filler sentences, states some relations with one sentence each (the evidence), and
 puts other pairs side by side in sentences that state nothing ("X visited Y"), so that neither
-co-occurrence nor entity types alone give the answer. Names are made-up words; every relation
-has one fixed template.
+co-occurrence nor entity types alone give the answer; a related pair often also meets in a
+sentence that states nothing ("X and Y were in the news"), so that the evidence is not simply
+where the two entities meet. Names are made-up words from a
+fixed pool per entity type, combined at random; every relation has one fixed template.
 """
 
 from __future__ import annotations
@@ -30,23 +32,39 @@ _INTRO = {
     "city": ["{e} is a large city .", "{e} has an old harbour ."],
     "company": ["{e} is a small company .", "{e} makes tools ."],
 }
+_TOGETHER = "{h} and {t} were in the news ."
 _FILLER = ["the weather was mild that season .", "many people read the news .", "the river froze in winter .", "prices rose slowly ."]
 _SYLLABLES = ["ka", "lo", "mi", "ru", "te", "sa", "no", "vi", "de", "po", "zu", "ha", "ri", "ga", "be", "fo"]
 TYPES = {"person": "PER", "city": "LOC", "company": "ORG"}
 
 
-def _name(rng: random.Random, used: set[str]) -> str:
-    while True:
+def _pool(kind: str) -> list[str]:
+    """A fixed pool of made-up names per entity type, shared by all splits (so their embeddings
+    are trained), combined at random so that no pair of names carries a relation."""
+    rng = random.Random(f"pool-{kind}")
+    names: list[str] = []
+    while len(names) < 24:
         name = "".join(rng.choice(_SYLLABLES) for _ in range(3))
-        if name not in used:
-            used.add(name)
-            return name
+        if name not in names and all(name not in _pool_cache.get(k, []) for k in _pool_cache):
+            names.append(name)
+    _pool_cache[kind] = names
+    return names
+
+
+_pool_cache: dict[str, list[str]] = {}
+
+
+def _name(rng: random.Random, kind: str, used: set[str]) -> str:
+    pool = _pool_cache.get(kind) or _pool(kind)
+    name = rng.choice([n for n in pool if n not in used])
+    used.add(name)
+    return name
 
 
 def make_document(rng: random.Random, title: str, people: int = 2, cities: int = 1, companies: int = 1) -> dict[str, Any]:
     """One document: entities, intro and filler sentences, stated and distractor pairs, shuffled."""
     used: set[str] = set()
-    entities = [(kind, _name(rng, used)) for kind, n in (("person", people), ("city", cities), ("company", companies)) for _ in range(n)]
+    entities = [(kind, _name(rng, kind, used)) for kind, n in (("person", people), ("city", cities), ("company", companies)) for _ in range(n)]
     sentences: list[tuple[str, list[int], tuple[int, int, str] | None]] = []  # text, entity indices, stated fact
     for i, (kind, _n) in enumerate(entities):
         sentences.append((rng.choice(_INTRO[kind]), [i], None))
@@ -60,6 +78,8 @@ def make_document(rng: random.Random, title: str, people: int = 2, cities: int =
             if roll < 0.45:
                 sentences.append((_STATE[rel][0], [h, t], (h, t, rel)))
                 facts.append((h, t, rel))
+                if rng.random() < 0.6:  # the pair also meets where nothing is stated: not evidence
+                    sentences.append((_TOGETHER, [h, t], None))
             elif roll < 0.75:
                 sentences.append((_DISTRACT[(hk, tk)], [h, t], None))
     sentences.extend((f, [], None) for f in rng.sample(_FILLER, 1))
@@ -103,19 +123,23 @@ def write_corpus(directory: str | Path, train: int = 160, dev: int = 40, seed: i
     return paths
 
 
-def build_tiny_encoder(directory: str | Path, hidden: int = 64, layers: int = 3, heads: int = 4, seed: int = 0) -> Path:
-    """A random BERT (eager attention) with a word-level tokenizer over the corpus vocabulary and
-    every three-syllable name, saved with ``save_pretrained``."""
-    import itertools
-
+def build_tiny_encoder(
+    directory: str | Path, hidden: int = 64, layers: int = 3, heads: int = 4, seed: int = 0, dropout: float = 0.1,
+    sinusoidal: bool = False, arch: str = "bert",
+) -> Path:
+    """A random encoder (eager attention) with a word-level tokenizer over the corpus vocabulary
+    and the name pools, saved with ``save_pretrained``. ``arch``: ``deberta`` (DeBERTa-v2 with
+    relative positions: learns the planted relations from ~100 documents) or ``bert`` (absolute
+    positions: with this little data it memorises documents rather than learning to look at the
+    stating sentence; measured dev F1 at most 0.33 after 20 epochs of 128 documents)."""
     import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     words: set[str] = {"*", "."}
-    for text in [*_FILLER, *(t for v in _INTRO.values() for t in v), *(v[0] for v in _STATE.values()), *_DISTRACT.values()]:
+    for text in [_TOGETHER, *_FILLER, *(t for v in _INTRO.values() for t in v), *(v[0] for v in _STATE.values()), *_DISTRACT.values()]:
         words.update(w for w in text.split() if not w.startswith("{"))
-    names = {"".join(p) for p in itertools.product(_SYLLABLES, repeat=3)}
+    names = {name for kind in _INTRO for name in _pool_cache.get(kind) or _pool(kind)}
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     vocab = {w: i for i, w in enumerate([*specials, *sorted(words), *sorted(names)])}
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
@@ -128,11 +152,45 @@ def build_tiny_encoder(directory: str | Path, hidden: int = 64, layers: int = 3,
         tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]"
     )
     torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-        intermediate_size=2 * hidden, max_position_embeddings=512, attn_implementation="eager",
-    )
+    if arch == "deberta":
+        from transformers import DebertaV2Config, DebertaV2Model
+
+        # relative positions (DeBERTa's c2p/p2c attention): a random encoder learns to look at
+        # nearby tokens from a few hundred documents, which absolute positions do not allow
+        config = DebertaV2Config(
+            vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+            intermediate_size=2 * hidden, max_position_embeddings=512, relative_attention=True, position_buckets=16,
+            max_relative_positions=64, pos_att_type=["c2p", "p2c"], position_biased_input=False,
+            hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout, attn_implementation="eager",
+        )
+        model = DebertaV2Model(config)
+    else:
+        config = BertConfig(
+            vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+            intermediate_size=2 * hidden, max_position_embeddings=512, attn_implementation="eager",
+            hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
+        )
+        model = BertModel(config)
+        if sinusoidal:
+            _sinusoidal_positions(model)
     path = Path(directory)
-    BertModel(config).save_pretrained(path)
+    model.save_pretrained(path)
     fast.save_pretrained(path)
     return path
+
+
+def _sinusoidal_positions(model: Any) -> None:
+    """Start the position embeddings from the sinusoidal table (and the word embeddings at the
+    same scale), so that attending to nearby tokens is a linear function of the offset that a
+    random encoder learns in a few hundred steps rather than thousands."""
+    import math
+
+    import torch
+
+    table = model.embeddings.position_embeddings.weight
+    positions, size = table.shape
+    angle = torch.arange(positions)[:, None] / torch.pow(10000, torch.arange(0, size, 2)[None, :] / size)
+    with torch.no_grad():
+        table[:, 0::2] = torch.sin(angle)
+        table[:, 1::2] = torch.cos(angle)
+        model.embeddings.word_embeddings.weight.normal_(0.0, 1.0 / math.sqrt(2))
