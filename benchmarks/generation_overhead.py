@@ -9,6 +9,8 @@ tokens, and identical texts on both sides (checked):
    on the prompts' token ids. Runs alternate, --repeats times; prints the median seconds of each
    and the median of the runs' ratios (target <= 1.05x). With --old-batch B, llmkit is also run
    with --batch-size B (32 was contrastive-gen's default before the vllm backend sized batches).
+   Also printed: each side's engine idle time per run (outside `LLM.generate`), and llmkit's own
+   work on the same records with the engine replaced by canned answers, profiled by part.
 2. Whole processes, as a user would compare them (engine start included on both sides):
    `llmkit contrastive-gen` against a script that calls `LLM.generate` once on all the token
    ids and writes the texts, alternating, --process-repeats times (0 skips this part).
@@ -151,6 +153,57 @@ def in_process(model: str, work: Path, texts: list[str], args: argparse.Namespac
         step.close()
 
 
+def own_work(model: str, work: Path, texts: list[str], args: argparse.Namespace) -> None:
+    """llmkit's own work on the same records with the engine replaced by canned answers: what the
+    engine waits for when it is fed one batch at a time. Median seconds per run, and each part's
+    share in a profile of one run."""
+    import cProfile
+    import pstats
+
+    from llmkit_contrastive.step import ContrastiveGenStep, GenSettings
+    from transformers import AutoTokenizer
+
+    from llmkit import BackendOptions, Completion, IOOptions, run_step
+    from llmkit.backends import Backend, GenerationResult
+
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    answer = tokenizer.decode(list(range(5, 5 + args.max_tokens)))  # as long as a real answer
+
+    class Canned(Backend):
+        name = "canned"
+        _tokenizer = tokenizer
+
+        def generate(self, prompts: Any, params: Any) -> list[GenerationResult]:
+            return [GenerationResult(completions=[Completion(answer, [0] * args.max_tokens, "length")]) for _ in prompts]
+
+    source = work / "own-in.jsonl"
+    write_jsonl(source, [{"id": i, "instruction": text} for i, text in enumerate(texts)])
+
+    def run() -> None:
+        step = ContrastiveGenStep(GenSettings(expert=model), BackendOptions(model=model, temperature=0, max_tokens=args.max_tokens))
+        step.backend = Canned()
+        out = work / "own-out.jsonl"
+        run_step(step, IOOptions(inputs=[str(source)], output=str(out), quiet=True))
+        out.unlink()
+
+    seconds = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - started)
+    profiler = cProfile.Profile()
+    profiler.runcall(run)
+    stats: Any = pstats.Stats(profiler)
+    total = max(entry[3] for entry in stats.stats.values())
+    parts = {"prompt": 0.0, "accept": 0.0}  # rendering and tokenising; the output record (repetition check)
+    for (path, _, function), entry in stats.stats.items():
+        if path.endswith("llmkit_contrastive/step.py") and function in parts:
+            parts[function] += entry[3]
+    shares = ", ".join(f"{name} {100 * part / total:.0f}%" for name, part in parts.items())
+    print(f"llmkit's own work, engine replaced by canned answers: {statistics.median(seconds):.3f} s per run "
+          f"(median of {args.repeats}); profile: {shares}, the rest reading and writing", flush=True)  # fmt: skip
+
+
 def track_generate(llm: Any) -> list[float]:
     """Seconds spent inside ``llm.generate`` since the caller last set the returned cell to 0."""
     inside = [0.0]
@@ -248,6 +301,7 @@ def main() -> None:
             spec = TinyModelSpec(hidden_size=args.hidden, layers=args.layers, heads=args.hidden // 32)
             model = str(build_tiny_model(work / "tiny", spec))
         if args.repeats:
+            own_work(model, work, texts, args)
             in_process(model, work, texts, args)
         if args.process_repeats:
             whole_process(model, work, texts, args)
