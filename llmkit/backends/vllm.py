@@ -32,8 +32,8 @@ from llmkit.errors import BackendUnavailable, UsageError, require
 ENGINE_ARGS_ENV = "LLMKIT_VLLM_ENGINE_ARGS"
 #: A batch holds this many times the sequences the engine runs at once (``max_num_seqs``): the
 #: scheduler refills finished slots from the batch, and the engine runs short only in the tail
-#: of a batch, while llmkit writes one batch and reads the next (measured: 384 prompts in
-#: batches of 32 took 1.9-2.0x one ``LLM.generate`` call on the CPU build; in one batch, 1.0x).
+#: of a batch, while llmkit writes one batch and reads the next (benchmarks/generation_overhead.py:
+#: contrastive-gen in batches of 32 took 1.7-2.2x one ``LLM.generate`` call on the CPU build).
 BATCH_PER_ENGINE_SLOT = 4
 
 
