@@ -23,7 +23,7 @@ T = TypeVar("T")
 def option_set(cls: type[T], param: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator factory: inject the fields of dataclass ``cls`` as options, pass ``param=cls(...)``."""
     hints = get_type_hints(cls, include_extras=True)
-    fields = [f for f in dataclasses.fields(cls) if f.init]
+    fields = [f for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
     prefix = f"_{param}__"
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -41,7 +41,7 @@ def option_set(cls: type[T], param: str) -> Callable[[Callable[..., Any]], Calla
                 prefix + f.name,
                 inspect.Parameter.KEYWORD_ONLY,
                 annotation=_named(hints[f.name], f.name),
-                default=f.default if f.default is not dataclasses.MISSING else f.default_factory(),  # type: ignore[misc]
+                default=_default(f),
             )
             for f in fields
         ]
@@ -57,6 +57,14 @@ def option_set(cls: type[T], param: str) -> Callable[[Callable[..., Any]], Calla
         return wrapper
 
     return decorate
+
+
+def _default(field: dataclasses.Field[Any]) -> Any:
+    """A field's default value (its factory called, for a mutable default)."""
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    factory: Any = field.default_factory  # MISSING only for a field without default, which Typer requires
+    return factory() if callable(factory) else ...
 
 
 def _named(annotation: Any, name: str) -> Any:
