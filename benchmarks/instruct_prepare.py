@@ -73,7 +73,9 @@ def make_input(path: Path, count: int) -> None:
                     text = f"Write a letter to NAME_1 about {text}"
                 if len(seen) < 50_000:
                     seen.append(text)
-            record = {"conversation_id": f"{i:032x}", "model": "vicuna-13b", "turn": 1, "language": "English",
+            # ids like LMSYS's (32 random hex digits): zero-padded numbers would hold 20-digit runs,
+            # which the contract's big-integer check re-parses exactly, line by line (5x slower)
+            record = {"conversation_id": f"{rng.getrandbits(128):032x}", "model": "vicuna-13b", "turn": 1, "language": "English",
                       "conversation": [{"role": "user", "content": text}, {"role": "assistant", "content": "An answer."}]}
             handle.write(orjson.dumps(record) + b"\n")
 
@@ -156,7 +158,7 @@ def index_bytes_per_million(count: int, near: bool = False) -> tuple[float, floa
     rng = random.Random(1)
     texts = [" ".join("".join(rng.choices(string.ascii_lowercase, k=6)) for _ in range(rng.randint(4, 40)))
              for _ in range(count)]
-    ids = [f"{i:032x}" for i in range(count)]  # ids exist in the records anyway; kept alive by the index
+    ids = [f"{rng.getrandbits(128):032x}" for _ in range(count)]  # ids exist in the records anyway; kept alive by the index
     tracemalloc.start()
     index = {digest(t): ident for t, ident in zip(texts, ids)}
     ours = tracemalloc.get_traced_memory()[0]
