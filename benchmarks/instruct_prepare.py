@@ -57,7 +57,7 @@ def make_input(path: Path, count: int) -> None:
     words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 9))) for _ in range(3000)]
     seen: list[str] = []
     with open(path, "wb") as handle:
-        for i in range(count):
+        for _ in range(count):
             roll = rng.random()
             if roll < 0.10 and seen:
                 text = rng.choice(seen)
