@@ -39,6 +39,13 @@ def pre_hooks(projections: list[Any], make: Callable[[int], Callable[..., Any]])
             handle.remove()
 
 
+def _wide(tensor: Any) -> Any:
+    """float32 for half-precision tensors (sums over positions), the tensor's own dtype otherwise."""
+    import torch
+
+    return tensor.float() if tensor.dtype in (torch.float16, torch.bfloat16) else tensor
+
+
 def _forward(sm: StudiedModel, packed: Packed) -> Any:
     return sm.model(input_ids=packed.input_ids, attention_mask=packed.attention_mask, use_cache=False).logits
 
@@ -65,7 +72,7 @@ def act_grad(sm: StudiedModel, packed: Packed) -> Any:
         objective, _ = continuation_scores(_forward(sm, packed), packed)
         objective.sum().backward()
     positions = packed.input_positions().unsqueeze(-1)
-    scores = [(x.detach().float() * x.grad.float() * positions).sum(1) for x in captured]
+    scores = [(_wide(x.detach()) * _wide(x.grad) * positions).sum(1) for x in captured]
     return torch.stack(scores, dim=1)
 
 
@@ -79,7 +86,7 @@ def mean_activation(sm: StudiedModel, packed: Packed) -> Any:
 
     def make(layer: int) -> Callable[..., Any]:
         def hook(module: Any, args: tuple[Any, ...]) -> None:
-            scores[layer] = (args[0].float().abs() * positions.unsqueeze(-1)).sum(1) / counts
+            scores[layer] = (_wide(args[0]).abs() * positions.unsqueeze(-1)).sum(1) / counts
 
         return hook
 
@@ -102,7 +109,7 @@ def integrated_gradients(sm: StudiedModel, packed: Packed, steps: int) -> Any:
         [n for n in packed.lengths for _ in range(steps)],
     )
     positions = packed.input_positions().unsqueeze(-1)
-    result = torch.zeros((rows, sm.layers, sm.width), device=device)
+    result: Any = None
     for layer, projection in enumerate(sm.projections):
         held: dict[str, Any] = {}
 
@@ -121,8 +128,10 @@ def integrated_gradients(sm: StudiedModel, packed: Packed, steps: int) -> Any:
                 objective.sum().backward()
         finally:
             handle.remove()
-        natural = held["natural"].float().view(rows, steps, width, sm.width)[:, 0]
-        mean_grad = held["scaled"].grad.float().view(rows, steps, width, sm.width).mean(1)
+        natural = _wide(held["natural"]).view(rows, steps, width, sm.width)[:, 0]
+        mean_grad = _wide(held["scaled"].grad).view(rows, steps, width, sm.width).mean(1)
+        if result is None:
+            result = torch.zeros((rows, sm.layers, sm.width), device=device, dtype=natural.dtype)
         result[:, layer] = (natural * mean_grad * positions).sum(1)
     return result
 

@@ -128,7 +128,8 @@ def continuation_scores(logits: Any, packed: Packed) -> tuple[Any, Any]:
     same as greedy decoding reproducing the continuation token for token)."""
     import torch
 
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    wide = logits[:, :-1]
+    logp = torch.log_softmax(wide.float() if wide.dtype in (torch.float16, torch.bfloat16) else wide, dim=-1)
     targets = packed.input_ids[:, 1:]
     chosen = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     mask = packed.score_mask()
