@@ -40,8 +40,11 @@ def evaluate(
     io: llmkit.WholeInputOptions,
     label_field: Annotated[str, typer.Option(help="Field holding the label: 1/true = member, 0/false = non-member.")] = "label",
     score_field: Annotated[str, typer.Option(help="Field holding the {method: score} object.")] = "mia",
+    compat: Annotated[
+        str, typer.Option(help="llmkit, or official: TPR@10%FPR as the SaMIA code takes it (the ROC point nearest 10%).")
+    ] = "llmkit",
 ) -> None:
-    """Per method: ROC AUC, TPR at 1% and 5% FPR, best accuracy. Table on stderr, JSON records on stdout."""
+    """Per method: ROC AUC, TPR at 1%, 5% and 10% FPR, best accuracy. Table on stderr, JSON records on stdout."""
     from llmkit_mia.evaluate import EvalStep
 
-    llmkit.run_step(EvalStep(label_field, score_field, show_table=not io.quiet), io)
+    llmkit.run_step(EvalStep(label_field, score_field, show_table=not io.quiet, compat=compat), io)

@@ -12,6 +12,13 @@ from llmkit import UsageError
 SAMPLING_METHODS = ("samia", "samia-zlib")
 LIKELIHOOD_METHODS = ("loss", "zlib", "mink", "minkpp")
 METHODS = SAMPLING_METHODS + LIKELIHOOD_METHODS
+#: --compat: llmkit's documented rules, or the official code's (see llmkit_mia.official)
+COMPAT = ("llmkit", "official")
+
+
+def check_compat(value: str) -> None:
+    if value not in COMPAT:
+        raise UsageError(f"--compat must be llmkit or official, not {value!r}")
 
 
 def parse_methods(value: str) -> tuple[str, ...]:
@@ -32,9 +39,13 @@ class ScoreConfig:
     ngram: Annotated[int, typer.Option(help="samia: n of the ROUGE-N recall.")] = 1
     mink_k: Annotated[float, typer.Option(help="mink, minkpp: share k of the lowest-scoring tokens averaged.")] = 0.2
     keep_samples: Annotated[bool, typer.Option(help="samia: write the sampled continuations to 'mia_samples'.")] = False
+    compat: Annotated[
+        str, typer.Option(help="llmkit (documented rules) or official (the SaMIA and Min-K%++ code's numbers, exactly).")
+    ] = "llmkit"
 
     def __post_init__(self) -> None:
         parse_methods(self.methods)
+        check_compat(self.compat)
         if not 0.0 < self.prefix_ratio < 1.0:  # NaN fails this too
             raise UsageError("--prefix-ratio must be between 0 and 1 (exclusive)")
         if self.num_samples < 1 or self.ngram < 1:
@@ -46,6 +57,10 @@ class ScoreConfig:
     def method_names(self) -> tuple[str, ...]:
         """The methods asked for, in order, each once."""
         return parse_methods(self.methods)
+
+    @property
+    def official(self) -> bool:
+        return self.compat == "official"
 
     @property
     def sampling(self) -> bool:

@@ -30,7 +30,13 @@ class EvalStep(Step):
     aggregate = True
     batch_size = 1024
 
-    def __init__(self, label_field: str = "label", score_field: str = "mia", show_table: bool = True) -> None:
+    def __init__(
+        self, label_field: str = "label", score_field: str = "mia", show_table: bool = True, compat: str = "llmkit"
+    ) -> None:
+        from llmkit_mia.config import check_compat
+
+        check_compat(compat)
+        self.compat = compat
         self.label_field = label_field
         self.score_field = score_field
         self.show_table = show_table
@@ -71,7 +77,7 @@ class EvalStep(Step):
                 raise InputError(
                     f"{method}: all {len(labels)} scored records are {kind}; AUC and TPR need both classes"
                 )
-            self.reports.append(report(method, self.scores[method], labels))
+            self.reports.append(report(method, self.scores[method], labels, self.compat))
         if self.show_table:
             _print_table(self.reports)
         for item in self.reports:
@@ -83,11 +89,11 @@ def _print_table(reports: list[Any]) -> None:
     from rich.table import Table
 
     table = Table(title="Membership inference")
-    for column in ("method", "n", "members", "AUC", "TPR@1%FPR", "TPR@5%FPR", "best acc"):
+    for column in ("method", "n", "members", "AUC", "TPR@1%FPR", "TPR@5%FPR", "TPR@10%FPR", "best acc"):
         table.add_column(column, justify="left" if column == "method" else "right")
     for r in reports:
         table.add_row(
             r.method, str(r.n), str(r.members), f"{r.auc:.3f}",
-            f"{r.tpr_at_1pct_fpr:.3f}", f"{r.tpr_at_5pct_fpr:.3f}", f"{r.best_accuracy:.3f}",
+            f"{r.tpr_at_1pct_fpr:.3f}", f"{r.tpr_at_5pct_fpr:.3f}", f"{r.tpr_at_10pct_fpr:.3f}", f"{r.best_accuracy:.3f}",
         )
     Console(stderr=True).print(table)

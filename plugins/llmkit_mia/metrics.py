@@ -61,11 +61,17 @@ class Report:
     auc: float
     tpr_at_1pct_fpr: float
     tpr_at_5pct_fpr: float
+    tpr_at_10pct_fpr: float
     best_accuracy: float
 
 
-def report(method: str, scores: Sequence[float], labels: Sequence[int]) -> Report:
+def report(method: str, scores: Sequence[float], labels: Sequence[int], compat: str = "llmkit") -> Report:
+    """The metrics of one method; ``compat="official"`` takes TPR@10%FPR as the SaMIA code does
+    (the ROC point nearest 10% FPR, :func:`llmkit_mia.official.tpr_nearest`)."""
+    from llmkit_mia import official
+
     roc = roc_curve(scores, labels)
+    tpr10 = official.tpr_nearest(scores, labels, 0.10) if compat == "official" else tpr_at_fpr(roc, 0.10)
     return Report(
         method=method,
         n=len(scores),
@@ -74,5 +80,6 @@ def report(method: str, scores: Sequence[float], labels: Sequence[int]) -> Repor
         auc=auc(roc),
         tpr_at_1pct_fpr=tpr_at_fpr(roc, 0.01),
         tpr_at_5pct_fpr=tpr_at_fpr(roc, 0.05),
+        tpr_at_10pct_fpr=tpr10,
         best_accuracy=best_accuracy(roc),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import replace
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import llmkit
 from llmkit import BackendOptions, LazyBackend, Outcome, Record, Reject, Step, UsageError
 from llmkit.backends import Backend, TokenScores
-from llmkit_mia import likelihood, samia
+from llmkit_mia import likelihood, official, samia
 from llmkit_mia.config import METHODS, ScoreConfig, parse_methods
 
 __all__ = ["METHODS", "ScoreConfig", "ScoreStep", "parse_methods"]
@@ -87,13 +88,17 @@ class ScoreStep(Step):
         return outcomes
 
     def _too_short(self, text: str) -> bool:
+        config = self.config
+        if config.official:  # the official code scores any text; SaMIA still needs a prompt
+            return bool(config.sampling) and not official.prompt_of(text, config.prefix_ratio)
         if len(samia.words_of(text)) < 2:  # every method: too little text to say anything of
             return True
-        config = self.config
         return bool(config.sampling) and samia.split_text(text, config.prefix_ratio, config.ngram) is None
 
     @property
     def _too_short_detail(self) -> str:
+        if self.config.official:
+            return "samia needs at least one prefix word (int(words x --prefix-ratio) >= 1)"
         if not self.config.sampling:
             return "needs at least 2 words"
         return f"needs at least 2 words, a non-empty prefix and a reference of {self.config.ngram} word(s) or more"
@@ -117,31 +122,53 @@ class ScoreStep(Step):
 
     def _sample(self, texts: dict[int, str], scores: dict, samples: dict, outcomes: list[Outcome]) -> None:
         config, backend = self.config, self.backend
-        splits = {i: samia.split_text(t, config.prefix_ratio, config.ngram) for i, t in texts.items()}
+        if config.official:
+            prompts = {i: official.prompt_of(t, config.prefix_ratio) for i, t in texts.items()}
+        else:
+            splits = {i: samia.split_text(t, config.prefix_ratio, config.ngram) for i, t in texts.items()}
+            prompts = {i: split.prefix for i, split in splits.items()}  # type: ignore[union-attr]
         groups: dict[int, list[int]] = defaultdict(list)
-        for i, split in splits.items():
-            groups[self._budget(split)].append(i)  # type: ignore[arg-type]
+        for i in texts:
+            budget = self._official_budget(prompts[i]) if config.official else self._budget(splits[i])  # type: ignore[arg-type]
+            groups[budget].append(i)
         base = self.options.sampling(temperature=1.0, top_k=50, top_p=1.0)
         for budget, members in sorted(groups.items()):
             params = replace(base, max_tokens=budget, n=config.num_samples)
-            results = backend.generate([splits[i].prefix for i in members], params)  # type: ignore[union-attr]
+            results = backend.generate([prompts[i] for i in members], params)
             for i, result in zip(members, results, strict=True):
                 if result.error is not None:
                     outcomes[i] = Reject(result.error, result.detail)
                     continue
                 continuations = [c.text for c in result.completions]
+                samples[i] = continuations
+                if config.official:
+                    plain, with_zlib = official.samia_scores(texts[i], prompts[i], continuations, config.ngram)
+                    for method, value in (("samia", plain), ("samia-zlib", with_zlib)):
+                        if method in config.method_names:
+                            scores[i][method] = value
+                    continue
                 reference = splits[i].reference  # type: ignore[union-attr]
                 if "samia" in config.method_names:
                     scores[i]["samia"] = samia.samia_score(continuations, reference, config.ngram)
                 if "samia-zlib" in config.method_names:
                     scores[i]["samia-zlib"] = samia.samia_zlib_score(continuations, reference, config.ngram)
-                samples[i] = continuations
 
     def _budget(self, split: samia.Split) -> int:
         if self.options.max_tokens is not None:
             return self.options.max_tokens
         tokens = samia.count_reference_tokens(split.reference, self.backend.tokenizer)
         return samia.token_budget(tokens)
+
+    def _official_budget(self, prompt: str) -> int:
+        """SaMIA's max_length=1024 (prompt included, BOS too where the tokenizer adds one)."""
+        if self.options.max_tokens is not None:
+            return self.options.max_tokens
+        tokenizer = self.backend.tokenizer
+        if tokenizer is None:
+            count = math.ceil(len(prompt.encode("utf-8")) / samia.BYTES_PER_TOKEN)  # estimate, as above
+        else:
+            count = len(tokenizer(prompt)["input_ids"])
+        return official.token_budget(count, self.backend.max_model_len)
 
     def _likelihoods(self, texts: dict[int, str], scores: dict, outcomes: list[Outcome]) -> None:
         alive = [i for i in texts if outcomes[i] is None]
@@ -167,17 +194,26 @@ class ScoreStep(Step):
             if not scored.logprobs:
                 outcomes[i] = Reject("too_short", "no token to score")
                 continue
-            for method in config.scoring:
-                scores[i][method] = likelihood.finite(_likelihood(method, scored.logprobs, stat, texts[i], config))
+            values = {m: _likelihood(m, scored.logprobs, stat, texts[i], config) for m in config.scoring}
+            if any(v is None for v in values.values()):
+                outcomes[i] = Reject("too_short", f"int({config.mink_k} x {len(scored.logprobs)} tokens) = 0 tokens to average")
+                continue
+            for method, value in values.items():
+                scores[i][method] = likelihood.finite(value)  # type: ignore[arg-type]
 
 
-def _likelihood(method: str, logprobs: list[float], stat: Any, text: str, config: ScoreConfig) -> float:
+def _likelihood(method: str, logprobs: list[float], stat: Any, text: str, config: ScoreConfig) -> float | None:
+    """The method's score; None only under --compat official, where Min-K%'s count is 0."""
     if method == "loss":
         return likelihood.loss_score(logprobs)
     if method == "zlib":
         return likelihood.zlib_score(logprobs, text)
     if method == "mink":
+        if config.official:
+            return official.lowest_k_mean(logprobs, config.mink_k)
         return likelihood.mink_score(logprobs, config.mink_k)
+    if config.official:
+        return official.lowest_k_mean(likelihood.minkpp_values(stat.logprobs, stat.means, stat.stds), config.mink_k)
     return likelihood.minkpp_score(stat.logprobs, stat.means, stat.stds, config.mink_k)
 
 
