@@ -11,7 +11,7 @@ import pytest
 import llmkit
 from llmkit_rewrite_math.rewrite import MathRewriteStep
 
-from tests.scripted import ScriptedBackend
+from llmkit.testing import ScriptedBackend
 
 PAGE = "Home | Forum | Login\nPosted 2014-03-02\nQ: what is 12 * 7?\nA: 84\nCookies help us deliver our services."
 GOOD = ("Problem: Compute 12 x 7.\n\nStep 1: 12 x 7 = 10 x 7 + 2 x 7 = 70 + 14.\n"
