@@ -95,9 +95,17 @@ def test_engine_args_from_options_env_and_overrides(monkeypatch):
 
 def test_vllm_logs_stay_off_stdout(tiny_llama, tmp_path):
     """stdout carries JSONL only: vLLM's log lines (stdout by default) must go to stderr. A model
-    vLLM refuses makes it log, and fail, within seconds, with no engine to start."""
+    vLLM refuses (an architecture it does not know) makes it log, and fail, within seconds, with
+    no engine to start."""
+    import json
+    import shutil
+
     require_vllm()
-    model, _ = model_with_own_code(tiny_llama, tmp_path)
+    model = tmp_path / "unknown-architecture"
+    shutil.copytree(tiny_llama, model)
+    config = json.loads((model / "config.json").read_text())
+    config["architectures"] = ["NoSuchModelForCausalLM"]
+    (model / "config.json").write_text(json.dumps(config))
     script = (
         "import sys\n"
         "from llmkit.backends import BackendOptions\n"
