@@ -8,6 +8,7 @@ needle's answer (ROUGE-1 recall >= 0.5); trials that fail the filter add nothing
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,11 +110,16 @@ def run_trials(model: Any, tokenizer: Any, needles: list[Needle], template: llmk
     tally = Tally()
     with Top1Capture(model) as capture:
         for length in config.lengths:
+            counted = tally.counted
             for depth in config.depths:
                 for index, needle in enumerate(needles):
                     trial = builder.build(index, needle, length, depth)
                     result = run_trial(model, tokenizer, capture, trial, eos, config.max_tokens)
                     tally.add(result.scores, rouge1_recall(result.answer, needle.answer))
+            if config.show_table:  # a line per length: long runs show where they are
+                done = len(config.depths) * len(needles)
+                print(f"ret-heads detect: length {length}: {tally.counted - counted}/{done} trials recalled the needle",
+                      file=sys.stderr, flush=True)
     return tally
 
 

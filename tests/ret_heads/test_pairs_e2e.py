@@ -92,7 +92,7 @@ def test_vllm_pairs_match_hf_greedy(setup, hf_pairs, tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "llmkit", "ret-heads", "pairs", "--backend", "vllm", "--model", str(setup["model"]),
          "--masked", str(setup["masked"]), "-i", str(setup["data"]), "-o", str(out), "-q", "--max-model-len", "256", *GREEDY],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env, capture_output=True, text=True, timeout=1500,  # two engine starts, one after the other
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert _read(out) == _read(hf_pairs)
