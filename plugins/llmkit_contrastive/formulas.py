@@ -8,6 +8,10 @@ its most likely token. Everything else scores ``-inf``, so no sampler can pick i
 - ``obrien`` (O'Brien and Lewis): ``(1 + beta) * logit_e - beta * logit_a`` on raw logits, with the
   rule applied in logit space (``logit_e >= log(alpha) + max logit_e``, the same set as on
   probabilities, since log-softmax only shifts a row).
+- ``li`` (Li et al.'s full rule, which also needs the sampling settings): :mod:`llmkit_contrastive.li`.
+
+The amateur's logits are divided by ``amateur_temperature`` first (Li et al.'s
+``student_temperature``; 1.0, CoDIT's setting, leaves them as they are).
 
 Inputs are ``[batch, vocab]`` logits already trimmed to the tokenizer's vocabulary.
 """
@@ -21,7 +25,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-FORMULAS = ("difference", "obrien")
+FORMULAS = ("difference", "obrien", "li")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,7 @@ class Contrast:
     beta: float = 1.0
     alpha: float = 0.01
     formula: str = "difference"
+    amateur_temperature: float = 1.0
 
 
 def plausible_mask(expert: "torch.Tensor", alpha: float) -> "torch.Tensor":
@@ -45,29 +50,33 @@ def plausible_mask(expert: "torch.Tensor", alpha: float) -> "torch.Tensor":
     return expert >= top + torch.tensor(threshold, dtype=expert.dtype, device=expert.device)
 
 
-def difference_scores(expert: "torch.Tensor", amateur: "torch.Tensor", beta: float, alpha: float) -> "torch.Tensor":
+def difference_scores(
+    expert: "torch.Tensor", amateur: "torch.Tensor", beta: float, alpha: float, amateur_temperature: float = 1.0
+) -> "torch.Tensor":
     """CoDIT: ``log p_e - beta * log p_a`` on the plausible set, ``-inf`` elsewhere."""
     import torch
 
     lp_expert = torch.log_softmax(expert.float(), dim=-1)
-    lp_amateur = torch.log_softmax(amateur.float(), dim=-1)
+    lp_amateur = torch.log_softmax(amateur.float() / amateur_temperature, dim=-1)
     scores = lp_expert - beta * lp_amateur
     return scores.masked_fill(~plausible_mask(lp_expert, alpha), -math.inf)
 
 
-def obrien_scores(expert: "torch.Tensor", amateur: "torch.Tensor", beta: float, alpha: float) -> "torch.Tensor":
+def obrien_scores(
+    expert: "torch.Tensor", amateur: "torch.Tensor", beta: float, alpha: float, amateur_temperature: float = 1.0
+) -> "torch.Tensor":
     """O'Brien and Lewis: ``(1 + beta) * logit_e - beta * logit_a`` on the plausible set."""
     expert = expert.float()
-    scores = (1.0 + beta) * expert - beta * amateur.float()
+    scores = (1.0 + beta) * expert - beta * (amateur.float() / amateur_temperature)
     return scores.masked_fill(~plausible_mask(expert, alpha), -math.inf)
 
 
 def contrastive_scores(expert: "torch.Tensor", amateur: "torch.Tensor", contrast: Contrast) -> "torch.Tensor":
     """The scores ``contrast.formula`` gives; the next token is drawn from ``softmax(scores / T)``."""
     if contrast.formula == "difference":
-        return difference_scores(expert, amateur, contrast.beta, contrast.alpha)
+        return difference_scores(expert, amateur, contrast.beta, contrast.alpha, contrast.amateur_temperature)
     if contrast.formula == "obrien":
-        return obrien_scores(expert, amateur, contrast.beta, contrast.alpha)
+        return obrien_scores(expert, amateur, contrast.beta, contrast.alpha, contrast.amateur_temperature)
     raise ValueError(f"unknown formula {contrast.formula!r}")
 
 
@@ -99,3 +108,23 @@ def sample_next(
         scores = scores.masked_fill(drop, -math.inf)
     probs = torch.softmax(scores, dim=-1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def next_tokens(
+    expert: "torch.Tensor",
+    amateur: "torch.Tensor",
+    contrast: Contrast,
+    *,
+    temperature: float,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    generator: "torch.Generator | None" = None,
+) -> "torch.Tensor":
+    """The next token of each row: ``li`` by its own rule, the others by :func:`sample_next` on
+    :func:`contrastive_scores` (temperature, top-k and top-p on the contrastive score, as CoDIT)."""
+    if contrast.formula == "li":
+        from llmkit_contrastive.li import li_next
+
+        return li_next(expert, amateur, contrast, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+    scores = contrastive_scores(expert, amateur, contrast)
+    return sample_next(scores, temperature=temperature, top_p=top_p, top_k=top_k, generator=generator)

@@ -14,7 +14,7 @@ from typing import Any
 
 from llmkit import Completion, SamplingParams
 
-from llmkit_contrastive.formulas import Contrast, contrastive_scores, sample_next
+from llmkit_contrastive.formulas import Contrast, next_tokens
 
 
 @dataclass
@@ -92,9 +92,9 @@ class LockstepDecoder:
                 )
                 caches[k] = out.past_key_values
                 logits.append(out.logits[:, -1, : self.vocab_size])
-            scores = contrastive_scores(logits[0], logits[1], self.contrast)
-            tokens = sample_next(
-                scores, temperature=params.temperature, top_p=params.top_p, top_k=params.top_k, generator=generator
+            tokens = next_tokens(
+                logits[0], logits[1], self.contrast,
+                temperature=params.temperature, top_p=params.top_p, top_k=params.top_k, generator=generator,
             )
             keep = [i for i, token in enumerate(tokens.tolist()) if not self._advance(sequences[live[i]], token, params)]
             if len(keep) < len(live):

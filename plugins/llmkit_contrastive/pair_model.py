@@ -10,7 +10,7 @@ plausible set, as the logits vLLM samples from.
 
 The pair's config is the expert's ``config.json`` with ``architectures`` replaced and one extra
 entry, ``llmkit_contrastive`` (see :func:`llmkit_contrastive.vllm_pair.write_pair_dir`):
-``{expert_architectures, amateur, beta, alpha, formula, vocab_size}``. Weights: the pair folder
+``{expert_architectures, amateur, beta, alpha, formula, amateur_temperature, vocab_size}``. Weights: the pair folder
 links the expert's files (the loader's primary source); the amateur's files are a secondary
 source under the ``amateur_model.`` prefix.
 
@@ -41,7 +41,9 @@ class ContrastivePairForCausalLM(nn.Module):
         super().__init__()
         model_config = vllm_config.model_config
         pair = dict(model_config.hf_config.llmkit_contrastive)
-        self.contrast = Contrast(float(pair["beta"]), float(pair["alpha"]), str(pair["formula"]))
+        self.contrast = Contrast(
+            float(pair["beta"]), float(pair["alpha"]), str(pair["formula"]), float(pair.get("amateur_temperature", 1.0))
+        )
         self.vocab_size = int(pair["vocab_size"])
         expert_config = vllm_config.with_hf_config(model_config.hf_config, architectures=list(pair["expert_architectures"]))
         amateur_hf = get_config(pair["amateur"], model_config.trust_remote_code)

@@ -34,6 +34,12 @@ def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = Tru
     vocab_size = check_same_vocab(expert_tokenizer, amateur_tokenizer)
     check_chat_template(expert_tokenizer, settings.expert_model, chat)
     name = options.backend or default_backend_name()
+    if settings.formula == "li":
+        # the vLLM pair turns logits into scores before vLLM's sampler, which then tempers and
+        # filters them: Li et al.'s rule tempers and filters the expert alone, so it runs on hf
+        if options.backend == "vllm":
+            raise UsageError("--formula li runs only with --backend hf (the vllm pair cannot filter the expert alone yet)")
+        name = "hf"
     if name == "vllm":
         reason = vllm_unavailable_reason()
         if reason is None:

@@ -9,10 +9,7 @@ from typing import Annotated
 import typer
 
 from llmkit import UsageError
-from llmkit_contrastive.formulas import Contrast
-
-#: the formulas --formula takes
-FORMULAS = ("difference", "obrien")
+from llmkit_contrastive.formulas import FORMULAS, Contrast
 #: Fields every output record gets besides the text (whose name --response-field sets).
 FIXED_FIELDS = ("generation", "repetition")
 
@@ -28,8 +25,13 @@ class GenSettings:
     beta: Annotated[float, typer.Option(help="Weight of the amateur's contrast; 0 = plain generation.")] = 1.0
     alpha: Annotated[float, typer.Option(help="Plausibility cut: keep tokens with p_expert >= alpha * max p_expert.")] = 0.01
     formula: Annotated[
-        str, typer.Option(help="difference (CoDIT: lp_e - beta*lp_a) or obrien ((1+beta)*logit_e - beta*logit_a).")
+        str,
+        typer.Option(help="difference (CoDIT: lp_e - beta*lp_a), obrien ((1+beta)*logit_e - beta*logit_a) "
+                          "or li (Li et al.'s full rule: top-k/top-p on the expert, expert tempered after the cut)."),
     ] = "difference"
+    amateur_temperature: Annotated[
+        float, typer.Option(help="The amateur's own temperature (Li et al.'s student_temperature, 0.5 there); 1.0 = CoDIT.")
+    ] = 1.0
     field: Annotated[str, typer.Option(help="Input field holding the instruction (else `messages` is used).")] = "instruction"
     system: Annotated[str | None, typer.Option(help="System message put before each instruction.")] = None
     n: Annotated[int, typer.Option("--n", help="Responses per instruction (> 1 writes lists).")] = 1
@@ -41,7 +43,9 @@ class GenSettings:
     def __post_init__(self) -> None:
         """Options that cannot work together, before anything loads."""
         if self.formula not in FORMULAS:
-            raise UsageError(f"--formula must be difference or obrien, not {self.formula!r}")
+            raise UsageError(f"--formula must be one of {', '.join(FORMULAS)}, not {self.formula!r}")
+        if not math.isfinite(self.amateur_temperature) or self.amateur_temperature <= 0:
+            raise UsageError("--amateur-temperature must be > 0")
         if not math.isfinite(self.beta) or self.beta < 0:
             raise UsageError("--beta must be >= 0")
         if not 0 <= self.alpha <= 1:  # NaN fails this too
@@ -61,7 +65,7 @@ class GenSettings:
 
     @property
     def contrast(self) -> Contrast:
-        return Contrast(beta=self.beta, alpha=self.alpha, formula=self.formula)
+        return Contrast(beta=self.beta, alpha=self.alpha, formula=self.formula, amateur_temperature=self.amateur_temperature)
 
     @property
     def stops(self) -> tuple[str, ...]:

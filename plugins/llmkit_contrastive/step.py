@@ -108,6 +108,7 @@ class ContrastiveGenStep(GenerationStep):
                 "beta": settings.contrast.beta,
                 "alpha": settings.contrast.alpha,
                 "formula": "plain" if settings.plain else settings.contrast.formula,
+                "amateur_temperature": None if settings.plain else settings.contrast.amateur_temperature,
                 "finish_reason": reasons[0] if single else reasons,
                 "num_tokens": lengths[0] if single else lengths,
             },

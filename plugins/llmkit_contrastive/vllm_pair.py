@@ -68,6 +68,7 @@ def write_pair_dir(target: Path, expert: str, amateur: str, contrast: Contrast, 
         "beta": contrast.beta,
         "alpha": contrast.alpha,
         "formula": contrast.formula,
+        "amateur_temperature": contrast.amateur_temperature,
         "vocab_size": vocab_size,
     }
     config["architectures"] = [ARCHITECTURE]

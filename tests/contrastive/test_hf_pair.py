@@ -138,7 +138,7 @@ def test_cli_writes_responses_and_rejects_prompts_over_the_context(pair, referen
         assert record["response"] == tokenizer.decode(want, skip_special_tokens=True)
         assert record["generation"] == {
             "expert": str(tiny_llama), "amateur": str(tiny_llama_twin), "beta": 1.0, "alpha": 0.01,
-            "formula": "obrien", "finish_reason": "length" if len(want) == MAX_TOKENS else "stop", "num_tokens": len(want),
+            "formula": "obrien", "amateur_temperature": 1.0, "finish_reason": "length" if len(want) == MAX_TOKENS else "stop", "num_tokens": len(want),
         }
         assert isinstance(record["repetition"], bool)
     assert written[0]["keep"] == 0  # input fields pass through
