@@ -123,5 +123,5 @@ def test_a_cjk_loop_is_marked_as_repetition():
     step = ContrastiveGenStep(GenSettings(expert="m", n=2), BackendOptions())
     result = GenerationResult(completions=[Completion("これはテストです。" * 40, [1] * 80, "length"),
                                            Completion("吾輩は猫である。名前はまだ無い。", [1] * 9, "stop")])
-    out = step._output({"instruction": "テスト"}, result)
+    out = step.after({"instruction": "テスト"}, result)
     assert out["repetition"] == [True, False]
