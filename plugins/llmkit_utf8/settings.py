@@ -10,6 +10,7 @@ import typer
 from llmkit import UsageError
 
 PROTOCOLS = ("context-free", "context-guided")
+COMPAT = ("llmkit", "official")
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,22 @@ class GenerateSettings:
     char_field: Annotated[str, typer.Option(help="context-free: field holding one character.")] = "char"
     context_field: Annotated[str, typer.Option(help="context-guided: field holding the context.")] = "context"
     term_field: Annotated[str, typer.Option(help="context-guided: field holding the term.")] = "term"
+    compat: Annotated[
+        str, typer.Option(help="llmkit (documented protocols) or official (the paper's code: no BOS, k = 1..L, literal special tokens).")
+    ] = "llmkit"
+    bos: Annotated[
+        bool | None,
+        typer.Option("--bos/--no-bos", help="Put BOS first in every prompt (default: when the tokenizer adds one; never under --compat official)."),
+    ] = None
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise UsageError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
+        if self.compat not in COMPAT:
+            raise UsageError(f"--compat must be llmkit or official, not {self.compat!r}")
         if self.steps < 1:
             raise UsageError("--steps must be at least 1")
+
+    @property
+    def official(self) -> bool:
+        return self.compat == "official"
