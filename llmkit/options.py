@@ -68,8 +68,8 @@ def _default(field: dataclasses.Field[Any]) -> Any:
 
 
 def _named(annotation: Any, name: str) -> Any:
-    """Give an option without explicit flags the flag ``--field-name`` (not the prefixed
-    parameter name the injection uses internally). Under ``Annotated``, ``typer.Option("--a/--b")``
+    """Give an option without explicit flags the flag ``--field-name`` (``--field-name/--no-field-name``
+    for a bool; not the prefixed parameter name the injection uses internally). Under ``Annotated``, ``typer.Option("--a/--b")``
     keeps its flags in ``default`` until Typer moves them: such an option has its flags already."""
     import copy
 
@@ -83,7 +83,9 @@ def _named(annotation: Any, name: str) -> Any:
         flagged = isinstance(getattr(extra, "default", None), str) and extra.default.startswith("-")
         if isinstance(extra, typer.models.OptionInfo) and not extra.param_decls and not flagged:
             extra = copy.copy(extra)
-            extra.param_decls = (f"--{name.replace('_', '-')}",)
+            flag = f"--{name.replace('_', '-')}"
+            # a bool gets its off switch too, as Typer gives a bool parameter of a command
+            extra.param_decls = (f"{flag}/--no-{flag[2:]}",) if base is bool else (flag,)
         named.append(extra)
     return Annotated[(base, *named)]  # type: ignore[return-value]
 
