@@ -1,6 +1,6 @@
 """DREEAM's memory claim and docre's throughput, on the CPU with a tiny encoder.
 
-In this one process, on a synthetic templated corpus and a tiny random BERT (both built here):
+On a synthetic templated corpus and a tiny random DeBERTa-v2 (both built here):
 
 - training documents/s and peak memory of a training step with the evidence loss
   (--evi-lambda 0.1) and of the same model without it (0, i.e. ATLOP): the evidence loss reuses
@@ -108,7 +108,7 @@ def main() -> None:
     for _ in range(args.repeats):  # interleaved, so both see the same machine load
         runs["evidence"].append(measure(args, work, 0.1))
         runs["no evidence"].append(measure(args, work, 0.0))
-    print(f"{args.docs} synthetic documents, tiny BERT (hidden {args.hidden}, {args.layers} layers), {args.device}, "
+    print(f"{args.docs} synthetic documents, tiny DeBERTa-v2 (hidden {args.hidden}, {args.layers} layers), {args.device}, "
           f"median of {args.repeats} fresh processes each")
     median = {name: {key: statistics.median(r[key] for r in rows) for key in ("growth", "rate")} for name, rows in runs.items()}
     for name, values in median.items():
