@@ -15,6 +15,8 @@ Public functions (stable; other docre modules build on them):
 - :func:`load_documents` ``(path, relations, *, labels=True) -> (documents, rejects)``:
   the two above over a whole file; rejects are ``(source, Reject)`` pairs.
 - :func:`relation_facts` ``(document, relations) -> set[(h, t, r_name)]``.
+- :func:`relations_from_names` ``(names, descriptions=None) -> Relations``: an inventory from a
+  list of relation names (NA put first when absent).
 
 The record itself is never modified: tokens keep every character (Japanese text round-trips
 unchanged), and a :class:`Document` keeps a reference to the record it came from.
