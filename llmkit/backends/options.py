@@ -86,6 +86,10 @@ class BackendOptions:
             raise UsageError(f"unknown --dtype {self.dtype!r}; choose auto, float32, float16 or bfloat16")
         # the values given: a bad one is known now, not after minutes of loading a model
         check_sampling_values({name: getattr(self, name) for name in ("max_tokens", "temperature", "top_p", "top_k")})
+        if self.base_url is not None:  # a broken URL is known before any input is read (httpx: imported here)
+            from llmkit.backends._http import checked_base_url
+
+            checked_base_url(self.base_url)
 
     def sampling(self, **defaults: Any) -> SamplingParams:
         """Sampling params: the subcommand's ``defaults`` overridden by what the user gave."""
