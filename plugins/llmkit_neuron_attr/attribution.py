@@ -113,7 +113,7 @@ def integrated_gradients(sm: StudiedModel, packed: Packed, steps: int) -> Any:
     for layer, projection in enumerate(sm.projections):
         held: dict[str, Any] = {}
 
-        def hook(module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        def hook(module: Any, args: tuple[Any, ...], held: dict[str, Any] = held) -> tuple[Any, ...]:
             # the blocks before this one run as they are, so this input is the row's own
             # activation; the scaled copy is a leaf, so backward stops here
             natural = args[0].detach()

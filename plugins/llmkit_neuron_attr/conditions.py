@@ -29,7 +29,7 @@ class Controls:
             raise UsageError("--seeds must be 0 or more")
 
     def draws(self, sm: StudiedModel, chosen: list[Neuron], avoid: set[Neuron]) -> list[tuple[int, list[Neuron]]]:
-        per_layer = None
+        per_layer: dict[int, int] | None = None
         if self.match_layers:
             per_layer = {}
             for layer, _ in chosen:

@@ -60,7 +60,7 @@ def train_two_tasks(tokenizer_dir: Path, out: Path, max_steps: int = 3000, width
         optimizer = torch.optim.AdamW(trained, lr=3e-3, weight_decay=0.0)
         activations: list = []
         hooks = [layer.mlp.down_proj.register_forward_pre_hook(lambda m, args: activations.append(args[0])) for layer in model.model.layers]
-        for step in range(max_steps):
+        for _ in range(max_steps):
             activations.clear()
             logits = model(ids).logits[:, -2]
             loss = torch.nn.functional.cross_entropy(logits, ids[:, -1])
@@ -77,7 +77,7 @@ def train_two_tasks(tokenizer_dir: Path, out: Path, max_steps: int = 3000, width
     model.eval()
     with torch.no_grad():
         right = (model(ids).logits[:, -2].argmax(-1) == ids[:, -1]).float().mean().item()
-    assert right == 1.0, f"the tiny model did not learn both tasks ({right:.0%} right after {step} steps)"
+    assert right == 1.0, f"the tiny model did not learn both tasks ({right:.0%} right after {max_steps} steps)"
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
