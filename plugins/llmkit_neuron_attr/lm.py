@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from llmkit import BackendOptions, UsageError, load_causal_lm, load_tokenizer
+from llmkit import BackendOptions, UsageError
+from llmkit.backends import load_causal_lm, load_tokenizer
 from llmkit_neuron_attr.records import TaskItem
 
 
