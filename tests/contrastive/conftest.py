@@ -13,12 +13,13 @@ def reference(pair):
     expert, amateur, tokenizer, prompts = pair
     cache = {}
 
-    def get(formula, beta=1.0, alpha=0.01, eos_id=None):
-        key = (formula, beta, alpha, eos_id)
+    def get(formula, beta=1.0, alpha=0.01, eos_id=None, amateur_temperature=1.0):
+        key = (formula, beta, alpha, eos_id, amateur_temperature)
         if key not in cache:
             eos = tokenizer.eos_token_id if eos_id is None else eos_id
             cache[key] = [naive_greedy(expert, amateur, p, formula=formula, beta=beta, alpha=alpha,
-                                       vocab_size=len(tokenizer), eos_id=eos, max_tokens=MAX_TOKENS) for p in prompts]
+                                       vocab_size=len(tokenizer), eos_id=eos, max_tokens=MAX_TOKENS,
+                                       amateur_temperature=amateur_temperature) for p in prompts]
         return cache[key]
 
     return get

@@ -10,8 +10,8 @@ INSTRUCTIONS = ["hi", "the cat sat on the mat and then it went away", "write a p
 MAX_TOKENS = 16
 
 
-def naive_scores(expert_logits, amateur_logits, formula: str, beta: float, alpha: float):
-    expert_logits, amateur_logits = expert_logits.double(), amateur_logits.double()
+def naive_scores(expert_logits, amateur_logits, formula: str, beta: float, alpha: float, amateur_temperature: float = 1.0):
+    expert_logits, amateur_logits = expert_logits.double(), amateur_logits.double() / amateur_temperature
     if formula == "difference":
         lp_e, lp_a = expert_logits.log_softmax(-1), amateur_logits.log_softmax(-1)
         keep = lp_e.exp() >= alpha * lp_e.exp().max()
@@ -23,7 +23,7 @@ def naive_scores(expert_logits, amateur_logits, formula: str, beta: float, alpha
 
 
 def naive_greedy(expert, amateur, prompt: list[int], *, formula: str, beta: float, alpha: float,
-                 vocab_size: int, eos_id: int, max_tokens: int) -> list[int]:
+                 vocab_size: int, eos_id: int, max_tokens: int, amateur_temperature: float = 1.0) -> list[int]:
     import torch
 
     ids, out = list(prompt), []
@@ -32,7 +32,7 @@ def naive_greedy(expert, amateur, prompt: list[int], *, formula: str, beta: floa
             x = torch.tensor([ids])
             le = expert(x).logits[0, -1, :vocab_size]
             la = amateur(x).logits[0, -1, :vocab_size]
-            token = int(naive_scores(le, la, formula, beta, alpha).argmax())
+            token = int(naive_scores(le, la, formula, beta, alpha, amateur_temperature).argmax())
             out.append(token)
             ids.append(token)
             if token == eos_id:

@@ -144,6 +144,20 @@ def test_hf_lockstep_li_greedy_equals_the_naive_decoder(pair):
         assert completions[0].token_ids == want
 
 
+@pytest.mark.parametrize("formula", ["difference", "obrien"])
+def test_hf_lockstep_amateur_temperature_equals_the_naive_decoder(pair, reference, formula):
+    from llmkit_contrastive.formulas import Contrast
+    from llmkit_contrastive.hf_decode import LockstepDecoder
+
+    expert, amateur, tokenizer, prompts = pair
+    decoder = LockstepDecoder(expert, amateur, tokenizer, Contrast(1.0, 0.01, formula, 0.5), vocab_size=len(tokenizer),
+                              max_model_len=1024, eos_ids={tokenizer.eos_token_id})
+    got = decoder.generate(prompts, SamplingParams(temperature=0, max_tokens=MAX_TOKENS))
+    want = reference(formula, amateur_temperature=0.5)
+    assert [c[0].token_ids for c in got] == want
+    assert want != reference(formula)  # the amateur's temperature changes the output
+
+
 def _run(args, capsys):
     from llmkit.cli import main
 

@@ -15,14 +15,19 @@ from .reference import INSTRUCTIONS, MAX_TOKENS
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module", params=["difference", "obrien"])
+#: (formula, amateur temperature): obrien's engine also carries a non-default amateur temperature
+ENGINES = {"difference": 1.0, "obrien": 0.5}
+
+
+@pytest.fixture(scope="module", params=list(ENGINES))
 def vllm_step(request, tiny_llama, tiny_llama_twin):
     """One engine per formula (the settings are part of the pair's config), through the step."""
     require_vllm()
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     from llmkit_contrastive.step import ContrastiveGenStep, GenSettings
 
-    settings = GenSettings(expert=str(tiny_llama), amateur=str(tiny_llama_twin), formula=request.param)
+    settings = GenSettings(expert=str(tiny_llama), amateur=str(tiny_llama_twin), formula=request.param,
+                           amateur_temperature=ENGINES[request.param])
     options = BackendOptions(backend="vllm", dtype="float32", temperature=0, max_tokens=MAX_TOKENS, max_model_len=100)
     step = ContrastiveGenStep(settings, options)
     step.open()
@@ -37,12 +42,14 @@ def test_vllm_pair_greedy_equals_the_naive_reference(vllm_step, pair, reference)
     _, _, tokenizer, prompts = pair
     assert isinstance(step.backend, VLLMContrastivePair)
     results = step.backend.generate([TokenIds(p) for p in prompts], SamplingParams(temperature=0, max_tokens=MAX_TOKENS))
-    assert [r.completions[0].token_ids for r in results] == reference(formula)
+    assert [r.completions[0].token_ids for r in results] == reference(formula, amateur_temperature=ENGINES[formula])
+    if ENGINES[formula] != 1.0:  # the amateur's temperature reached the engine: it changes the output
+        assert reference(formula, amateur_temperature=ENGINES[formula]) != reference(formula)
     # the same through the step, with a prompt over the 100-token context
     records = [{"id": i, "instruction": t} for i, t in enumerate(INSTRUCTIONS)]
     records.append({"id": 9, "instruction": " ".join(["the river runs north"] * 40)})
     outcomes = step.process(records)
-    for outcome, want in zip(outcomes, reference(formula)):
+    for outcome, want in zip(outcomes, reference(formula, amateur_temperature=ENGINES[formula])):
         assert outcome["response"] == tokenizer.decode(want, skip_special_tokens=True)
         assert outcome["generation"]["formula"] == formula
         assert outcome["generation"]["num_tokens"] == len(want)
@@ -60,7 +67,7 @@ def test_vllm_pair_follows_the_vllm_backend_rules(vllm_step, pair, reference):
     if vllm_on_cpu():
         assert llm.llm_engine.vllm_config.scheduler_config.enable_chunked_prefill is False
     results = step.backend.generate([TokenIds(p) for p in prompts], SamplingParams(temperature=0, n=2, max_tokens=MAX_TOKENS))
-    for result, want in zip(results, reference(formula), strict=True):
+    for result, want in zip(results, reference(formula, amateur_temperature=ENGINES[formula]), strict=True):
         assert [c.token_ids for c in result.completions] == [want, want]
     sampled = step.backend.generate([TokenIds(p) for p in prompts], SamplingParams(temperature=1.0, n=2, max_tokens=8, seed=1))
     assert all(len(r.completions) == 2 for r in sampled)
