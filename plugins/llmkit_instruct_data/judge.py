@@ -61,7 +61,11 @@ class Pairs:
 
 
 def read_pairs(record: Record, field: str) -> Pairs | Reject:
-    instruction = first_user_turn(record, field)
+    # the instruction field first, as contrastive-gen reads it: the responses answer that text,
+    # which can differ from the first user turn of a chat list the record also carries
+    instruction = record.get(field)
+    if not isinstance(instruction, str):
+        instruction = first_user_turn({k: v for k, v in record.items() if k != field}, field)
     if isinstance(instruction, Reject):
         return instruction
     several = "responses" in record

@@ -122,3 +122,15 @@ def test_prompt_file(tmp_path, tiny_llama):
     bad.write_text("Rate {answer}")
     with pytest.raises(llmkit.UsageError, match="placeholders"):
         JudgeStep(JudgeSettings(prompt_file=bad), llmkit.BackendOptions(model="judge"))
+
+
+def test_the_instruction_field_comes_before_the_chat_list(tiny_llama):
+    # contrastive-gen answered 'instruction' (its --field); the judge must see that text, not
+    # the first user turn of a chat list the record also carries
+    records = [{"instruction": "Translate: good morning", "response": "おはよう",
+                "messages": [{"role": "user", "content": "Something else entirely"}]},
+               {"messages": [{"role": "user", "content": "Say hi"}], "response": "Hi"}]
+    _, backend = judge(lambda p: "Score: 5", records, tiny_llama)
+    assert "Translate: good morning" in backend.prompts[0][0]["content"]
+    assert "Something else entirely" not in backend.prompts[0][0]["content"]
+    assert "Say hi" in backend.prompts[1][0]["content"]
