@@ -72,7 +72,7 @@ def prepare(
 @llmkit.backend_options
 def judge(
     io: llmkit.IOOptions,
-    backend: llmkit.BackendOptions,
+    backend_options: llmkit.BackendOptions,
     n_judge: Annotated[int, typer.Option(help="Judge samples per response, averaged (> 1 samples at temperature 1).")] = 1,
     keep_judge_text: Annotated[bool, typer.Option(help="Write the judge's answers to 'judge_text'.")] = False,
     tokenizer: Annotated[
@@ -96,8 +96,8 @@ def judge(
 
     settings = JudgeSettings(field=field, n_judge=n_judge, keep_judge_text=keep_judge_text, tokenizer=tokenizer,
                              prompt_file=prompt, repetition_tokens=repetition_tokens)
-    check_settings(settings, backend)
-    llmkit.run_step(JudgeStep(settings, backend), io)
+    check_settings(settings, backend_options)
+    llmkit.run_step(JudgeStep(settings, backend_options), io)
 
 
 @app.command("select")
@@ -110,12 +110,16 @@ def select(
     ] = "messages",
     pairs: Annotated[bool, typer.Option(help="Write (best, worst) preference pairs in TRL's DPO form instead.")] = False,
     allow_repetition: Annotated[bool, typer.Option(help="Let a response flagged for repetition be chosen.")] = False,
-    keep_fields: Annotated[bool, typer.Option(help="Carry every input field into the output too.")] = False,
+    keep_fields: Annotated[
+        bool, typer.Option(help="Carry every input field into the output (default: only the id field and the training fields).")
+    ] = False,
     field: Annotated[str, typer.Option(help="Field holding the instruction.")] = "instruction",
 ) -> None:
     """Keep the best-scored response per instruction (ties: the shorter) as a training record.
 
-    Reads 'response' or 'responses' with 'preference_score' (instruct-data judge). Reject reasons:
+    The output is the training file itself: each record holds only the id field (--id-field, when
+    the input has it) and the training fields (messages, or instruction and response, or the DPO
+    pair, with the scores); every other input field is dropped unless --keep-fields. Reads 'response' or 'responses' with 'preference_score' (instruct-data judge). Reject reasons:
     missing_field, bad_scores, no_scored_response, low_score, no_pair (--pairs), field_exists.
     """
     from llmkit_instruct_data.select import SelectSettings, SelectStep, check_settings

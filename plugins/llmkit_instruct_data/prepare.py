@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from llmkit import Outcome, Record, Reject, Step, UsageError, existing_field, source_of
-from llmkit_instruct_data.normalize import digest, first_user_turn, normal_form
+from llmkit_instruct_data.normalize import CHAT_FIELDS, digest, first_user_turn, normal_form
 from llmkit_instruct_data.templates import TemplateCounter
 
 #: LMSYS-Chat-1M replaced names with NAME_1, NAME_2, ... (its own redaction marker)
@@ -98,7 +98,9 @@ class PrepareStep(Step):
 
     def _clash(self, record: Record, text: str) -> Reject | None:
         if record.get("instruction", text) != text:  # another text under our output's name
-            return existing_field(record, "instruction", hint="rename it, or give --field instruction to read it")
+            # a chat list is read before --field, so renaming is the only way out
+            hint = "rename it" if any(name in record for name in CHAT_FIELDS) else "rename it, or give --field instruction to read it"
+            return existing_field(record, "instruction", hint=hint)
         return existing_field(record, "flags", earlier=dict)
 
     def _ident(self, record: Record) -> Any:
