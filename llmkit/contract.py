@@ -48,6 +48,14 @@ class OnError(str, Enum):
     skip = "skip"
 
 
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+_CLUSTER = "Running on a cluster"
+
+
 def parse_shard(value: str | None) -> tuple[int, int] | None:
     """``K/N`` with 1 <= K <= N, or None."""
     if value is None:
@@ -89,6 +97,18 @@ class IOOptions:
         int | None, typer.Option(min=1, help="Records per batch (default: the subcommand's).", rich_help_panel=_PANEL)
     ] = None
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary on stderr.", rich_help_panel=_PANEL)] = False
+    executor: Annotated[
+        Executor, typer.Option(help="Run the step here (local) or on a Ray cluster (ray: -o and --rejects are folders of part files).", rich_help_panel=_CLUSTER)
+    ] = Executor.local
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray started for the run).", rich_help_panel=_CLUSTER)
+    ] = None
+    replicas: Annotated[int, typer.Option(min=1, help="Ray actors, each holding one opened step (one model).", rich_help_panel=_CLUSTER)] = 1
+    cpus_per_replica: Annotated[float, typer.Option(min=0, help="CPUs each replica reserves on Ray.", rich_help_panel=_CLUSTER)] = 1.0
+    gpus_per_replica: Annotated[float, typer.Option(min=0, help="GPUs each replica reserves on Ray (a vLLM tensor-parallel size).", rich_help_panel=_CLUSTER)] = 0.0
+    stall_timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds without a finished batch after which a Ray run stops (exit 69).", rich_help_panel=_CLUSTER)
+    ] = 600.0
 
     def validate(self) -> tuple[int, int] | None:
         if self.resume and (self.output is None or self.output == "-"):
@@ -160,6 +180,10 @@ class _Run:
 
 def run_step(step: Step, options: IOOptions) -> Summary:
     """Stream the inputs through ``step`` under the JSONL contract. Returns the summary."""
+    if options.executor is Executor.ray:
+        from llmkit.executors.ray_data import run_on_ray
+
+        return run_on_ray(step, options)
     shard = options.validate()
     if step.aggregate and (shard is not None or options.resume):
         raise UsageError(f"{step.name} analyses its whole input at once: --shard and --resume do not apply")

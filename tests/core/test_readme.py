@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 BENCHMARK = re.compile(r"`python (benchmarks/[\w.]+)([^`]*)`")
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
-FOREIGN = {"--help", "--host", "--port", "--rcfile", "--rm"}  # click's own, vllm serve, pylint, docker
+FOREIGN = {"--help", "--host", "--port", "--rcfile", "--rm", "--head", "--address"}  # click's own, vllm serve, pylint, docker, ray start
 
 
 def _options(command: click.Command) -> set[str]:

@@ -1,0 +1,173 @@
+"""``--executor ray`` on a real two-node Ray cluster: the same records, rejects, summary and exit
+statuses as the local executor; a killed replica leaves no gap and no duplicate."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+GOOD = '"""A module."""\n\n\ndef add(a, b):\n    """Add two numbers."""\n    return a + b + {n}\n'
+UNLINTED = "import os\nx=1\n"
+BROKEN = "def f(:\n    pass\n"
+
+
+def snippets(count: int) -> list[dict]:
+    records = []
+    for n in range(count):
+        code = BROKEN if n % 5 == 0 else UNLINTED if n % 4 == 0 else GOOD.format(n=n)
+        records.append({"id": n, "text": code})
+    records[3] = {"id": 3, "code": GOOD.format(n=3)}  # no "text": missing_field
+    return records
+
+
+def write_jsonl(path: Path, records: list[dict], extra: bytes = b"") -> Path:
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records) + extra)
+    return path
+
+
+def by_id(path: Path) -> dict:
+    """The records of a JSONL file or a folder of parts, by id; a duplicate id fails."""
+    files = sorted(path.glob("part-*.jsonl")) if path.is_dir() else [path]
+    found: dict = {}
+    for name in files:
+        for line in name.read_bytes().splitlines():
+            record = orjson.loads(line)
+            assert record["id"] not in found, f"id {record['id']} written twice"
+            found[record["id"]] = record
+    return found
+
+
+def counts(stderr: bytes) -> str:
+    """The summary line without its timing."""
+    line = [x for x in stderr.decode().splitlines() if x.startswith("llmkit: in ")][-1]
+    return re.sub(r", [0-9.]+ s \(.*\)$", "", line)
+
+
+def run_local(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "llmkit", *args], capture_output=True, timeout=600, check=False)
+
+
+LINT = ["rewrite-code", "--stages", "syntax,lint", "--workers", "1", "--batch-size", "3"]
+RAY = ["--executor", "ray", "--replicas", "2", "--cpus-per-replica", "1", "--stall-timeout", "300"]
+
+
+def test_lint_stages_same_as_local(ray_cluster, tmp_path):
+    data = write_jsonl(tmp_path / "in.jsonl", snippets(12))
+    local = run_local([*LINT, "-i", str(data), "-o", str(tmp_path / "local.jsonl"), "--rejects", str(tmp_path / "local_rej.jsonl")])
+    assert local.returncode == 0, local.stderr.decode()[-3000:]
+    done = ray_cluster.llmkit([*LINT, *RAY, "-i", str(data), "-o", str(tmp_path / "out"), "--rejects", str(tmp_path / "rej")])
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    assert by_id(tmp_path / "out") == by_id(tmp_path / "local.jsonl")
+    assert by_id(tmp_path / "rej") == by_id(tmp_path / "local_rej.jsonl")
+    reasons = {r["reject"]["reason"] for r in by_id(tmp_path / "rej").values()}
+    assert reasons == {"syntax", "lint", "missing_field"}
+    assert counts(done.stderr) == counts(local.stderr)
+
+
+def test_generation_same_as_local(ray_cluster, tmp_path, tiny_llama):
+    records = [{"id": f"q{n}", "instruction": f"Name a colour number {n}."} for n in range(6)]
+    records.append({"id": "q6", "prompt": "no instruction here"})
+    data = write_jsonl(tmp_path / "in.jsonl", records)
+    gen = ["contrastive-gen", "--backend", "hf", "--expert", str(tiny_llama), "--max-tokens", "6", "--temperature", "0",
+           "--batch-size", "2", "-i", str(data)]
+    local = run_local([*gen, "-o", str(tmp_path / "local.jsonl"), "--rejects", str(tmp_path / "local_rej.jsonl")])
+    assert local.returncode == 0, local.stderr.decode()[-3000:]
+    done = ray_cluster.llmkit([*gen, *RAY, "--cpus-per-replica", "0.5", "-o", str(tmp_path / "out"), "--rejects", str(tmp_path / "rej")])
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    assert by_id(tmp_path / "out") == by_id(tmp_path / "local.jsonl")
+    assert len(by_id(tmp_path / "out")) >= 1
+    assert by_id(tmp_path / "rej") == by_id(tmp_path / "local_rej.jsonl")
+    assert counts(done.stderr) == counts(local.stderr)
+
+
+def test_killed_replica_no_gap_no_duplicate(ray_cluster, tmp_path):
+    records = snippets(30)
+    data = write_jsonl(tmp_path / "in.jsonl", records)
+    out = tmp_path / "out"
+    run = ray_cluster.popen_llmkit([*LINT, *RAY, "--batch-size", "2", "-i", str(data), "-o", str(out),
+                                    "--rejects", str(tmp_path / "rej")])
+    killed = None
+    deadline = time.monotonic() + 300
+    while killed is None and run.poll() is None and time.monotonic() < deadline:
+        actors = ray_cluster.actor_pids()
+        if actors and out.is_dir() and any(out.glob("part-*.jsonl")):
+            killed = actors[0]
+            signal_pid(killed)
+        time.sleep(0.2)
+    stdout, stderr = run.communicate(timeout=600)
+    assert killed is not None, "the run ended before a replica could be killed: " + stderr.decode()[-2000:]
+    assert run.returncode == 0, stderr.decode()[-3000:]
+    written, rejected = by_id(out), by_id(tmp_path / "rej")  # by_id fails on a duplicate
+    assert not written.keys() & rejected.keys()
+    assert written.keys() | rejected.keys() == {r["id"] for r in records}
+    assert counts(stderr).startswith(f"llmkit: in 30, out {len(written)}, rejected {len(rejected)}")
+
+
+def signal_pid(pid: int) -> None:
+    try:
+        import os
+
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+SYNTAX = ["rewrite-code", "--stages", "syntax", "--batch-size", "2"]
+
+
+def test_bad_line_fails_naming_it_or_is_rejected(ray_cluster, tmp_path):
+    data = write_jsonl(tmp_path / "in.jsonl", snippets(6), extra=b"{not json\n")
+    done = ray_cluster.llmkit([*SYNTAX, *RAY, "-i", str(data), "-o", str(tmp_path / "out")])
+    assert done.returncode == 65, done.stderr.decode()[-3000:]
+    assert f"{data}:7" in done.stderr.decode()
+    args = [*SYNTAX, "--on-error", "skip", "-i", str(data)]
+    local = run_local([*args, "-o", str(tmp_path / "local.jsonl"), "--rejects", str(tmp_path / "local_rej.jsonl")])
+    done = ray_cluster.llmkit([*args, *RAY, "-o", str(tmp_path / "out2"), "--rejects", str(tmp_path / "rej2")])
+    assert done.returncode == local.returncode == 0, done.stderr.decode()[-3000:]
+    assert by_id(tmp_path / "out2") == by_id(tmp_path / "local.jsonl")
+    bad = [orjson.loads(x) for p in sorted((tmp_path / "rej2").glob("part-*")) for x in p.read_bytes().splitlines()]
+    assert [r for r in bad if "raw" in r] == [r for r in map(orjson.loads, (tmp_path / "local_rej.jsonl").read_bytes().splitlines()) if "raw" in r]
+    assert counts(done.stderr) == counts(local.stderr)
+
+
+def test_resume_skips_what_the_folder_holds(ray_cluster, tmp_path):
+    data = write_jsonl(tmp_path / "in.jsonl", snippets(8))
+    args = [*SYNTAX, *RAY, "-i", str(data), "-o", str(tmp_path / "out"), "--rejects", str(tmp_path / "rej")]
+    first = ray_cluster.llmkit(args)
+    assert first.returncode == 0, first.stderr.decode()[-3000:]
+    before = sorted(p.name for p in (tmp_path / "out").glob("part-*"))
+    write_jsonl(tmp_path / "in.jsonl", snippets(10))  # two more records since
+    again = ray_cluster.llmkit([*args, "--resume"])
+    assert again.returncode == 0, again.stderr.decode()[-3000:]
+    assert "skipped (already done) 8" in again.stderr.decode()
+    assert set(before) < {p.name for p in (tmp_path / "out").glob("part-*")}  # earlier parts kept
+    assert (by_id(tmp_path / "out").keys() | by_id(tmp_path / "rej").keys()) == set(range(10))
+
+
+def test_without_ray_exit_69_says_what_to_install(tmp_path):
+    hidden = tmp_path / "hide"
+    (hidden / "ray").mkdir(parents=True)
+    (hidden / "ray" / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'ray'\", name='ray')\n")
+    data = write_jsonl(tmp_path / "in.jsonl", snippets(6))
+    import os
+
+    done = subprocess.run([sys.executable, "-m", "llmkit", *SYNTAX, "--executor", "ray", "-i", str(data), "-o", str(tmp_path / "out")],
+                          capture_output=True, env={**os.environ, "PYTHONPATH": str(hidden)}, timeout=300, check=False)
+    assert done.returncode == 69, done.stderr.decode()[-2000:]
+    assert "pip install 'llmkit[ray]'" in done.stderr.decode()
+
+
+def test_aggregate_subcommand_refused(tmp_path):
+    data = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "label": 1, "score": 0.5}])
+    done = run_local(["mia", "eval", "--executor", "ray", "-i", str(data), "-o", str(tmp_path / "out")])
+    assert done.returncode == 2, done.stderr.decode()[-2000:]
+    assert "--executor ray" in done.stderr.decode() and "locally" in done.stderr.decode()
