@@ -101,7 +101,7 @@ def predict(
 @llmkit.backend_options
 def transfer(
     io: llmkit.IOOptions,
-    backend: llmkit.BackendOptions,
+    backend_options: llmkit.BackendOptions,
     target_lang: Annotated[str, typer.Option(help="Language to translate into (ja, zh, en, de, ... or a language name).")],
     source_lang: Annotated[str, typer.Option(help="Language of the input documents.")] = "en",
     unit: Annotated[str, typer.Option(help="Translate each sentence (sentence ids kept) or each whole document (document).")] = "sentence",
@@ -123,10 +123,8 @@ def transfer(
     """
     from llmkit_docre.transfer import TransferConfig, TransferStep
 
-    if backend.model is None and backend.backend != "openai":
-        raise llmkit.UsageError("--model is required")
     config = TransferConfig(target_lang, source_lang, unit, retries, tokenizer, prompt, retry_prompt, field)
-    llmkit.run_step(TransferStep(backend, config), io)
+    llmkit.run_step(TransferStep(backend_options, config), io)  # the template refuses a missing --model
 
 
 @app.command("recommend")

@@ -109,7 +109,6 @@ class TransferStep(llmkit.GenerationStep):
             options, backend, writes=(config.field,), clash_hint="pass --field to name the transfer field otherwise",
             sampling={"temperature": 0.0, "max_tokens": MAX_TOKENS[config.unit]},
         )
-        self.options = options
         self.config = config
         names = {"source_lang", "target_lang", "text"}
         self.template = llmkit.load_prompt("llmkit_docre", "transfer", config.prompt, required=names)
@@ -297,7 +296,7 @@ class TransferStep(llmkit.GenerationStep):
         title_unit = next((u for u in units if u.kind == "title"), None)
         return {
             "source_title": doc.title,
-            "model": self.options.model,
+            "model": self.backend_options.model,
             "source_lang": self.config.source_lang,
             "target_lang": self.config.target_lang,
             "unit": self.config.unit,
