@@ -15,7 +15,9 @@ Sources (``--source``):
 
 Per entity pair, the ``top_k`` highest-scoring relations at or above ``min_score`` are kept.
 The record is written unchanged plus ``recommended_labels`` (``h``, ``t``, ``r``, ``score``,
-``evidence``) and ``recommended_by`` (where they came from).
+``evidence``) and ``recommended_by`` (where they came from); with ``--field NAME`` they go to
+``NAME`` and ``NAME_by``, so that two runs piped into one record (model, then knowledge base)
+keep each one's provenance.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ from llmkit_docre.data import Document, parse_document, read_documents
 
 SOURCES = ("model", "predictions", "distant")
 NA = {"Na", "NA", "na", "N/A", "no_relation", "None"}
+DEFAULT_FIELD = "recommended_labels"
+
+
+def provenance_field(field: str) -> str:
+    """The field saying where ``field``'s recommendations came from."""
+    return "recommended_by" if field == DEFAULT_FIELD else f"{field}_by"
 
 
 def normalize_name(name: str) -> str:
@@ -138,7 +146,7 @@ class RecommendConfig:
     model_dir: str | None = None
     kb: str | None = None
     predictions_field: str = "predicted_labels"
-    field: str = "recommended_labels"
+    field: str = DEFAULT_FIELD
     top_k: int = 4
     min_score: float | None = None
     device: str | None = None
@@ -181,6 +189,8 @@ class RecommendStep(llmkit.Step):
         documents: dict[int, Document] = {}
         for index, record in enumerate(records):
             clash = llmkit.existing_field(record, self.config.field, earlier=list, hint="pass --field to write elsewhere")
+            clash = clash or llmkit.existing_field(record, provenance_field(self.config.field), earlier=dict,
+                                                   hint="pass --field to write elsewhere")
             parsed = clash or parse_document(record, labels=False)
             outcomes.append(parsed if isinstance(parsed, llmkit.Reject) else None)
             if isinstance(parsed, Document):
@@ -217,4 +227,4 @@ class RecommendStep(llmkit.Step):
         else:
             by["field"] = self.config.predictions_field
         chosen = select(triples, self.config.top_k, self.config.min_score)
-        return {**record, self.config.field: chosen, "recommended_by": by}
+        return {**record, self.config.field: chosen, provenance_field(self.config.field): by}

@@ -95,3 +95,22 @@ def test_names_and_selection():
     triples = [{"h": 0, "t": 1, "r": "B", "score": 1.0}, {"h": 0, "t": 1, "r": "A", "score": 1.0}, {"h": 0, "t": 1, "r": "C"}]
     assert [x["r"] for x in select(triples, 4, None)] == ["A", "B", "C"]
     assert [x["r"] for x in select(triples, 4, 0.0)] == ["A", "B"]
+
+
+def test_two_sources_in_one_record_keep_their_provenance(tmp_path):
+    # recommend | recommend --field kb_labels, then edit-steps with both fields: the second run
+    # must not overwrite what the first one says about its recommendations
+    predicted = [{"h": 0, "t": 1, "r": "P131", "score": 2.5, "evidence": [0]}]
+    docs = write_jsonl(tmp_path / "docs.jsonl", [dict(document(), predicted_labels=predicted)])
+    kb = write_jsonl(tmp_path / "kb.jsonl", KB)
+    first, both = tmp_path / "first.jsonl", tmp_path / "both.jsonl"
+    assert docre("recommend", "--source", "predictions", "-i", docs, "-o", first, "-q") == 0
+    assert docre("recommend", "--source", "distant", "--kb", kb, "--field", "kb_labels", "-i", first, "-o", both, "-q") == 0
+    [rec] = read_jsonl(both)
+    assert rec["recommended_by"]["source"] == "predictions"
+    assert rec["kb_labels_by"]["source"] == "distant" and rec["kb_labels_by"]["kb"] == str(kb)
+    # an input field of that name that is not a provenance record is the input's own
+    clash = write_jsonl(tmp_path / "clash.jsonl", [dict(document(), predicted_labels=predicted, recommended_by="Ann")])
+    rejects = tmp_path / "rejects.jsonl"
+    assert docre("recommend", "--source", "predictions", "-i", clash, "-o", tmp_path / "o.jsonl", "--rejects", rejects, "-q") == 0
+    assert [r["reject"]["reason"] for r in read_jsonl(rejects)] == ["field_exists"]
