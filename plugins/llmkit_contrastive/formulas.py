@@ -36,6 +36,11 @@ class Contrast:
     alpha: float = 0.01
     formula: str = "difference"
     amateur_temperature: float = 1.0
+    #: ``li`` on the vLLM pair only: the sampling settings its scores are made with (the engine's
+    #: own sampler then draws from them untouched); the hf path reads them from each call
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
 
 
 def plausible_mask(expert: "torch.Tensor", alpha: float) -> "torch.Tensor":

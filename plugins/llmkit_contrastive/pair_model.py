@@ -41,8 +41,10 @@ class ContrastivePairForCausalLM(nn.Module):
         super().__init__()
         model_config = vllm_config.model_config
         pair = dict(model_config.hf_config.llmkit_contrastive)
+        li = dict(pair.get("li_sampling") or {})
         self.contrast = Contrast(
-            float(pair["beta"]), float(pair["alpha"]), str(pair["formula"]), float(pair.get("amateur_temperature", 1.0))
+            float(pair["beta"]), float(pair["alpha"]), str(pair["formula"]), float(pair.get("amateur_temperature", 1.0)),
+            temperature=float(li.get("temperature", 1.0)), top_k=int(li.get("top_k", 0)), top_p=float(li.get("top_p", 1.0)),
         )
         self.vocab_size = int(pair["vocab_size"])
         expert_config = vllm_config.with_hf_config(model_config.hf_config, architectures=list(pair["expert_architectures"]))
@@ -77,7 +79,14 @@ class ContrastivePairForCausalLM(nn.Module):
         if expert is None or amateur is None:  # a pipeline rank without the heads
             return None
         vocab = self.vocab_size
-        scores = contrastive_scores(expert[:, :vocab], amateur[:, :vocab], self.contrast)
+        contrast = self.contrast
+        if contrast.formula == "li":  # the expert filtered and tempered here; vLLM samples at T 1, no filter
+            from llmkit_contrastive.li import li_scores
+
+            scores = li_scores(expert[:, :vocab], amateur[:, :vocab], contrast,
+                               temperature=contrast.temperature, top_k=contrast.top_k, top_p=contrast.top_p)
+        else:
+            scores = contrastive_scores(expert[:, :vocab], amateur[:, :vocab], contrast)
         # keep the width vLLM expects (the expert's head); padded rows can never be drawn
         out = torch.full((expert.shape[0], expert.shape[1]), -math.inf, dtype=scores.dtype, device=scores.device)
         out[:, :vocab] = scores

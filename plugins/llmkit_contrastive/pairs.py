@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 from llmkit import BackendOptions, BackendUnavailable, Completion, Prompt, UsageError
 from llmkit.backends import Backend, GenerationResult, TokenIds, default_backend_name, load_tokenizer, prompt_problem
 
+from llmkit_contrastive.formulas import Contrast
 from llmkit_contrastive.vocab import check_same_vocab
 
 if TYPE_CHECKING:
@@ -34,19 +36,14 @@ def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = Tru
     vocab_size = check_same_vocab(expert_tokenizer, amateur_tokenizer)
     check_chat_template(expert_tokenizer, settings.expert_model, chat)
     name = options.backend or default_backend_name()
-    if settings.formula == "li":
-        # the vLLM pair turns logits into scores before vLLM's sampler, which then tempers and
-        # filters them: Li et al.'s rule tempers and filters the expert alone, so it runs on hf
-        if options.backend == "vllm":
-            raise UsageError("--formula li runs only with --backend hf (the vllm pair cannot filter the expert alone yet)")
-        name = "hf"
     if name == "vllm":
         reason = vllm_unavailable_reason()
         if reason is None:
             from llmkit_contrastive.vllm_pair import VLLMContrastivePair
 
             try:
-                return VLLMContrastivePair(settings.expert_model, settings.amateur, expert_tokenizer, vocab_size, settings.contrast, options)
+                contrast = li_contrast(settings, options) if settings.formula == "li" else settings.contrast
+                return VLLMContrastivePair(settings.expert_model, settings.amateur, expert_tokenizer, vocab_size, contrast, options)
             except BackendUnavailable as exc:
                 if options.backend == "vllm":
                     raise BackendUnavailable(f"the vllm contrastive pair did not start: {exc}; "
@@ -59,6 +56,15 @@ def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = Tru
     from llmkit_contrastive.hf_pair import HFContrastivePair
 
     return HFContrastivePair(settings.expert_model, settings.amateur, expert_tokenizer, vocab_size, settings.contrast, options)
+
+
+def li_contrast(settings: "GenSettings", options: BackendOptions) -> Contrast:
+    """``li``'s settings with the run's sampling settings, which the vLLM pair applies to the
+    expert inside the engine (vLLM's sampler can only temper and filter the scores it is given)."""
+    from llmkit_contrastive.step import DEFAULT_SAMPLING
+
+    params = options.sampling(**DEFAULT_SAMPLING)
+    return dataclasses.replace(settings.contrast, temperature=params.temperature, top_k=max(params.top_k, 0), top_p=params.top_p)
 
 
 def vllm_unavailable_reason() -> str | None:

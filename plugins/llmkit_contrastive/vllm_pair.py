@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ def write_pair_dir(target: Path, expert: str, amateur: str, contrast: Contrast, 
         "alpha": contrast.alpha,
         "formula": contrast.formula,
         "amateur_temperature": contrast.amateur_temperature,
+        "li_sampling": {"temperature": contrast.temperature, "top_k": contrast.top_k, "top_p": contrast.top_p},
         "vocab_size": vocab_size,
     }
     config["architectures"] = [ARCHITECTURE]
@@ -115,6 +117,7 @@ class VLLMContrastivePair(Backend):
 
     def __init__(self, expert: str, amateur: str, tokenizer: Any, vocab_size: int, contrast: Contrast, options: BackendOptions) -> None:
         self._tokenizer = tokenizer
+        self.contrast = contrast
         self._dir = Path(tempfile.mkdtemp(prefix="llmkit-contrastive-pair-"))
         self.llm: Any = None
         try:
@@ -137,9 +140,22 @@ class VLLMContrastivePair(Backend):
         if self.llm is None:
             raise UsageError("the vLLM contrastive pair was used after close()")
         assert self._max_model_len is not None  # known once the engine is up
+        if self.contrast.formula == "li":
+            params = self._li_params(params)
         results, runnable = split_prompts(prompts, self._max_model_len)
         outputs = vllm_generate(self.llm, runnable, params, self._max_model_len)
         return fill_results(results, ([self._completion(c) for c in out] for out in outputs))
+
+    def _li_params(self, params: SamplingParams) -> SamplingParams:
+        """Li et al.'s rule tempers and filters the expert inside the pair (with the settings the
+        engine was built with); vLLM's sampler then draws from the scores as they are."""
+        c = self.contrast
+        if (params.temperature, max(params.top_k, 0), params.top_p) != (c.temperature, c.top_k, c.top_p):
+            raise UsageError(
+                f"--formula li on the vllm pair was built for temperature {c.temperature}, top-k {c.top_k}, "
+                f"top-p {c.top_p}; this call asked for {params.temperature}, {params.top_k}, {params.top_p}"
+            )
+        return replace(params, temperature=1.0 if c.temperature > 0 else 0.0, top_k=0, top_p=1.0)
 
     def _completion(self, output: Any) -> Completion:
         """One vLLM completion, its text decoded as the hf path decodes it.

@@ -167,12 +167,10 @@ def _run(args, capsys):
     return exit_info.value.code, captured.out, captured.err
 
 
-def test_cli_li_on_vllm_is_refused_and_on_hf_records_its_settings(tiny_llama, tiny_llama_twin, tmp_path, capsys):
+def test_cli_li_on_hf_records_its_settings(tiny_llama, tiny_llama_twin, tmp_path, capsys):
     inputs = tmp_path / "in.jsonl"
     inputs.write_text(json.dumps({"instruction": "hi"}) + "\n")
     base = ["--expert", str(tiny_llama), "--amateur", str(tiny_llama_twin), "--formula", "li", "-i", str(inputs)]
-    code, _, err = _run([*base, "--backend", "vllm"], capsys)
-    assert code == 2 and "--formula li" in err
     code, out, err = _run([*base, "--backend", "hf", "--amateur-temperature", "0.5", "--max-tokens", "4",
                            "--temperature", "0"], capsys)
     assert code == 0, err

@@ -79,3 +79,33 @@ def test_vllm_pair_follows_the_vllm_backend_rules(vllm_step, pair, reference):
         completion = result.completions[0]
         assert len(prompt) + len(completion.token_ids) <= 100
         assert completion.finish_reason == "stop" or len(prompt) + len(completion.token_ids) == 100
+
+
+def test_vllm_pair_li_greedy_equals_the_naive_reference(pair, tiny_llama, tiny_llama_twin):
+    """Li et al.'s rule inside the engine (expert top-k and temperature applied there) gives the
+    naive decoder's tokens; a call with other sampling settings than the engine's is refused."""
+    require_vllm()
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    from llmkit import UsageError
+    from llmkit_contrastive.step import ContrastiveGenStep, GenSettings
+    from llmkit_contrastive.vllm_pair import VLLMContrastivePair
+
+    from .test_li import naive_li_greedy
+
+    expert, amateur, tokenizer, prompts = pair
+    settings = GenSettings(expert=str(tiny_llama), amateur=str(tiny_llama_twin), formula="li", amateur_temperature=0.5)
+    options = BackendOptions(backend="vllm", dtype="float32", temperature=0, top_k=3, max_tokens=MAX_TOKENS, max_model_len=100)
+    step = ContrastiveGenStep(settings, options)
+    step.open()
+    try:
+        assert isinstance(step.backend, VLLMContrastivePair)
+        params = SamplingParams(temperature=0, top_k=3, max_tokens=MAX_TOKENS)
+        results = step.backend.generate([TokenIds(p) for p in prompts], params)
+        for prompt, result in zip(prompts, results, strict=True):
+            want = naive_li_greedy(expert, amateur, prompt, vocab_size=len(tokenizer), eos_id=tokenizer.eos_token_id,
+                                   top_k=3, amateur_temperature=0.5)
+            assert result.completions[0].token_ids == want
+        with pytest.raises(UsageError, match="built for temperature"):
+            step.backend.generate([TokenIds(prompts[0])], SamplingParams(temperature=0.7, top_k=3, max_tokens=2))
+    finally:
+        step.close()
