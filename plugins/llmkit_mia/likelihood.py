@@ -18,7 +18,8 @@ from llmkit_mia.samia import zlib_size
 
 
 def lowest_k_mean(values: Sequence[float], k: float) -> float:
-    """Mean of the max(1, int(k x len)) smallest values (Min-K%-Prob's count rule)."""
+    """Mean of the max(1, int(k x len)) smallest values: llmkit's count, so that a short text still
+    gets a score (the official codes take int(k x len) and get NaN; see llmkit_mia.official)."""
     if not values:
         raise ValueError("no values")
     count = max(1, int(k * len(values)))
