@@ -125,6 +125,12 @@ class EditStepsStep(llmkit.Step):
     def open(self) -> None:
         for order, record in enumerate(load_reference(self.config.gold)):
             key = record.get(self.config.key)
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                raise llmkit.InputError(f"a gold document's {self.config.key} is {key!r}, not a string or number; "
+                                        "pass --key to match on another field")
+            if not isinstance(record.get("labels"), list):
+                # an unannotated file (a test split) would count every recommendation as a deletion
+                raise llmkit.InputError(f"gold document {key!r} has no 'labels' list: --gold must be the annotated documents")
             if key in self.gold:
                 raise llmkit.InputError(f"two gold documents have {self.config.key} {key!r}; pass --key to match on another field")
             facts = triple_evidence(record.get("labels") or [])

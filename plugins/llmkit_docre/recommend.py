@@ -88,7 +88,9 @@ def _kb_triples(record: dict[str, Any], source: str) -> Iterable[tuple[str, str,
         detail = parsed.detail if isinstance(parsed, llmkit.Reject) else "no 'labels' list"
         raise llmkit.InputError(f"neither a {{head, relation, tail}} triple nor a DocRED document with labels ({detail})", source=source)
     names = [{m.name for m in entity} for entity in parsed.entities]
-    for label in record["labels"]:
+    for index, label in enumerate(record["labels"]):
+        if not isinstance(label, dict):
+            raise llmkit.InputError(f"label {index} of a knowledge-base document is not an object", source=source)
         h, t, r = label.get("h"), label.get("t"), label.get("r")
         if isinstance(h, int) and isinstance(t, int) and 0 <= h < len(names) and 0 <= t < len(names) and isinstance(r, str):
             yield from ((a, r, b) for a in names[h] for b in names[t])

@@ -152,3 +152,12 @@ def test_jacred_dev_against_itself_nothing_and_a_shuffle(tmp_path, jacred):
     per_doc = {r["title"]: r["edit_steps"]["recommended_labels"]["steps"] for r in results["swapped"][:-1]}
     for i, d in enumerate(jacred):
         assert per_doc[d["title"]] == expected(i)
+
+
+def test_a_gold_file_without_labels_or_keys_stops_the_run(tmp_path):
+    # an unannotated gold file (a test split) would make every recommendation a deletion
+    cands = write_jsonl(tmp_path / "c.jsonl", [doc("A", [], recommended_labels=[])])
+    unlabelled = {k: v for k, v in GOLD[0].items() if k != "labels"}
+    assert docre("edit-steps", "-i", cands, "--gold", write_jsonl(tmp_path / "g1.jsonl", [unlabelled]), "-q") == 65
+    listed_title = dict(GOLD[0], title=["A"])
+    assert docre("edit-steps", "-i", cands, "--gold", write_jsonl(tmp_path / "g2.jsonl", [listed_title]), "-q") == 65

@@ -114,3 +114,11 @@ def test_two_sources_in_one_record_keep_their_provenance(tmp_path):
     rejects = tmp_path / "rejects.jsonl"
     assert docre("recommend", "--source", "predictions", "-i", clash, "-o", tmp_path / "o.jsonl", "--rejects", rejects, "-q") == 0
     assert [r["reject"]["reason"] for r in read_jsonl(rejects)] == ["field_exists"]
+
+
+def test_a_malformed_knowledge_base_stops_the_run(tmp_path):
+    other = document("Other")
+    other["labels"] = ["P69"]
+    kb = write_jsonl(tmp_path / "distant.jsonl", [other])
+    docs = write_jsonl(tmp_path / "docs.jsonl", [document()])
+    assert docre("recommend", "--source", "distant", "--kb", kb, "-i", docs, "-q") == 65
