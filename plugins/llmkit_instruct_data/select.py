@@ -133,8 +133,8 @@ def _shape_problem(texts: Any, scores: Any, flags: Any, lengths: Any) -> str | N
     n = len(texts)
     if not isinstance(scores, list) or len(scores) != n or not all(_is_number(s) for s in scores):
         return f"preference_score must hold one number per response ({n})"
-    if flags is not None and (not isinstance(flags, list) or len(flags) != n):
-        return f"repetition_flag must hold one flag per response ({n})"
+    if flags is not None and (not isinstance(flags, list) or len(flags) != n or not all(isinstance(f, bool) for f in flags)):
+        return f"repetition_flag must hold one true/false flag per response ({n})"
     if lengths is not None and (not isinstance(lengths, list) or len(lengths) != n or not all(_is_number(x) for x in lengths)):
         return f"response_token_length must hold one number per response ({n})"
     return None

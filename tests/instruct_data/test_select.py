@@ -61,6 +61,9 @@ def test_pairs_in_trl_dpo_form():
     ({"instruction": "q", "responses": ["a", "b"], "preference_score": [1]}, "bad_scores"),
     ({"instruction": "q", "responses": ["a"], "preference_score": ["8"]}, "bad_scores"),
     ({"instruction": "q", "responses": ["a"], "preference_score": [1], "repetition_flag": [True, False]}, "bad_scores"),
+    # a flag that is not a boolean: "no" is truthy and would drop the response silently
+    ({"instruction": "q", "responses": ["a", "b"], "preference_score": [8, 2], "repetition_flag": ["no", False]}, "bad_scores"),
+    ({"instruction": "q", "response": "a", "preference_score": 8, "repetition": 0}, "bad_scores"),
 ])
 def test_malformed_records(record, reason):
     (out,) = select([record])
