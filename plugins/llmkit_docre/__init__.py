@@ -207,7 +207,7 @@ def self_train(
     output: Annotated[str, typer.Option("--output", "-o", help="Student model directory.")],
     dev: Annotated[str | None, typer.Option(help="Dev documents, scored after every epoch of both phases.")] = None,
     encoder: Annotated[str | None, typer.Option(help="Encoder the student starts from (default: the teacher's original encoder).")] = None,
-    attn_lambda: Annotated[float, typer.Option(min=0, help="Weight of KL(teacher || student) token attention.")] = 1.0,
+    attn_lambda: Annotated[float, typer.Option(min=0, help="Weight of KL(teacher || student) token attention (DREEAM's args.py default 1.0).")] = 1.0,
     evi_lambda: Annotated[float, typer.Option(min=0, help="Weight of the evidence KL in the fine-tuning.")] = 0.1,
     distant_lr: Annotated[float, typer.Option(help="Distant phase: encoder learning rate.")] = 3e-5,
     distant_added_lr: Annotated[float, typer.Option(help="Distant phase: added layers' learning rate.")] = 1e-4,

@@ -66,13 +66,25 @@ def autocast(model: torch.nn.Module) -> Any:
     return contextlib.nullcontext()
 
 
+def relative_scores(logits: torch.Tensor, num_labels: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """The top ``num_labels`` classes of each pair (indices) and their relative scores, as
+    DREEAM's ``extract_relative_score`` computes them for fusion: logit minus the threshold
+    class's logit when the threshold class is among the top ``num_labels``, else logit minus
+    (the ``num_labels``-th logit - 1). Positive exactly when :func:`decide` predicts the class."""
+    k = logits.shape[1] if num_labels <= 0 else min(num_labels, logits.shape[1])
+    values, indices = torch.topk(logits, k, dim=1)
+    th_in_top = (indices == 0).any(dim=1, keepdim=True)
+    reference = torch.where(th_in_top, logits[:, :1], values[:, -1:] - 1)
+    return values - reference, indices
+
+
 @torch.no_grad()
 def pair_candidates(
     model: DocREModel, features: list[Feature], relations: Relations, num_labels: int = 4, evi_threshold: float = 0.2,
     batch_size: int = 4,
 ) -> list[tuple[dict[tuple[int, int, str], float], dict[tuple[int, int], list[int]]]]:
     """Per feature: the top ``num_labels`` classes of every pair except NA, with their relative
-    scores (logit - TH logit), and every pair's evidence sentences (ISF's inputs)."""
+    scores (:func:`relative_scores`), and every pair's evidence sentences (ISF's inputs)."""
     model.eval()
     results = []
     for start in range(0, len(features), batch_size):
@@ -83,14 +95,12 @@ def pair_candidates(
             cands: dict[tuple[int, int, str], float] = {}
             evidence: dict[tuple[int, int], list[int]] = {}
             if output.logits.shape[0]:
-                logits = output.logits.float()
-                relative = logits - logits[:, :1]
-                top = torch.topk(logits, min(num_labels, logits.shape[1]), dim=1).indices
+                scores, top = relative_scores(output.logits.float(), num_labels)
                 above = output.sentence_attention.float() > evi_threshold
                 for i, (h, t) in enumerate(feature.pairs):
                     evidence[(h, t)] = torch.nonzero(above[i]).flatten().tolist()
-                    for c in top[i].tolist():
+                    for s, c in zip(scores[i].tolist(), top[i].tolist(), strict=True):
                         if c != 0:
-                            cands[(h, t, relations.names[c])] = float(relative[i, c])
+                            cands[(h, t, relations.names[c])] = s
             results.append((cands, evidence))
     return results

@@ -1,8 +1,10 @@
 """Inference-stage fusion (DREEAM, from EIDER): re-predict on evidence pseudo-documents and merge.
 
-1. The first pass scores every pair; its top-4 classes (NA aside) are candidates with the
-   relative score logit - TH logit (positive = predicted).
-2. For each predicted triple with evidence, a pseudo-document holds its evidence sentences, plus
+1. The first pass scores every pair; its top-4 classes (NA aside) are candidates with DREEAM's
+   relative score (``infer.relative_scores``: logit - TH logit, or logit - (4th logit - 1) when
+   TH is not in the top 4; positive = predicted).
+2. For each pair with evidence, predicted or not (DREEAM reads them from its file of every
+   pair's top-k candidates), a pseudo-document holds its evidence sentences, plus
    the sentence of the head's (tail's) first mention when no evidence sentence mentions it;
    equal sentence groups are built once. Every pair of entities with a mention there is scored
    again; a triple seen in several pseudo-documents keeps its highest score.
@@ -11,10 +13,10 @@
    reaches the threshold chosen on dev to maximise F1 (``docre isf-tune``), saved in the model
    directory as ``isf_threshold.json``.
 
-Simplification, said in the README: the relative score is always the logit minus the threshold
-logit (DREEAM uses the 4th-best logit - 1 when the threshold class is not among the top 4; the
-sign, so which triples are positive, is the same). Merged triples carry the first pass's pair
-evidence (DREEAM's fused output has none).
+Deviations, said in the README: merged triples carry the first pass's pair evidence (DREEAM's
+fused output has none, so its fused Evi F1 is 0); with a saved threshold a candidate is kept when
+its fused score is at or above it (DREEAM's ``merge_results`` cuts the sorted list at the
+``min`` of the candidate tuples above the threshold, which compares the gold flag first).
 """
 
 from __future__ import annotations
@@ -89,8 +91,10 @@ def two_passes(step: PredictStep, documents: list[Document]) -> list[tuple[dict[
     first = pair_candidates(model, features, relations, step.settings.num_labels, step.threshold)  # type: ignore[arg-type]
     results = []
     for document, (cands, evidence) in zip(documents, first, strict=True):
-        predicted = [{"h": h, "t": t, "evidence": evidence[(h, t)]} for (h, t, _r), s in cands.items() if s > 0]
-        pseudo: list[tuple[Document, list[int]]] = [p for g in sentence_groups(document, predicted) if (p := pseudo_document(document, g))]
+        # DREEAM builds pseudo-documents from its top-k file, which holds every pair, positive or
+        # not: a pair the first pass missed still gets its evidence re-read
+        every_pair = [{"h": h, "t": t, "evidence": ev} for (h, t), ev in evidence.items()]
+        pseudo: list[tuple[Document, list[int]]] = [p for g in sentence_groups(document, every_pair) if (p := pseudo_document(document, g))]
         second: dict[Triple, float] = {}
         if pseudo:
             found = pair_candidates(
