@@ -26,18 +26,21 @@ _FNV_PRIME = 0x01000193
 
 
 def lsh_shape(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows) with bands * rows <= num_perm, best for ``threshold`` (equal weights)."""
+    """(bands, rows) with bands * rows <= num_perm, best for ``threshold`` (equal weights).
+
+    Every shape is tried, not only the longest bands (rows = num_perm // bands): at 0.8 and 128
+    permutations the best is 9 bands of 13 rows, leaving 11 permutations unused."""
     import numpy as np
 
     grid = np.linspace(0.0, 1.0, 1001)
+    below, above = grid <= threshold, grid >= threshold
     best, best_error = (1, num_perm), float("inf")
     for bands in range(1, num_perm + 1):
-        rows = num_perm // bands
-        candidate = 1.0 - (1.0 - grid**rows) ** bands
-        below, above = grid <= threshold, grid >= threshold
-        error = _area(candidate[below], grid[below]) + _area(1.0 - candidate[above], grid[above])
-        if error < best_error:
-            best, best_error = (bands, rows), error
+        for rows in range(1, num_perm // bands + 1):
+            candidate = 1.0 - (1.0 - grid**rows) ** bands
+            error = _area(candidate[below], grid[below]) + _area(1.0 - candidate[above], grid[above])
+            if error < best_error:
+                best, best_error = (bands, rows), error
     return best
 
 

@@ -45,3 +45,20 @@ def test_lsh_shape_puts_the_s_curve_at_the_threshold():
             return 1 - (1 - j**rows) ** bands
 
         assert candidate(threshold - 0.2) < 0.2 and candidate(min(threshold + 0.1, 1.0)) > 0.7
+
+
+def test_lsh_shape_tries_every_shape_as_datasketch_does():
+    # datasketch's MinHashLSH searches every (bands, rows) with bands * rows <= num_perm, not only
+    # rows = num_perm // bands; an independent search (midpoint rule, finer grid) must agree
+    import numpy as np
+
+    step = 1 / 20000
+    grid = np.arange(step / 2, 1, step)
+    for threshold in (0.5, 0.7, 0.8, 0.9):
+        def error(bands, rows, threshold=threshold):
+            hit = 1 - (1 - grid**rows) ** bands
+            return (hit * (grid < threshold)).sum() * step + ((1 - hit) * (grid >= threshold)).sum() * step
+
+        shapes = [(b, r) for b in range(1, 129) for r in range(1, 128 // b + 1)]
+        assert lsh_shape(threshold, 128) == min(shapes, key=lambda shape: error(*shape))
+    assert lsh_shape(0.8, 128) == (9, 13)
