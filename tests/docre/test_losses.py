@@ -115,3 +115,68 @@ def test_a_short_document_batched_with_a_long_one_is_encoded_as_alone():
     alone = enc([short])[0]
     together = enc([short, long])[0]
     assert torch.equal(alone[0], together[0]) and torch.equal(alone[1], together[1])
+
+
+class _ContextModel(torch.nn.Module):
+    """Hidden states and attentions that depend on the whole window (so windows disagree where
+    they overlap), three layers that differ."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(3)
+        self.embed = torch.nn.Embedding(100, 4)
+
+    def forward(self, input_ids, attention_mask, output_attentions, output_hidden_states):
+        from types import SimpleNamespace
+
+        e = self.embed(input_ids)
+        m = attention_mask[..., None].float()
+        context = (e * m).sum(1, keepdim=True) / m.sum(1, keepdim=True)
+        hidden = tuple(e * k + context for k in (1.0, 2.0, 3.0, 4.0))
+        atts = []
+        for h in hidden[1:]:
+            scores = torch.einsum("bld,bmd->blm", h, h) / 4 - (1 - attention_mask[:, None, :].float()) * 1e4
+            atts.append(torch.stack([scores.softmax(-1), (scores / 2).softmax(-1)], dim=1))
+        return SimpleNamespace(hidden_states=hidden, attentions=tuple(atts))
+
+
+def _long_seq_reference(model, ids, window, start, end):
+    """ATLOP/DREEAM ``long_seq.process_long_input`` for one document over the window, written
+    out with 512 replaced by ``window`` (last 3 layers averaged, as DREEAM)."""
+    import torch.nn.functional as F
+
+    c = len(ids)
+    ids_t = torch.tensor(ids)
+    first = torch.cat([ids_t[: window - len(end)], torch.tensor(end)])
+    second = torch.cat([torch.tensor(start), ids_t[c - window + len(start) : c]])
+    out = model(torch.stack([first, second]), torch.ones(2, window, dtype=torch.long), True, True)
+    seq = torch.stack(out.hidden_states[-3:], dim=1).mean(1)
+    att = torch.stack(out.attentions[-3:], dim=1).mean(1)
+    o1 = F.pad(seq[0][: window - len(end)], (0, 0, 0, c - window + len(end)))
+    m1 = F.pad(torch.ones(window - len(end)), (0, c - window + len(end)))
+    a1 = F.pad(att[0][:, : window - len(end), : window - len(end)], (0, c - window + len(end), 0, c - window + len(end)))
+    shift = c - window + len(start)
+    o2 = F.pad(seq[1][len(start) :], (0, 0, shift, 0))
+    m2 = F.pad(torch.ones(window - len(start)), (shift, 0))
+    a2 = F.pad(att[1][:, len(start) :, len(start) :], (shift, 0, shift, 0))
+    merged = (o1 + o2) / (m1 + m2 + 1e-10).unsqueeze(-1)
+    a = a1 + a2
+    return merged, a / (a.sum(-1, keepdim=True) + 1e-10)
+
+
+@pytest.mark.parametrize("specials", [([1], [2]), ([1], [2, 2])])  # BERT-like, RoBERTa-like
+def test_two_windows_merge_as_long_seq_does(specials):
+    start, end = specials
+
+    class Tok:
+        pad_token_id = 0
+
+        def __call__(self, text, add_special_tokens=True):
+            return {"input_ids": [*start, 50, *end] if add_special_tokens else [50]}
+
+    model = _ContextModel()
+    content = [3 + (i * 7) % 40 for i in range(15)]  # 15 content pieces, windows of 12: two windows
+    hidden, attention = WindowEncoder(model, Tok(), window=12, layers=3)([content])[0]
+    ref_hidden, ref_attention = _long_seq_reference(model, start + content + end, 12, start, end)
+    assert torch.allclose(hidden, ref_hidden, atol=1e-6)
+    assert torch.allclose(attention, ref_attention, atol=1e-6)
