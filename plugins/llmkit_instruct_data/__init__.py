@@ -113,7 +113,7 @@ def select(
     keep_fields: Annotated[
         bool, typer.Option(help="Carry every input field into the output (default: only the id field and the training fields).")
     ] = False,
-    field: Annotated[str, typer.Option(help="Field holding the instruction.")] = "instruction",
+    field: Annotated[str, typer.Option(help="Field holding the instruction (else the first user turn of messages).")] = "instruction",
 ) -> None:
     """Keep the best-scored response per instruction (ties: the shorter) as a training record.
 

@@ -21,7 +21,7 @@ from typing import Any
 import llmkit
 from llmkit import Outcome, Record, Reject, UsageError, find_repetition
 
-from llmkit_instruct_data.normalize import first_user_turn
+from llmkit_instruct_data.normalize import instruction_of
 from llmkit_instruct_data.scoring import NO_SCORE, mean_score, parse_score
 
 #: greedy for one judgement; several samples need sampling to differ
@@ -61,11 +61,7 @@ class Pairs:
 
 
 def read_pairs(record: Record, field: str) -> Pairs | Reject:
-    # the instruction field first, as contrastive-gen reads it: the responses answer that text,
-    # which can differ from the first user turn of a chat list the record also carries
-    instruction = record.get(field)
-    if not isinstance(instruction, str):
-        instruction = first_user_turn({k: v for k, v in record.items() if k != field}, field)
+    instruction = instruction_of(record, field)
     if isinstance(instruction, Reject):
         return instruction
     several = "responses" in record

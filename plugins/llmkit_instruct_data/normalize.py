@@ -70,3 +70,13 @@ def _from_chat(chat: Any, name: str) -> str | Reject:
                 return Reject("bad_messages", f"the first user turn's content is {type(content).__name__}, not a string")
             return content
     return Reject("missing_field", f"{name!r} has no user turn")
+
+
+def instruction_of(record: Record, field: str) -> str | Reject:
+    """The instruction a response answers (judge, select): the string in ``record[field]``, else
+    the first user turn of the chat list. The field comes first, as contrastive-gen reads it: the
+    responses answer that text, which can differ from the chat's first user turn."""
+    value = record.get(field)
+    if isinstance(value, str):
+        return value
+    return first_user_turn({k: v for k, v in record.items() if k != field}, field)

@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from llmkit import Outcome, Record, RecordStep, Reject, UsageError, get_text_field
+from llmkit import Outcome, Record, RecordStep, Reject, UsageError
+
+from llmkit_instruct_data.normalize import instruction_of
 
 FORMATS = ("messages", "plain")
 
@@ -52,7 +54,7 @@ class SelectStep(RecordStep):
         self.settings = settings
 
     def process_record(self, record: Record) -> Outcome:
-        instruction = get_text_field(record, self.settings.field)
+        instruction = instruction_of(record, self.settings.field)
         if isinstance(instruction, Reject):
             return instruction
         candidates = read_candidates(record)

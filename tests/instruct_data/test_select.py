@@ -86,3 +86,14 @@ def test_cli_counts(tmp_path):
     rejects = read_jsonl(tmp_path / "rej.jsonl")
     assert [r["id"] for r in out] == ["c1"]
     assert {r["id"]: r["reject"]["reason"] for r in rejects} == {"c2": "low_score", "c3": "no_scored_response"}
+
+
+def test_the_instruction_is_read_as_the_judge_reads_it():
+    # a record the judge scored from its chat list alone (no 'instruction') must not be lost here
+    chat_only = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hi"}],
+                 "response": "Hi", "preference_score": 6}
+    (out,) = select([chat_only], format="plain")
+    assert out == {"instruction": "Say hi", "response": "Hi", "preference_score": 6.0}
+    both = dict(chat_only, instruction="Say hello in Japanese")  # the field first, as judge and contrastive-gen
+    (out,) = select([both], format="plain")
+    assert out["instruction"] == "Say hello in Japanese"
