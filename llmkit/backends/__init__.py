@@ -15,7 +15,7 @@ from llmkit.backends.base import (
     TokenScores,
 )
 from llmkit.backends.hf import eos_token_ids, load_causal_lm
-from llmkit.backends._render import load_tokenizer, prompt_problem
+from llmkit.backends._render import load_tokenizer, prompt_problem, render_prompt
 from llmkit.backends.options import BackendOptions
 from llmkit.backends.surgery import (
     Block,
@@ -48,6 +48,7 @@ __all__ = [
     "mask_input_features",
     "open_backend",
     "prompt_problem",
+    "render_prompt",
     "save_checkpoint",
     "transformer_blocks",
     "vllm_engine_args",

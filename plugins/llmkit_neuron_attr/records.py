@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmkit import Record, Reject
+from llmkit.backends import render_prompt
 
 
 @dataclass(slots=True)
@@ -73,7 +74,8 @@ def parse_item(record: Record, tokenizer: Any, rules: RecordRules) -> TaskItem |
         texts, index, multiple_choice = [target], 0, False
     else:
         return Reject("missing_field", "a record needs 'choices' and 'answer' (multiple choice) or 'target' (completion)")
-    prompt_ids = render_prompt_ids(tokenizer, prompt, rules.chat)
+    turn = [{"role": "user", "content": prompt}] if rules.chat else prompt
+    prompt_ids = render_prompt(tokenizer, turn)  # as the backends render it
     continuations = [list(tokenizer.encode(text, add_special_tokens=False)) for text in texts]
     if any(not ids for ids in continuations):
         return Reject("bad_choices", "a choice or target has no tokens")
@@ -102,20 +104,3 @@ def choice_answer(record: Record) -> tuple[list[str], int] | Reject:
             return Reject("bad_answer", f"answer {answer!r} is not one of the choices")
         return choices, choices.index(answer)
     return Reject("bad_answer", f"answer must be an index or a choice's text, not {type(answer).__name__}")
-
-
-def render_prompt_ids(tokenizer: Any, prompt: str, chat: bool) -> list[int]:
-    """The prompt's ids as the backends render it: plain text with the tokenizer's special tokens
-    (BOS where the model uses one), or one user turn through the chat template, whose text already
-    carries BOS, encoded without adding special tokens again."""
-    from llmkit import UsageError
-
-    if not chat:
-        return list(tokenizer.encode(prompt, add_special_tokens=True))
-    if not getattr(tokenizer, "chat_template", None):
-        raise UsageError("the model has no chat template; give plain prompts (--no-chat)")
-    try:
-        text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
-    except Exception as exc:  # jinja errors
-        raise UsageError(f"the chat template could not render the prompt: {exc}") from exc
-    return list(tokenizer.encode(text, add_special_tokens=False))

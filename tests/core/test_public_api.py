@@ -22,7 +22,7 @@ BACKENDS = {
     "Backend", "BackendOptions", "Block", "ChatMessages", "Completion", "GenerationResult", "Prompt",
     "SamplingParams", "TokenIds", "TokenScores", "default_backend_name", "eos_token_ids", "head_features",
     "input_width", "load_causal_lm", "load_tokenizer", "mask_input_features", "open_backend", "prompt_problem",
-    "save_checkpoint", "transformer_blocks", "vllm_engine_args", "vllm_generate", "vllm_on_cpu", "vllm_open",
+    "render_prompt", "save_checkpoint", "transformer_blocks", "vllm_engine_args", "vllm_generate", "vllm_on_cpu", "vllm_open",
     "zero_input_features",
 }
 TESTING = {"Answer", "ScriptedBackend", "StepRun", "failure", "run_records"}
