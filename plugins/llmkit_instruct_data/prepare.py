@@ -10,6 +10,7 @@ rebuilt, in :meth:`PrepareStep.open`, from the records the earlier runs wrote to
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -226,5 +227,9 @@ def _records(path: str) -> Iterator[Record]:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError:
                 continue  # a line orjson cannot read (a lone surrogate) holds no id we could match
+            if isinstance(record, dict) and any(isinstance(v, float) for v in record.values()):
+                # orjson reads an integer beyond 64 bits as a float: duplicate_of would then point
+                # to a rounded id; the standard parser keeps it exact (rare, so the slow path)
+                record = json.loads(line)
             if isinstance(record, dict):
                 yield record

@@ -191,3 +191,18 @@ def test_a_clashing_instruction_field_is_rejected(tmp_path):
     assert isinstance(out[2], Reject) and out[2].reason == "field_exists"
     done = llmkit("instruct-data", "prepare", "--near-duplicates", "2", stdin=b"")
     assert done.returncode == 2 and b"Traceback" not in done.stderr
+
+
+def test_resume_keeps_an_id_beyond_64_bits_exact(tmp_path):
+    # the index rebuilt from the output must hold the id as written, not orjson's rounded float
+    import json
+
+    big = 2**70 + 1  # not a float's value: a rounded id cannot compare equal
+    data = tmp_path / "in.jsonl"
+    data.write_text(f'{{"id": {big}, "instruction": "same"}}\n{{"id": 2, "instruction": "x"}}\n{{"id": 3, "instruction": "same"}}\n')
+    whole = [json.loads(line) for line in ok("instruct-data", "prepare", "-i", str(data), "--keep-flagged", "-q").splitlines()]
+    assert whole[2]["flags"]["duplicate_of"] == big
+    target = tmp_path / "out.jsonl"
+    ok("instruct-data", "prepare", "-i", str(data), "-o", str(target), "--keep-flagged", "--limit", "2", "--resume", "-q")
+    ok("instruct-data", "prepare", "-i", str(data), "-o", str(target), "--keep-flagged", "--resume", "-q")
+    assert json.loads(target.read_text().splitlines()[2])["flags"]["duplicate_of"] == big
