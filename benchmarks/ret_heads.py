@@ -60,6 +60,7 @@ def one(model_dir: str, route: str, length: int, max_tokens: int) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     import llmkit
+    import llmkit.backends
     from llmkit_ret_heads.capture import Top1Capture
     from llmkit_ret_heads.decode import run_trial
     from llmkit_ret_heads.haystack import Needle, TrialBuilder, default_haystack
@@ -72,7 +73,7 @@ def one(model_dir: str, route: str, length: int, max_tokens: int) -> dict:
     builder = TrialBuilder(tokenizer, default_haystack(), template, chat=False, longest=length)
     needle = Needle(**NEEDLE)
     warm, trial = builder.build(0, needle, 128, 0.5), builder.build(0, needle, length, 0.5)
-    eos = llmkit.eos_token_ids(model, tokenizer)
+    eos = llmkit.backends.eos_token_ids(model, tokenizer)
 
     def run(t) -> None:
         if route == "eager":

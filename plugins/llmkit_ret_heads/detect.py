@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import llmkit
+import llmkit.backends
 from llmkit_ret_heads.haystack import (
     Needle,
     TrialBuilder,
@@ -94,8 +95,8 @@ class DetectStep(llmkit.Step):
     def _load(self) -> tuple[Any, Any]:
         options = llmkit.BackendOptions(model=self.config.model, backend="hf", dtype=self.config.dtype,
                                         device=self.config.device, trust_remote_code=self.config.trust_remote_code)
-        tokenizer = llmkit.load_tokenizer(self.config.model, self.config.trust_remote_code)
-        return llmkit.load_causal_lm(self.config.model, options), tokenizer
+        tokenizer = llmkit.backends.load_tokenizer(self.config.model, self.config.trust_remote_code)
+        return llmkit.backends.load_causal_lm(self.config.model, options), tokenizer
 
 
 def run_trials(model: Any, tokenizer: Any, needles: list[Needle], template: llmkit.PromptTemplate, config: DetectConfig) -> Tally:
@@ -106,7 +107,7 @@ def run_trials(model: Any, tokenizer: Any, needles: list[Needle], template: llmk
     haystack = read_haystack(config.haystack, config.haystack_field) if config.haystack else default_haystack()
     chat = bool(getattr(tokenizer, "chat_template", None)) if config.chat is None else config.chat
     builder = TrialBuilder(tokenizer, haystack, template, chat, max(config.lengths))
-    eos = llmkit.eos_token_ids(model, tokenizer)
+    eos = llmkit.backends.eos_token_ids(model, tokenizer)
     tally = Tally()
     with Top1Capture(model) as capture:
         for length in config.lengths:

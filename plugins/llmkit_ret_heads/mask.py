@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 import llmkit
+import llmkit.backends
 
 
 @dataclass
@@ -122,7 +123,7 @@ def write_masked(model_path: str, heads_path: str, out: str, chosen: list[tuple[
         raise llmkit.UsageError(f"-o {out} exists and is not empty; give a new folder")
     options = llmkit.BackendOptions(model=model_path, backend="hf", dtype=_checkpoint_dtype(model_path, dtype, trust_remote_code),
                                     device="cpu", trust_remote_code=trust_remote_code)
-    model = llmkit.load_causal_lm(model_path, options)
+    model = llmkit.backends.load_causal_lm(model_path, options)
     blocks = transformer_blocks(model)
     expected = {(layer, head) for layer in range(len(blocks)) for head in range(blocks[0].num_heads)}
     if not set(source.scores) <= expected:

@@ -6,6 +6,7 @@ import pytest
 from llmkit_ret_heads.haystack import Needle, TrialBuilder, default_haystack, needle_of
 
 import llmkit
+import llmkit.backends
 
 NEEDLE = Needle("The password to the old observatory is copper heron seventeen.",
                 "What is the password to the old observatory?", "copper heron seventeen")
@@ -13,7 +14,7 @@ NEEDLE = Needle("The password to the old observatory is copper heron seventeen."
 
 @pytest.fixture(scope="module")
 def builder(tiny_llama):
-    tokenizer = llmkit.load_tokenizer(str(tiny_llama))
+    tokenizer = llmkit.backends.load_tokenizer(str(tiny_llama))
     template = llmkit.load_prompt("llmkit_ret_heads", "detect", required={"context", "question"})
     return TrialBuilder(tokenizer, default_haystack(), template, chat=False, longest=12000)
 
@@ -39,7 +40,7 @@ def test_the_default_haystack_repeats_for_long_contexts(builder):
 
 
 def test_chat_template_prompt(tiny_llama):
-    tokenizer = llmkit.load_tokenizer(str(tiny_llama))
+    tokenizer = llmkit.backends.load_tokenizer(str(tiny_llama))
     template = llmkit.load_prompt("llmkit_ret_heads", "detect", required={"context", "question"})
     trial = TrialBuilder(tokenizer, default_haystack(), template, chat=True, longest=400).build(0, NEEDLE, 400, 0.5)
     assert tokenizer.decode(trial.ids).startswith("<s><|user|>")
