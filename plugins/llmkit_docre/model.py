@@ -95,12 +95,12 @@ class DocREModel(nn.Module):
         offset = self.windows.offset
         outputs = []
         for feature, (hidden, attention) in zip(features, encoded, strict=True):
-            positions = [[p + offset for p in mentions] for mentions in feature.mentions]
-            entities, entity_att = entity_pool(hidden, attention, positions)
-            if not feature.pairs:
+            if not feature.pairs:  # fewer than two entities (none at all is valid input)
                 empty = hidden.new_zeros((0, self.bilinear.out_features))
                 outputs.append(PairOutput(empty, hidden.new_zeros((0, hidden.shape[0])), hidden.new_zeros((0, len(feature.sentences)))))
                 continue
+            positions = [[p + offset for p in mentions] for mentions in feature.mentions]
+            entities, entity_att = entity_pool(hidden, attention, positions)
             pairs = torch.tensor(feature.pairs, device=hidden.device)
             context, weights = localized_context(hidden, entity_att, pairs[:, 0], pairs[:, 1])
             logits = self.classify(entities[pairs[:, 0]], entities[pairs[:, 1]], context)

@@ -168,8 +168,16 @@ class Trainer:
         if not train:
             raise InputError("no usable training document")
         train_features = [self.featurize(d) for d in train]
+        # a document with fewer than two entities has no pair: nothing to learn from, and a batch
+        # of such documents would make ATLoss the mean of nothing (NaN) and poison the weights
+        # (left out of the epochs by _epoch, which keeps the indices a teacher's store is keyed by)
+        usable = sum(bool(f.pairs) for f in train_features)
+        if usable < len(train_features):
+            log(options, f"{len(train_features) - usable} training documents with fewer than two entities left out (no entity pair)")
+            if not usable:
+                raise InputError("no training document has two entities")
         dev_features = [self.featurize(d) for d in dev]
-        steps_per_epoch = -(-len(train_features) // options.batch_size) // options.grad_accum or 1
+        steps_per_epoch = -(-usable // options.batch_size) // options.grad_accum or 1
         optimizer, scheduler = self._optimizer(steps_per_epoch * options.epochs)
         start_epoch, best = self._resume(optimizer, scheduler)
         best_scores: Scores | None = None
@@ -230,7 +238,7 @@ class Trainer:
     def _epoch(self, epoch: int, features: list[Feature], optimizer: Any, scheduler: Any, teacher: TeacherAttention | None) -> float:
         options = self.options
         # the order depends only on (seed, epoch), so a resumed run sees what the first would have
-        order = list(range(len(features)))
+        order = [i for i, f in enumerate(features) if f.pairs]
         random.Random(options.seed * 1000 + epoch).shuffle(order)
         torch.manual_seed(options.seed * 1000 + epoch)
         self.model.train()
