@@ -88,7 +88,12 @@ def load_model(directory: str | Path, device: Any = None) -> tuple[Any, Any, Mod
         encoder, tokenizer, len(settings.relations), settings.emb_size, settings.block_size, settings.layers, settings.window
     )
     head = torch.load(location / "head.pt", map_location="cpu", weights_only=True)
-    model.load_state_dict(head, strict=False)
+    # strict=False because the encoder's weights come from encoder/, not head.pt; a head layer
+    # missing from head.pt would otherwise stay silently random
+    missing, unexpected = model.load_state_dict(head, strict=False)
+    missing = [k for k in missing if not k.startswith("encoder.")]
+    if missing or unexpected:
+        raise UsageError(f"--model {directory}: head.pt does not match docre.json (missing {missing}, unexpected {unexpected})")
     if device is not None:
         model.to(device)
     model.eval()

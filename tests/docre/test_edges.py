@@ -71,3 +71,15 @@ def test_training_documents_without_a_pair_are_left_out_not_turned_to_nan(tiny, 
     only_lonely = write_jsonl(tmp_path / "lonely.jsonl", lonely)
     status = docre("train", "--encoder", tiny["encoder"], "--train", only_lonely, "--relations", tiny["relations"], "-o", tmp_path / "m2", *SMALL)
     assert status == 65
+
+
+def test_a_head_file_missing_a_layer_is_refused_not_left_random(tiny, tmp_path):
+    import shutil
+
+    model = tmp_path / "broken"
+    shutil.copytree(tiny["model"], model)
+    head = torch.load(model / "head.pt", weights_only=True)
+    del head["bilinear.weight"]
+    torch.save(head, model / "head.pt")
+    inputs = write_jsonl(tmp_path / "in.jsonl", read_jsonl(tiny["dev"])[:1])
+    assert docre("predict", "--model", model, "-i", inputs, "-o", tmp_path / "out.jsonl", "-q") == 2
