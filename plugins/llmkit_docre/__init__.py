@@ -86,7 +86,7 @@ def predict(
     io: llmkit.IOOptions,
     model: Annotated[str, typer.Option(help="Model directory written by `docre train`.")],
     evi_threshold: Annotated[float | None, typer.Option(help="Sentence attention above which a sentence is evidence (default: the model's, 0.2).")] = None,
-    isf: Annotated[bool, typer.Option(help="Inference-stage fusion: re-predict on each triple's evidence and merge.")] = False,
+    isf: Annotated[bool, typer.Option(help="Inference-stage fusion (DREEAM): re-predict every pair on its evidence sentences and merge the two runs' scores.")] = False,
     isf_threshold: Annotated[float | None, typer.Option(help="--isf: fused-score threshold (default: the one `docre isf-tune` saved in the model directory).")] = None,
     device: Annotated[str | None, typer.Option(help="torch device (default: cuda when available, else cpu).")] = None,
 ) -> None:
