@@ -17,7 +17,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from typing import Any
 
 from llmkit.backends.base import Completion, Prompt, SamplingParams
 from llmkit.backends.options import BackendOptions
@@ -74,19 +73,3 @@ __all__ = [
     "source_of",
     "whole_input_options",
 ]
-
-#: Names that moved to llmkit.backends; still reachable here while plugins written before the
-#: split move over (not in __all__, and removed once no plugin of the tree uses them).
-_MOVED = frozenset({
-    "Backend", "GenerationResult", "TokenIds", "TokenScores", "default_backend_name", "eos_token_ids",
-    "load_causal_lm", "load_tokenizer", "open_backend", "prompt_problem", "vllm_engine_args", "vllm_generate",
-    "vllm_on_cpu", "vllm_open",
-})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import llmkit.backends
-
-        return getattr(llmkit.backends, name)
-    raise AttributeError(f"module 'llmkit' has no attribute {name!r}")

@@ -95,9 +95,7 @@ def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
     Typer command, which receives them as ``backend_options: BackendOptions``."""
     from llmkit.backends.options import BackendOptions
 
-    # A command written before the rename takes them as ``backend``: accepted while plugins move over.
-    legacy = "backend" in inspect.signature(func).parameters
-    return option_set(BackendOptions, "backend" if legacy else "backend_options")(func)
+    return option_set(BackendOptions, "backend_options")(func)
 
 
 def require_finite_floats(command: Any) -> None:

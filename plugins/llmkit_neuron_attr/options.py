@@ -29,7 +29,7 @@ class ModelOptions:
     seed: Annotated[int, typer.Option(help="First seed of the random controls.", rich_help_panel=_PANEL)] = 0
 
     def backend(self) -> llmkit.BackendOptions:
-        """The core's option record for :func:`llmkit.load_causal_lm`."""
+        """The core's option record for :func:`llmkit.backends.load_causal_lm`."""
         return llmkit.BackendOptions(
             model=self.model,
             backend="hf",

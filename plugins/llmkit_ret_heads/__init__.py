@@ -121,7 +121,7 @@ def mask(
 @llmkit.backend_options
 def pairs(
     io: llmkit.IOOptions,
-    backend: llmkit.BackendOptions,
+    backend_options: llmkit.BackendOptions,
     masked: Annotated[str, typer.Option(help="The masked twin written by 'ret-heads mask' (gives the rejected answers).")],
     field: Annotated[str, typer.Option(help="Field holding the instruction.")] = "prompt",
     chat_format: Annotated[bool, typer.Option(help="Write TRL's conversational format (message lists) instead of strings.")] = False,
@@ -136,6 +136,6 @@ def pairs(
     """
     from llmkit_ret_heads.pairs import PairsConfig, run_pairs
 
-    if backend.model is None and backend.backend != "openai":
-        raise llmkit.UsageError("--model is required")
-    run_pairs(io, backend, masked, PairsConfig(field=field, chat_format=chat_format, drop_truncated=drop_truncated), spill)
+    if backend_options.model is None and backend_options.backend != "openai":
+        raise llmkit.UsageError("--model is required")  # before run_pairs prepares its files
+    run_pairs(io, backend_options, masked, PairsConfig(field=field, chat_format=chat_format, drop_truncated=drop_truncated), spill)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import llmkit
+import llmkit.backends
 
 #: RetMask's sampling for both models (2_Contrastive_Response_Generation)
 SAMPLING = {"temperature": 0.6, "top_p": 1.0, "max_tokens": 2048}
@@ -52,7 +53,7 @@ class ChosenStep(llmkit.GenerationStep):
     name = "chosen"
     sampling_defaults = SAMPLING
 
-    def __init__(self, options: llmkit.BackendOptions, config: PairsConfig, backend: llmkit.Backend | None = None) -> None:
+    def __init__(self, options: llmkit.BackendOptions, config: PairsConfig, backend: llmkit.backends.Backend | None = None) -> None:
         writes = [name for name in ("prompt", "chosen", "rejected", _FINISH) if name != config.field]
         super().__init__(options, backend, field=config.field, writes=writes,
                          clash_hint="the pairs are written to 'prompt', 'chosen' and 'rejected'; rename it in the input")
@@ -75,7 +76,7 @@ class RejectedStep(llmkit.GenerationStep):
     name = "rejected"
     sampling_defaults = SAMPLING
 
-    def __init__(self, options: llmkit.BackendOptions, config: PairsConfig, backend: llmkit.Backend | None = None) -> None:
+    def __init__(self, options: llmkit.BackendOptions, config: PairsConfig, backend: llmkit.backends.Backend | None = None) -> None:
         super().__init__(options, backend, field=config.field)
         self.config = config
 
