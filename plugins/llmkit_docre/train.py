@@ -151,6 +151,7 @@ class Trainer:
         self.device = pick_device(options.device)
         if model is None:
             encoder, tokenizer = load_encoder(encoder_name)
+            torch.manual_seed(options.seed)  # the added layers' initialisation follows --seed
             model = DocREModel(
                 encoder, tokenizer, relations.num_classes, options.emb_size, options.block_size, options.layers, options.window
             )

@@ -83,3 +83,17 @@ def test_a_head_file_missing_a_layer_is_refused_not_left_random(tiny, tmp_path):
     torch.save(head, model / "head.pt")
     inputs = write_jsonl(tmp_path / "in.jsonl", read_jsonl(tiny["dev"])[:1])
     assert docre("predict", "--model", model, "-i", inputs, "-o", tmp_path / "out.jsonl", "-q") == 2
+
+
+def test_the_seed_fixes_the_added_layers_initialisation(tiny, tmp_path):
+    from llmkit_docre.data import load_relations
+    from llmkit_docre.train import Trainer, TrainOptions
+
+    relations = load_relations(tiny["relations"])
+    options = TrainOptions(emb_size=64, block_size=16, seed=5, device="cpu", quiet=True)
+    weights = []
+    for noise in (1, 2):
+        torch.manual_seed(noise)  # whatever the global state was before
+        trainer = Trainer(str(tiny["encoder"]), relations, tmp_path / f"m{noise}", options)
+        weights.append(trainer.model.bilinear.weight.detach().clone())
+    assert torch.equal(weights[0], weights[1])
