@@ -286,6 +286,8 @@ class _StepActor:
             self.step.open()
         except LlmkitError as exc:  # every batch reports it: the driver stops with its exit status
             self.failed = _portable(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug of the step: reported, not retried for ever
+            self.failed = LlmkitError(f"step {self.step.name!r} failed to open on a Ray worker: {type(exc).__name__}: {exc}")
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         results = [pickle.dumps(self._one(str(key), pickle.loads(payload))) for key, payload in zip(batch["key"], batch["payload"])]

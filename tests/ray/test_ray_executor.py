@@ -3,6 +3,7 @@ statuses as the local executor; a killed replica leaves no gap and no duplicate.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -114,8 +115,6 @@ def test_killed_replica_no_gap_no_duplicate(ray_cluster, tmp_path):
 
 def signal_pid(pid: int) -> None:
     try:
-        import os
-
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
@@ -158,8 +157,6 @@ def test_without_ray_exit_69_says_what_to_install(tmp_path):
     (hidden / "ray").mkdir(parents=True)
     (hidden / "ray" / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'ray'\", name='ray')\n")
     data = write_jsonl(tmp_path / "in.jsonl", snippets(6))
-    import os
-
     done = subprocess.run([sys.executable, "-m", "llmkit", *SYNTAX, "--executor", "ray", "-i", str(data), "-o", str(tmp_path / "out")],
                           capture_output=True, env={**os.environ, "PYTHONPATH": str(hidden)}, timeout=300, check=False)
     assert done.returncode == 69, done.stderr.decode()[-2000:]
@@ -171,3 +168,26 @@ def test_aggregate_subcommand_refused(tmp_path):
     done = run_local(["mia", "eval", "--executor", "ray", "-i", str(data), "-o", str(tmp_path / "out")])
     assert done.returncode == 2, done.stderr.decode()[-2000:]
     assert "--executor ray" in done.stderr.decode() and "locally" in done.stderr.decode()
+
+
+def test_folder_of_gzip_and_parquet_same_as_local(ray_cluster, tmp_path):
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    records = snippets(10)
+    first = folder / "a.jsonl.gz"
+    first.write_bytes(gzip.compress(b"".join(orjson.dumps(r) + b"\n" for r in records[:5])))
+    second = folder / "b.parquet"
+    pq.write_table(pa.Table.from_pylist([{"id": r["id"], "text": r.get("text")} for r in records[5:]]), second)
+    local = run_local([*SYNTAX, "-i", str(first), "-i", str(second), "-o", str(tmp_path / "local.jsonl"),
+                       "--rejects", str(tmp_path / "local_rej.jsonl")])
+    assert local.returncode == 0, local.stderr.decode()[-3000:]
+    done = ray_cluster.llmkit([*SYNTAX, *RAY, "-i", str(folder), "-o", str(tmp_path / "out"), "--rejects", str(tmp_path / "rej")])
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    assert by_id(tmp_path / "out") == by_id(tmp_path / "local.jsonl")
+    assert by_id(tmp_path / "rej") == by_id(tmp_path / "local_rej.jsonl")
+    assert counts(done.stderr) == counts(local.stderr)
