@@ -117,11 +117,11 @@ def test_a_usage_error_of_the_pair_engine_is_not_hidden_by_the_fallback(monkeypa
 
 
 def test_a_cjk_loop_is_marked_as_repetition():
-    from llmkit.backends import Completion, GenerationResult
+    from llmkit.backends import Completion
     from llmkit_contrastive.step import ContrastiveGenStep, GenSettings
 
     step = ContrastiveGenStep(GenSettings(expert="m", n=2), BackendOptions())
-    result = GenerationResult(completions=[Completion("これはテストです。" * 40, [1] * 80, "length"),
-                                           Completion("吾輩は猫である。名前はまだ無い。", [1] * 9, "stop")])
-    out = step.after({"instruction": "テスト"}, result)
+    completions = [Completion("これはテストです。" * 40, [1] * 80, "length"),
+                   Completion("吾輩は猫である。名前はまだ無い。", [1] * 9, "stop")]
+    out = step.accept({"instruction": "テスト"}, completions)
     assert out["repetition"] == [True, False]
