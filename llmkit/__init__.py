@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 from llmkit.backends.base import Completion, Prompt, SamplingParams
 from llmkit.backends.options import BackendOptions
 from llmkit.contract import IOOptions, WholeInputOptions, io_options, run_step, source_of, whole_input_options
+from llmkit.io import read_jsonl
 from llmkit.generation import GenerationStep, LazyBackend
 from llmkit.errors import (
     BackendUnavailable,
@@ -68,6 +69,7 @@ __all__ = [
     "io_options",
     "load_prompt",
     "option_set",
+    "read_jsonl",
     "require",
     "run_step",
     "source_of",

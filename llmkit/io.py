@@ -435,6 +435,36 @@ def loads_exact(line: bytes) -> Any:
     return value
 
 
+def read_jsonl(path: str, what: str = "") -> Iterator[tuple[dict[str, Any], str]]:
+    """The JSON objects of a side file a subcommand reads besides its input (a file of heads,
+    neurons, needles, ...), each with its ``FILE:LINE``; ``.gz`` read transparently, blank lines
+    skipped, integers beyond 64 bits kept exact. ``what`` names the option in errors. A file that
+    cannot be read is a UsageError (exit 2); a line that is not a JSON object, or a damaged .gz,
+    an InputError (65)."""
+    file = Path(path).expanduser()
+    label = f"{what} {path}" if what else path
+    try:
+        handle = gzip.open(file, "rb") if file.suffix == ".gz" else open(file, "rb")
+    except OSError as exc:
+        raise UsageError(f"cannot read {label}: {exc.strerror or exc}") from exc
+    number = 0
+    with handle:
+        try:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                where = f"{path}:{number}"
+                try:
+                    record = loads_exact(line)
+                except orjson.JSONDecodeError as exc:
+                    raise InputError(f"invalid JSON: {exc}", where) from None
+                if not isinstance(record, dict):
+                    raise InputError("expected a JSON object", where)
+                yield record, where
+        except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt .gz, a failing disk
+            raise InputError(f"cannot read past this line: {exc}", f"{path}:{number}") from None
+
+
 @dataclass(slots=True)
 class Done:
     """What an earlier run already wrote, for ``--resume``: record ids, and the ``FILE:LINE``

@@ -3,15 +3,11 @@
 
 from __future__ import annotations
 
-import gzip
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import orjson
-
-from llmkit import InputError, Record, UsageError
+from llmkit import InputError, Record, UsageError, read_jsonl
 
 Neuron = tuple[int, int]  # (layer, index)
 
@@ -73,26 +69,6 @@ class NeuronSets:
         rank = record.get("rank")
         entry.neurons.append(neuron)
         entry.ranks.append(float(rank) if isinstance(rank, int | float) and not isinstance(rank, bool) else float(len(entry.ranks)))
-
-
-def read_jsonl(path: str) -> Iterator[tuple[Record, str]]:
-    """The records of a JSONL file (``.gz`` read transparently) with their ``FILE:LINE``."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise UsageError(f"no such file: {path}")
-    opener: Any = gzip.open if file.suffix == ".gz" else open
-    with opener(file, "rb") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON: {exc}", where) from None
-            if not isinstance(record, dict):
-                raise InputError("expected a JSON object", where)
-            yield record, where
 
 
 def read_neuron_sets(paths: Iterable[str]) -> dict[str, NeuronSet]:

@@ -13,10 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib.resources import files
-from pathlib import Path
 from typing import Any
-
-import orjson
 
 import llmkit
 
@@ -51,20 +48,10 @@ def default_needles_path() -> str:
 def read_haystack(path: str, field: str) -> str:
     """The texts of a JSONL corpus (field ``field``), joined by blank lines."""
     texts = []
-    try:
-        lines = Path(path).expanduser().read_bytes().splitlines()
-    except OSError as exc:
-        raise llmkit.UsageError(f"cannot read --haystack {path}: {exc.strerror or exc}") from exc
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise llmkit.InputError(f"invalid JSON: {exc}", f"{path}:{number}") from None
-        text = record.get(field) if isinstance(record, dict) else None
+    for record, where in llmkit.read_jsonl(path, "--haystack"):
+        text = record.get(field)
         if not isinstance(text, str):
-            raise llmkit.InputError(f"no string field {field!r}", f"{path}:{number}")
+            raise llmkit.InputError(f"no string field {field!r}", where)
         texts.append(text.strip())
     if not any(texts):
         raise llmkit.UsageError(f"--haystack {path} holds no text in field {field!r}")

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 import llmkit
 import llmkit.backends
 
@@ -31,23 +29,11 @@ class HeadScores:
 
 def read_heads(path: str) -> HeadScores:
     """The head records of one model from a ``detect`` output."""
-    try:
-        lines = Path(path).expanduser().read_bytes().splitlines()
-    except OSError as exc:
-        raise llmkit.UsageError(f"cannot read --heads {path}: {exc.strerror or exc}") from exc
     models: set[str] = set()
     scores: dict[tuple[int, int], float] = {}
     flagged: set[tuple[int, int]] = set()
     summary = None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise llmkit.InputError(f"invalid JSON: {exc}", f"{path}:{number}") from None
-        if not isinstance(record, dict):
-            raise llmkit.InputError("expected a JSON object", f"{path}:{number}")
+    for record, where in llmkit.read_jsonl(path, "--heads"):
         if record.get("type") == "summary":
             summary = record
             continue
@@ -55,7 +41,7 @@ def read_heads(path: str) -> HeadScores:
             key = (int(record["layer"]), int(record["head"]))
             scores[key] = float(record["score"])
         except (KeyError, TypeError, ValueError):
-            raise llmkit.InputError("a head record needs 'layer', 'head' and 'score'", f"{path}:{number}") from None
+            raise llmkit.InputError("a head record needs 'layer', 'head' and 'score'", where) from None
         models.add(str(record.get("model")))
         if record.get("retrieval"):
             flagged.add(key)

@@ -16,7 +16,7 @@ STEP_AUTHORS = {
     "LlmkitError", "MissingDependency", "Outcome", "Prompt", "PromptTemplate", "Record", "RecordStep", "Reject",
     "Repetition", "SamplingParams", "Step", "Summary", "UsageError", "WholeInputOptions", "__version__",
     "backend_options", "existing_field", "find_repetition", "get_text_field", "io_options", "load_prompt",
-    "option_set", "require", "run_step", "source_of", "whole_input_options",
+    "option_set", "read_jsonl", "require", "run_step", "source_of", "whole_input_options",
 }
 BACKENDS = {
     "Backend", "BackendOptions", "Block", "ChatMessages", "Completion", "GenerationResult", "Prompt",
