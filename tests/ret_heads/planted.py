@@ -4,9 +4,10 @@ A context is a stream of pairs ``Kv`` (a letter key, a digit value: disjoint alp
 separator between a key and its value, at times a space between two pairs), a newline, then keys
 of the context asked again, each followed by its value: ``a3B7c1\\nB7a3``. Only the asked values
 are in the loss. The value is predictable only by finding the key in the context and copying the
-token after it: the two-layer induction circuit (a previous-token head in layer 0 writes "my
-previous token is K" into each value position; a head in layer 1 matches the asked key there,
-attends to the value itself and copies it), which is what Wu et al.'s copy rule scores.
+token after it: the induction circuit (previous-token heads in the local layers write "my
+previous token is K" into each value position; a head of the full-attention layer matches the
+asked key there, attends to the value itself and copies it), which is what Wu et al.'s copy rule
+scores. 1,500 steps of 32 sequences, about two minutes of one loaded CPU core.
 The same format is what ``detect`` is fed in the test: needle ``k7``, question ``k``, haystack a
 stream of upper-case pairs, prompt ``{context}\\n{question}``.
 """
