@@ -16,7 +16,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from llmkit import Record, Reject
+from llmkit import Record, Reject, get_text_field
 
 #: roles of the user in the chat layouts we read (OpenAI/LMSYS ``role``, ShareGPT ``from``)
 USER_ROLES = frozenset({"user", "human"})
@@ -47,12 +47,9 @@ def first_user_turn(record: Record, field: str) -> str | Reject:
         chat = record.get(name)
         if chat is not None:
             return _from_chat(chat, name)
-    value = record.get(field)
-    if value is None:
+    if record.get(field) is None:
         return Reject("missing_field", f"no {' or '.join(CHAT_FIELDS)} list and no field {field!r}")
-    if not isinstance(value, str):
-        return Reject("missing_field", f"field {field!r} is {type(value).__name__}, not a string")
-    return value
+    return get_text_field(record, field)
 
 
 def _from_chat(chat: Any, name: str) -> str | Reject:
