@@ -9,7 +9,7 @@ import random
 import pytest
 from llmkit_docre.edit_steps import count_edits, triple_evidence
 
-from tests.docre_workflow.cli import docre, read_jsonl, write_jsonl
+from tests.docre.helpers import docre, read_jsonl, write_jsonl
 
 
 def doc(title, labels, entities=4, **fields):

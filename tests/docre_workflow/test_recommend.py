@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from llmkit_docre.recommend import normalize_name, select
 
-from tests.docre_workflow.cli import docre, read_jsonl, write_jsonl
+from tests.docre.helpers import docre, read_jsonl, write_jsonl
 
 
 def document(title="Doc"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.docre_workflow.cli import docre, read_jsonl
+from tests.docre.helpers import docre, read_jsonl
 
 
 @pytest.fixture(scope="module")

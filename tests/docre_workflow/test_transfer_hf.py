@@ -7,7 +7,7 @@ from llmkit_docre.transfer import TransferConfig, TransferStep
 
 import llmkit
 from llmkit.testing import ScriptedBackend
-from tests.docre_workflow.cli import docre, read_jsonl, write_jsonl
+from tests.docre.helpers import docre, read_jsonl, write_jsonl
 from tests.teach import teach
 
 DOC = {
