@@ -2,15 +2,19 @@
 
 The core owns inputs, outputs, rejects, sharding, resume, limits, batching, progress and the
 closing summary; a plugin supplies a :class:`~llmkit.step.Step` and gets all of it.
+
+This module holds what every executor shares: the options, how a batch read from an input is
+parsed and filtered (:func:`parse_batch`) and how the step's outcomes for it are checked, counted
+and written (:func:`process_batch`). Where the step runs is an executor's business
+(``llmkit.executors``: ``local``, this process; ``ray_data``, a Ray cluster).
 """
 
 from __future__ import annotations
 
 import base64
 import sys
-import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import Enum
@@ -19,25 +23,22 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from llmkit.errors import InputError, OutputClosed, UsageError
+from llmkit.errors import InputError, UsageError
 from llmkit.io import (
     Done,
     LineBatch,
     LineWriter,
+    RecordBatch,
     canonical_json,
-    check_distinct_files,
     has_surrogate_escape,
     id_key,
     loads_exact,
     loads_lenient,
     may_hold_big_int,
-    read_batches,
     resolved_source,
-    scan_done,
 )
 from llmkit.options import option_set
-from llmkit.progress import Progress
-from llmkit.step import LateReject, Reject, Step, check_outcomes
+from llmkit.step import Reject, Step, check_outcomes
 from llmkit.summary import Summary
 
 _PANEL = "Input and output"
@@ -133,7 +134,7 @@ whole_input_options = option_set(WholeInputOptions, "io")
 
 
 @dataclass(slots=True)
-class _Batch:
+class Batch:
     """Records of one input source with their 1-based line (or row) numbers, side by side."""
 
     source: str
@@ -156,7 +157,7 @@ class _Batch:
 
 
 @dataclass
-class _Run:
+class Run:
     options: IOOptions
     step: Step
     shard: tuple[int, int] | None
@@ -179,104 +180,20 @@ class _Run:
 
 
 def run_step(step: Step, options: IOOptions) -> Summary:
-    """Stream the inputs through ``step`` under the JSONL contract. Returns the summary."""
+    """Stream the inputs through ``step`` under the JSONL contract, on the executor the options
+    name (this process, or a Ray cluster). Returns the summary."""
     if options.executor is Executor.ray:
         from llmkit.executors.ray_data import run_on_ray
 
         return run_on_ray(step, options)
-    shard = options.validate()
-    if step.aggregate and (shard is not None or options.resume):
-        raise UsageError(f"{step.name} analyses its whole input at once: --shard and --resume do not apply")
-    run = _Run(options, step, shard)
-    out, rejects = run_outputs = _open_outputs(options)
-    run.rejects = rejects
-    if options.resume:
-        try:
-            scan_done(options.output, options.id_field, run.done)  # type: ignore[arg-type]
-            if options.rejects:
-                scan_done(options.rejects, options.id_field, run.done)
-        except BaseException:
-            _close_all(run_outputs)
-            raise
-        run.summary.resumed = len(run.done)
-    progress = Progress(enabled=not options.quiet)
-    try:
-        _stream(run, out, rejects, progress)
-    except BrokenPipeError as exc:
-        raise OutputClosed() from exc
-    finally:
-        run.summary.seconds = time.monotonic() - run.summary.started
-        try:
-            step.close()
-        finally:
-            # Every run ends with its summary, also one that stops on an error (65, 69, 130):
-            # the counts reached say what was written, before the CLI shows the error.
-            if not options.quiet:
-                run.summary.print()
-            _close_all(run_outputs)
-    return run.summary
+    from llmkit.executors.local import run_local
 
-
-def _open_outputs(options: IOOptions) -> tuple[LineWriter, LineWriter | None]:
-    """The output and rejects writers, each file locked for the whole run. Nothing is opened
-    before the same-file rule has passed, and a file is emptied (a run without ``--resume``) only
-    once both are held, so a run refused with exit 2 or 75 has changed no file."""
-    check_distinct_files(options.inputs or ["-"], options.output, options.rejects)
-    out = LineWriter(options.output)
-    try:
-        rejects = LineWriter(options.rejects) if options.rejects else None
-    except BaseException:
-        out.close()
-        raise
-    if not options.resume:
-        out.start_anew()
-        if rejects is not None:
-            rejects.start_anew()
-    return out, rejects
-
-
-def _close_all(writers: tuple[LineWriter, LineWriter | None]) -> None:
-    """Close both writers, the rejects even when closing the output fails (its error is raised)."""
-    out, rejects = writers
-    try:
-        out.close()
-    except BrokenPipeError:
-        pass
-    finally:
-        if rejects is not None:
-            rejects.close()
-
-
-def _stream(run: _Run, out: LineWriter, rejects: LineWriter | None, progress: Progress) -> None:
-    step = run.step
-    with progress:
-        step.open()
-        for batch, error in _batches(run):
-            if batch.records:
-                _process(run, batch, out, rejects)
-                progress.update(run.summary)
-            if error is not None:
-                raise error
-        extra = []
-        for item in step.finish():
-            if isinstance(item, LateReject):
-                _reject_late(run, item)
-            else:
-                extra.append(item)
-        out.write_records(extra)
-        run.summary.written += len(extra)
-
-
-def _reject_late(run: _Run, late: LateReject) -> None:
-    """An input record an aggregate removed in ``finish()``: counted and written like any reject."""
-    run.summary.count_reject(late.reject.reason)
-    if run.rejects is not None:
-        run.rejects.write_records([_reject_record(late.record, late.source, late.reject, run.step.name)])
+    return run_local(step, options)
 
 
 #: The batch the step is processing now; set by the core around ``step.process`` (a context
 #: variable, so concurrent runs in threads each see their own).
-_current_batch: ContextVar[_Batch | None] = ContextVar("llmkit_current_batch", default=None)
+_current_batch: ContextVar[Batch | None] = ContextVar("llmkit_current_batch", default=None)
 
 
 def source_of(record: dict[str, Any]) -> str | None:
@@ -289,7 +206,7 @@ def source_of(record: dict[str, Any]) -> str | None:
     return batch.source_of(record) if batch is not None else None
 
 
-def _process(run: _Run, batch: _Batch, out: LineWriter, rejects: LineWriter | None) -> None:
+def process_batch(run: Run, batch: Batch, out: LineWriter, rejects: LineWriter | None) -> None:
     todo = batch.records
     if batch.prerejected:
         todo = [r for r in batch.records if id(r) not in batch.prerejected]
@@ -317,14 +234,14 @@ def _process(run: _Run, batch: _Batch, out: LineWriter, rejects: LineWriter | No
                 kept.append(outcome)
             elif isinstance(outcome, Reject):
                 run.summary.count_reject(outcome.reason)
-                rejected.append(_reject_record(batch.records[index], batch.where(index), outcome, run.step.name))
+                rejected.append(reject_record(batch.records[index], batch.where(index), outcome, run.step.name))
         if rejects is not None:
             rejects.write_records(rejected)
     out.write_records(kept)  # type: ignore[arg-type]
     run.summary.written += len(kept)
 
 
-def _reject_record(record: dict[str, Any], source: str | None, reject: Reject, step_name: str) -> dict[str, Any]:
+def reject_record(record: dict[str, Any], source: str | None, reject: Reject, step_name: str) -> dict[str, Any]:
     info: dict[str, Any] = {"stage": reject.stage or step_name, "reason": reject.reason}
     if reject.detail is not None:
         info["detail"] = reject.detail
@@ -333,30 +250,17 @@ def _reject_record(record: dict[str, Any], source: str | None, reject: Reject, s
     return {**record, "reject": info}
 
 
-def _batches(run: _Run) -> Iterator[tuple[_Batch, InputError | None]]:
-    """Batches of parsed, sharded, resumed and limited records, with a fatal error to raise
-    after the batch (so the valid records before a bad line are still written)."""
-    options = run.options
-
-    def size() -> int:
-        # asked before each batch (after open()): a step whose backend opens on its first batch
-        # sizes the next ones by it (a vllm engine wants more than the step's default)
-        return options.batch_size or run.step.batch_size
-
-    for path in options.inputs or ["-"]:
-        for raw in read_batches(path, size):
-            if isinstance(raw, LineBatch):
-                batch, error = _parse(run, raw)
-                if error is None:
-                    error = raw.error  # the input could not be read past this batch
-            else:
-                batch, error = _take_all(run, raw.source, raw.records, raw.first_line)
-            yield batch, error
-            if error is not None or run.full:
-                return
+def parse_batch(run: Run, raw: LineBatch | RecordBatch) -> tuple[Batch, InputError | None]:
+    """One batch read from an input, parsed (JSONL) and filtered by the run's shard, resume and
+    limit; with the error that must stop the run after the batch's records (a bad line under
+    ``--on-error fail``, a read failure), if any."""
+    if isinstance(raw, RecordBatch):
+        return _take_all(run, raw.source, raw.records, raw.first_line)
+    batch, error = _parse(run, raw)
+    return batch, error or raw.error
 
 
-def _parse(run: _Run, raw: LineBatch) -> tuple[_Batch, InputError | None]:
+def _parse(run: Run, raw: LineBatch) -> tuple[Batch, InputError | None]:
     loads = orjson.loads
     try:  # fast path: every line is a JSON object
         records = [loads(line) for line in raw.lines]
@@ -388,13 +292,13 @@ def _exact_big_ints(records: list[Any], lines: list[bytes]) -> None:
 
 
 def _take_all(
-    run: _Run, source: str, records: list[dict[str, Any]], first_line: int
-) -> tuple[_Batch, InputError | None]:
+    run: Run, source: str, records: list[dict[str, Any]], first_line: int
+) -> tuple[Batch, InputError | None]:
     lines = range(first_line, first_line + len(records))  # no list: lines are numbered in a row
     if not run.filters:
-        return _Batch(source, records, lines), None
+        return Batch(source, records, lines), None
     taken_lines: list[int] = []
-    batch = _Batch(source, [], taken_lines)
+    batch = Batch(source, [], taken_lines)
     for record, line in zip(records, lines):
         if run.full:
             break
@@ -408,11 +312,11 @@ def _take_all(
     return batch, None
 
 
-def _parse_lines(run: _Run, raw: LineBatch) -> tuple[_Batch, InputError | None]:
+def _parse_lines(run: Run, raw: LineBatch) -> tuple[Batch, InputError | None]:
     """The slow path, line by line, for a batch with a line that is not a JSON object: the lines
     are taken in order, so the limit, shards and resume apply to bad lines as to records."""
     taken_lines: list[int] = []
-    batch = _Batch(raw.source, [], taken_lines)
+    batch = Batch(raw.source, [], taken_lines)
     for offset, line in enumerate(raw.lines):
         if run.full:
             break
@@ -501,7 +405,7 @@ def _holds_lone_surrogate(value: Any) -> bool:
     return False
 
 
-def _write_invalid(run: _Run, line: bytes, problem: str, source: str) -> None:
+def _write_invalid(run: Run, line: bytes, problem: str, source: str) -> None:
     run.summary.count_reject("invalid_line")
     if run.rejects is not None:
         body = line.rstrip(b"\r\n")
@@ -517,7 +421,7 @@ def _json_type(value: Any) -> str:
     return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
 
 
-def _take(run: _Run, record: dict[str, Any]) -> bool:
+def _take(run: Run, record: dict[str, Any]) -> bool:
     """Whether this run takes the record (its shard, not already done); counts it either way.
     The caller checks ``--limit`` first."""
     options = run.options
@@ -547,7 +451,7 @@ class _MixedIds(Exception):
     """Under --resume, a record with an id after records without, or the reverse."""
 
 
-def _check_one_kind_of_id(run: _Run, has_id: bool) -> None:
+def _check_one_kind_of_id(run: Run, has_id: bool) -> None:
     """Under --resume, every record has its own id or none has: a position given as id could be
     the id another record holds, and the record would be taken for done and never written."""
     if run.own_ids is None:
@@ -562,7 +466,7 @@ def _check_one_kind_of_id(run: _Run, has_id: bool) -> None:
     )
 
 
-def _take_line(run: _Run, line: bytes, where: str) -> bool:
+def _take_line(run: Run, line: bytes, where: str) -> bool:
     """Whether this run handles a line that is not a JSON object: the shard of its bytes, and
     not already in the rejects of an earlier run (known there by FILE:LINE, FILE resolved, as it
     has no id)."""

@@ -1,2 +1,4 @@
-"""Executors: where a step runs. The contract's own loop (:func:`llmkit.run_step`) is the local
-executor; :mod:`llmkit.executors.ray_data` runs the same step on a Ray cluster (``--executor ray``)."""
+"""Executors: where a step runs. :mod:`llmkit.executors.local` runs it in this process (the
+default); :mod:`llmkit.executors.ray_data` runs the same step on a Ray cluster (``--executor
+ray``). Both go through the contract's :func:`~llmkit.contract.parse_batch` and
+:func:`~llmkit.contract.process_batch`, so a record is parsed, filtered and rejected alike."""

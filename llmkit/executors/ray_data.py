@@ -31,9 +31,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from llmkit.contract import IOOptions, _parse, _process, _Run, _take_all
+from llmkit.contract import IOOptions, Run, parse_batch, process_batch
 from llmkit.errors import BackendUnavailable, LlmkitError, UsageError, require
-from llmkit.io import Done, LineBatch, LineWriter, read_batches, scan_done
+from llmkit.io import Done, LineWriter, read_batches, scan_done
 from llmkit.step import Step
 from llmkit.summary import Summary
 
@@ -294,21 +294,17 @@ class _StepActor:
         return {"key": list(batch["key"]), "result": results}
 
     def _one(self, key: str, raw: Any) -> tuple[Summary, LlmkitError | None]:
-        run = _Run(self.options, self.step, self.shard, done=self.done)
+        run = Run(self.options, self.step, self.shard, done=self.done)
         if self.failed is not None:
             return run.summary, self.failed
         if self.options.resume:
             run.own_ids = True  # a record without an id is refused: positions are not known across parts
         out, rejects = _Collect(), _Collect()
         run.rejects = rejects  # type: ignore[assignment]
-        if isinstance(raw, LineBatch):
-            batch, error = _parse(run, raw)
-            error = error or raw.error
-        else:
-            batch, error = _take_all(run, raw.source, raw.records, raw.first_line)
+        batch, error = parse_batch(run, raw)
         try:
             if batch.records:
-                _process(run, batch, out, rejects)  # type: ignore[arg-type]
+                process_batch(run, batch, out, rejects)  # type: ignore[arg-type]
         except LlmkitError as exc:
             return run.summary, _portable(exc)
         name = f"part-{key}-{self.tag}.jsonl"

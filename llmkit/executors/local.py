@@ -1,0 +1,128 @@
+"""The local executor (``--executor local``, the default): the step runs in this process.
+
+Inputs are read in order, one contract batch at a time (its size asked before each batch, so a
+step whose backend opens on its first batch sizes the next ones by it), processed, and written
+to one output file (or stdout) and one rejects file, each locked for the run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from llmkit.contract import Batch, IOOptions, Run, parse_batch, process_batch, reject_record
+from llmkit.errors import InputError, OutputClosed, UsageError
+from llmkit.io import LineWriter, check_distinct_files, read_batches, scan_done
+from llmkit.progress import Progress
+from llmkit.step import LateReject, Step
+from llmkit.summary import Summary
+
+
+def run_local(step: Step, options: IOOptions) -> Summary:
+    """Stream the inputs through ``step`` in this process. Returns the summary."""
+    shard = options.validate()
+    if step.aggregate and (shard is not None or options.resume):
+        raise UsageError(f"{step.name} analyses its whole input at once: --shard and --resume do not apply")
+    run = Run(options, step, shard)
+    out, rejects = run_outputs = _open_outputs(options)
+    run.rejects = rejects
+    if options.resume:
+        try:
+            scan_done(options.output, options.id_field, run.done)  # type: ignore[arg-type]
+            if options.rejects:
+                scan_done(options.rejects, options.id_field, run.done)
+        except BaseException:
+            _close_all(run_outputs)
+            raise
+        run.summary.resumed = len(run.done)
+    progress = Progress(enabled=not options.quiet)
+    try:
+        _stream(run, out, rejects, progress)
+    except BrokenPipeError as exc:
+        raise OutputClosed() from exc
+    finally:
+        run.summary.seconds = time.monotonic() - run.summary.started
+        try:
+            step.close()
+        finally:
+            # Every run ends with its summary, also one that stops on an error (65, 69, 130):
+            # the counts reached say what was written, before the CLI shows the error.
+            if not options.quiet:
+                run.summary.print()
+            _close_all(run_outputs)
+    return run.summary
+
+
+def _open_outputs(options: IOOptions) -> tuple[LineWriter, LineWriter | None]:
+    """The output and rejects writers, each file locked for the whole run. Nothing is opened
+    before the same-file rule has passed, and a file is emptied (a run without ``--resume``) only
+    once both are held, so a run refused with exit 2 or 75 has changed no file."""
+    check_distinct_files(options.inputs or ["-"], options.output, options.rejects)
+    out = LineWriter(options.output)
+    try:
+        rejects = LineWriter(options.rejects) if options.rejects else None
+    except BaseException:
+        out.close()
+        raise
+    if not options.resume:
+        out.start_anew()
+        if rejects is not None:
+            rejects.start_anew()
+    return out, rejects
+
+
+def _close_all(writers: tuple[LineWriter, LineWriter | None]) -> None:
+    """Close both writers, the rejects even when closing the output fails (its error is raised)."""
+    out, rejects = writers
+    try:
+        out.close()
+    except BrokenPipeError:
+        pass
+    finally:
+        if rejects is not None:
+            rejects.close()
+
+
+def _stream(run: Run, out: LineWriter, rejects: LineWriter | None, progress: Progress) -> None:
+    step = run.step
+    with progress:
+        step.open()
+        for batch, error in _batches(run):
+            if batch.records:
+                process_batch(run, batch, out, rejects)
+                progress.update(run.summary)
+            if error is not None:
+                raise error
+        extra = []
+        for item in step.finish():
+            if isinstance(item, LateReject):
+                _reject_late(run, item)
+            else:
+                extra.append(item)
+        out.write_records(extra)
+        run.summary.written += len(extra)
+
+
+def _reject_late(run: Run, late: LateReject) -> None:
+    """An input record an aggregate removed in ``finish()``: counted and written like any reject."""
+    run.summary.count_reject(late.reject.reason)
+    if run.rejects is not None:
+        run.rejects.write_records([reject_record(late.record, late.source, late.reject, run.step.name)])
+
+
+def _batches(run: Run) -> Iterator[tuple[Batch, InputError | None]]:
+    """Batches of parsed, sharded, resumed and limited records, with a fatal error to raise
+    after the batch (so the valid records before a bad line are still written)."""
+    options = run.options
+
+    def size() -> int:
+        # asked before each batch (after open()): a step whose backend opens on its first batch
+        # sizes the next ones by it (a vllm engine wants more than the step's default)
+        return options.batch_size or run.step.batch_size
+
+    for path in options.inputs or ["-"]:
+        for raw in read_batches(path, size):
+            batch, error = parse_batch(run, raw)
+            yield batch, error
+            if error is not None or run.full:
+                return
