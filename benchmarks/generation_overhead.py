@@ -7,16 +7,21 @@ tokens, and identical texts on both sides (checked):
 1. In one process, on one engine (its start excluded): the step fed records as the contract
    feeds them (`run_step` reading a JSONL file and writing one) against one `LLM.generate` call
    on the prompts' token ids. Runs alternate, --repeats times; prints the median seconds of each
-   and the median of the runs' ratios (target <= 1.05x). With --old-batch B, llmkit is also run
-   with --batch-size B (32 was contrastive-gen's default before the vllm backend sized batches).
-   Also printed: each side's engine idle time per run (outside `LLM.generate`), and llmkit's own
-   work on the same records with the engine replaced by canned answers, profiled by part.
+   and the median of the runs' ratios (target <= 1.05x). llmkit runs at --batch-size (default:
+   the step's on vllm, 4x the engine's max_num_seqs); with more prompts than a batch, the batches
+   overlap (the next one is in the engine while llmkit writes this one): --no-overlap also runs
+   llmkit with each batch generated and written before the next is read, as before the overlap;
+   --old-batch B also runs llmkit at --batch-size B. Also printed: each side's engine idle time
+   per run (bare: outside `LLM.generate`; llmkit: time the engine held no request of the run),
+   and llmkit's own work on the same records with the engine replaced by canned answers.
 2. Whole processes, as a user would compare them (engine start included on both sides):
    `llmkit contrastive-gen` against a script that calls `LLM.generate` once on all the token
    ids and writes the texts, alternating, --process-repeats times (0 skips this part).
 
     python benchmarks/generation_overhead.py [--prompts 384] [--max-tokens 64] [--repeats 5]
-                                             [--old-batch 32] [--process-repeats 3]
+        [--batch-size B] [--no-overlap] [--old-batch 32] [--process-repeats 3]
+
+Many batches: --prompts 2048 --batch-size 256 --no-overlap --process-repeats 0.
 """
 
 from __future__ import annotations
@@ -70,19 +75,58 @@ def read_responses(path: Path) -> list[str]:
     return [row["response"] for row in sorted(rows, key=lambda row: row["id"])]
 
 
-def opened(step: Any) -> Any:
+def opened(step: Any, overlap: bool = True) -> Any:
     """The opened step as the contract sees it, minus open and close: one engine serves every
-    run, so its start is left out of the timings. Its batch size is the one ``open()`` set."""
+    run, so its start is left out of the timings. Its batch size is the one ``open()`` set.
+    ``overlap=False`` runs it as before the overlap: each batch generated and written before
+    the next one is read."""
     from llmkit import Step
 
     class Opened(Step):
         name = step.name
         batch_size = step.batch_size
+        overlaps = overlap and step.overlaps
 
         def process(self, records: list[dict[str, Any]]) -> list[Any]:
             return step.process(records)
 
+        def begin(self, records: list[dict[str, Any]]) -> Any:
+            return step.begin(records) if self.overlaps else records
+
+        def complete(self, begun: Any) -> list[Any]:
+            return step.complete(begun) if self.overlaps else step.process(begun)
+
     return Opened()
+
+
+def track_idle(backend: Any) -> tuple[list[float], Callable[[], None], Callable[[], None]]:
+    """Seconds a run left the engine with no request (from its start to its first request,
+    between a batch's last answer and the next request, from the last answer to its end): a
+    cell, and the functions to call when a run starts and when it ends. Less sensitive to a
+    loaded machine than the ratio of two wall times."""
+    requests, idle, since = backend._pending, [0.0], [0.0]
+    add, wait = requests.add, requests.wait
+
+    def close_gap() -> None:
+        if since[0]:
+            idle[0] += time.perf_counter() - since[0]
+            since[0] = 0.0
+
+    def added(*args: Any) -> Any:
+        close_gap()
+        return add(*args)
+
+    def waited(*args: Any) -> Any:
+        outputs = wait(*args)
+        if not requests.llm.llm_engine.has_unfinished_requests():
+            since[0] = time.perf_counter()
+        return outputs
+
+    def start() -> None:
+        idle[0], since[0] = 0.0, time.perf_counter()
+
+    requests.add, requests.wait = added, waited
+    return idle, start, close_gap
 
 
 def in_process(model: str, work: Path, texts: list[str], args: argparse.Namespace) -> None:
@@ -113,40 +157,46 @@ def in_process(model: str, work: Path, texts: list[str], args: argparse.Namespac
         def bare() -> list[str]:
             return [o.outputs[0].text for o in llm.generate(requests, sampling, use_tqdm=False)]
 
-        def llmkit_run(batch_size: int | None) -> Callable[[], list[str]]:
+        def llmkit_run(batch_size: int | None, overlap: bool = True) -> Callable[[], list[str]]:
             def run() -> list[str]:
                 out = work / f"out-{time.monotonic_ns()}.jsonl"
-                run_step(opened(step), IOOptions(inputs=[str(source)], output=str(out), quiet=True, batch_size=batch_size))
+                options = IOOptions(inputs=[str(source)], output=str(out), quiet=True, batch_size=batch_size)
+                run_step(opened(step, overlap), options)
                 texts_out = read_responses(out)
                 out.unlink()
                 return texts_out
 
             return run
 
-        sides: dict[str, Callable[[], list[str]]] = {"bare vLLM": bare, "llmkit": llmkit_run(None)}
+        sides: dict[str, Callable[[], list[str]]] = {"bare vLLM": bare, "llmkit": llmkit_run(args.batch_size)}
+        if args.no_overlap:
+            sides["llmkit, batches not overlapped"] = llmkit_run(args.batch_size, overlap=False)
         if args.old_batch:
             sides[f"llmkit --batch-size {args.old_batch}"] = llmkit_run(args.old_batch)
         expected = bare()  # warm-up, and the reference texts
         seconds: dict[str, list[float]] = {name: [] for name in sides}
         idle: dict[str, list[float]] = {name: [] for name in sides}
+        engine_idle, run_starts, run_ends = track_idle(step.backend)
         for _ in range(args.repeats):
             for name, run in sides.items():
                 llm.reset_prefix_cache()  # every run computes its prompts
                 inside[0] = 0.0
+                run_starts()
                 started = time.perf_counter()
                 got = run()
                 seconds[name].append(time.perf_counter() - started)
-                idle[name].append(seconds[name][-1] - inside[0])
+                run_ends()
+                # bare: the engine has work only inside LLM.generate; llmkit: see track_idle
+                idle[name].append(seconds[name][-1] - inside[0] if name == "bare vLLM" else engine_idle[0])
                 if got != expected:
                     raise SystemExit(f"{name}: texts differ from bare vLLM's")
+        batches = -(-len(texts) // (args.batch_size or step.batch_size))
         report(f"in one process, one engine: {len(texts)} prompts x {args.max_tokens} new tokens, greedy, "
-               f"median of {args.repeats} runs", seconds)  # fmt: skip
-        # The engine has work only inside LLM.generate: the rest of a run is time it waits for
-        # llmkit. Less sensitive to a loaded machine than the ratio of two wall times.
+               f"llmkit in {batches} batch(es), median of {args.repeats} runs", seconds)  # fmt: skip
         bare_median = statistics.median(seconds["bare vLLM"])
         for name, runs in idle.items():
             waited = statistics.median(runs)
-            print(f"  {name:28s} engine idle {waited:6.3f} s per run ({100 * waited / bare_median:4.1f}% of bare vLLM's time)")
+            print(f"  {name:30s} engine idle {waited:6.3f} s per run ({100 * waited / bare_median:4.1f}% of bare vLLM's time)")
         if args.profile:
             profile(sides["llmkit"], args.profile)
     finally:
@@ -241,7 +291,7 @@ def report(title: str, seconds: dict[str, list[float]]) -> None:
     for name, runs in seconds.items():
         ratio = statistics.median(s / b for s, b in zip(runs, bare))
         shown = " ".join(f"{s:.2f}" for s in runs)
-        print(f"  {name:28s} {statistics.median(runs):8.2f} s   ratio {ratio:5.3f}x   (runs: {shown})")
+        print(f"  {name:30s} {statistics.median(runs):8.2f} s   ratio {ratio:5.3f}x   (runs: {shown})")
     print("  target: llmkit <= 1.05x bare vLLM", flush=True)
 
 
@@ -287,7 +337,9 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=384)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--old-batch", type=int, default=32, help="also run llmkit at this --batch-size (0: no)")
+    parser.add_argument("--batch-size", type=int, help="llmkit's --batch-size (default: the step's on vllm)")
+    parser.add_argument("--no-overlap", action="store_true", help="also run llmkit with batches not overlapped")
+    parser.add_argument("--old-batch", type=int, default=0, help="also run llmkit at this --batch-size (0: no)")
     parser.add_argument("--process-repeats", type=int, default=3)
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile one llmkit run; print its top N calls")
     args = parser.parse_args()

@@ -207,12 +207,40 @@ def source_of(record: dict[str, Any]) -> str | None:
 
 
 def process_batch(run: Run, batch: Batch, out: LineWriter, rejects: LineWriter | None) -> None:
+    """The step's outcomes for one batch, checked, counted and written (kept records to ``out``,
+    rejects to ``rejects``)."""
+    complete_batch(run, begin_batch(run, batch), out, rejects)
+
+
+@dataclass(slots=True)
+class Begun:
+    """A batch the step has begun (:meth:`~llmkit.Step.begin`) and not yet completed."""
+
+    batch: Batch
+    todo: list[dict[str, Any]]
+    state: Any
+
+
+def begin_batch(run: Run, batch: Batch) -> Begun:
+    """The first half of :func:`process_batch`: the step begins the batch's records (those the
+    contract did not reject itself)."""
     todo = batch.records
     if batch.prerejected:
         todo = [r for r in batch.records if id(r) not in batch.prerejected]
     token = _current_batch.set(batch)
     try:
-        outcomes = run.step.process(todo) if todo else []
+        state = run.step.begin(todo) if todo else None
+    finally:
+        _current_batch.reset(token)
+    return Begun(batch, todo, state)
+
+
+def complete_batch(run: Run, begun: Begun, out: LineWriter, rejects: LineWriter | None) -> None:
+    """The second half of :func:`process_batch`: the step's outcomes, checked, counted, written."""
+    batch, todo = begun.batch, begun.todo
+    token = _current_batch.set(batch)
+    try:
+        outcomes = run.step.complete(begun.state) if todo else []
     finally:
         _current_batch.reset(token)
     plain = type(outcomes) is list and len(outcomes) == len(todo) and _all_dicts(outcomes)

@@ -45,6 +45,7 @@ error ``--model is required``, before anything is opened.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from llmkit.backends.base import Backend, Completion, GenerationResult, Prompt, SamplingParams
@@ -113,6 +114,8 @@ class GenerationStep(Step):
 
     name = "generate"
     batch_size = 256
+    #: the next batch's prompts go to the backend before this batch's results are taken
+    overlaps = True
     #: the method's sampling values; the user's ``--temperature`` etc. override them
     sampling_defaults: ClassVar[Mapping[str, Any]] = {}
     #: prompts are chat turns unless ``--no-chat`` (see :meth:`chat_prompt`)
@@ -219,7 +222,20 @@ class GenerationStep(Step):
             return Reject("no_answer", "the backend returned no completion")
         return self.accept(record, result.completions)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # a subclass with its own process() (several calls per batch) runs it whole, in complete()
+        if "overlaps" not in cls.__dict__:
+            cls.overlaps = cls.process is GenerationStep.process
+
     def process(self, records: list[Record]) -> list[Outcome]:
+        return self.complete(self.begin(records))
+
+    def begin(self, records: list[Record]) -> Any:
+        """Steps 1-4 for each record, and the batch's prompts handed to the backend, which may
+        start on them at once (:meth:`Backend.submit`)."""
+        if type(self).process is not GenerationStep.process:
+            return records
         outcomes: list[Outcome] = []
         asked: list[tuple[int, int]] = []  # (record index, how many prompts)
         prompts: list[Prompt] = []
@@ -228,23 +244,45 @@ class GenerationStep(Step):
             if isinstance(found, Reject):
                 outcomes.append(found)
             else:
-                outcomes.append(None)  # replaced below
+                outcomes.append(None)  # replaced in complete()
                 asked.append((index, len(found)))
                 prompts.extend(found)
         if not prompts:
-            return outcomes
+            return _Begun(records, outcomes, asked, 0, None)
         params = self.sampling_for([records[index] for index, _ in asked])
-        results = self.backend.generate(prompts, params)
+        ticket = self.backend.submit(prompts, params)
         # the backend is open now: the next batches take the size it asks for (the contract asks
         # before each batch; a vllm engine wants several times the sequences it runs at once)
         self.batch_size = self.backend.preferred_batch_size(type(self).batch_size)
-        if len(results) != len(prompts):
-            raise RuntimeError(f"backend {self.backend.name!r} returned {len(results)} results for {len(prompts)} prompts")
+        return _Begun(records, outcomes, asked, len(prompts), ticket)
+
+    def complete(self, begun: Any) -> list[Outcome]:
+        """The backend's results of a begun batch, each record's through :meth:`accept_results`."""
+        if not isinstance(begun, _Begun):
+            return self.process(begun)  # a subclass's own process()
+        outcomes = begun.outcomes
+        if not begun.prompts:
+            return outcomes
+        results = self.backend.collect(begun.ticket)
+        if len(results) != begun.prompts:
+            raise RuntimeError(f"backend {self.backend.name!r} returned {len(results)} results for {begun.prompts} prompts")
         start = 0
-        for index, count in asked:
-            outcomes[index] = self.accept_results(records[index], results[start : start + count])
+        for index, count in begun.asked:
+            outcomes[index] = self.accept_results(begun.records[index], results[start : start + count])
             start += count
         return outcomes
 
     def close(self) -> None:
         self.model.close()
+
+
+@dataclass(slots=True)
+class _Begun:
+    """A batch handed to the backend: each record's early outcome (None for one that asked),
+    the (record index, prompt count) of those that asked, and the backend's ticket."""
+
+    records: list[Record]
+    outcomes: list[Outcome]
+    asked: list[tuple[int, int]]
+    prompts: int
+    ticket: Any

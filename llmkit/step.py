@@ -96,11 +96,27 @@ class Step:
     #: silently analyse a part and ``--resume`` would append a second result, so both are refused.
     aggregate: ClassVar[bool] = False
 
+    #: The step's work on a batch can run on its own while the core does other things (an
+    #: engine in another process): the core then :meth:`begin`\ s the next batch before it
+    #: :meth:`complete`\ s this one, so the engine has the next prompts while the core writes this
+    #: batch and reads the next. Two batches are then in memory at once, never more.
+    overlaps: ClassVar[bool] = False
+
     def open(self) -> None:
         """Called once before the first batch (load models here, not in ``__init__``)."""
 
     def process(self, records: list[Record]) -> list[Outcome]:
         raise NotImplementedError
+
+    def begin(self, records: list[Record]) -> Any:
+        """Start work on a batch and return what :meth:`complete` needs to end it (default: the
+        records, all work done by :meth:`process` in ``complete``). Only an ``overlaps`` step
+        needs both halves; the core calls ``complete`` on begun batches in the order begun."""
+        return records
+
+    def complete(self, begun: Any) -> list[Outcome]:
+        """The outcomes of a batch :meth:`begin` started, one per record."""
+        return self.process(begun)
 
     def finish(self) -> Iterable[Record | LateReject]:
         """Records to write after the last batch (aggregates), and :class:`LateReject` items for

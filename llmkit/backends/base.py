@@ -102,6 +102,18 @@ class Backend(ABC):
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
         """Generate ``params.n`` completions for each prompt, one result per prompt, in order."""
 
+    def submit(self, prompts: Sequence[Prompt], params: SamplingParams) -> Any:
+        """Hand over a batch's prompts and return a ticket for :meth:`collect`. An engine that
+        runs on its own (vllm) starts on them at once, so a caller can prepare the next batch
+        meanwhile; the default keeps them and generates in ``collect``."""
+        return list(prompts), params
+
+    def collect(self, ticket: Any) -> list[GenerationResult]:
+        """The results of a submitted batch, as :meth:`generate` gives them. Tickets are
+        collected in the order submitted, each once."""
+        prompts, params = ticket
+        return self.generate(prompts, params)
+
     def score(self, texts: Sequence[str]) -> list[TokenScores]:
         """Teacher-forced token log-probs of each text (BOS prepended when the model uses one)."""
         from llmkit.errors import UsageError

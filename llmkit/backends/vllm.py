@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from llmkit.backends import _render
@@ -35,6 +36,9 @@ ENGINE_ARGS_ENV = "LLMKIT_VLLM_ENGINE_ARGS"
 #: of a batch, while llmkit writes one batch and reads the next (benchmarks/generation_overhead.py:
 #: contrastive-gen in batches of 32 took 1.7-2.2x one ``LLM.generate`` call on the CPU build).
 BATCH_PER_ENGINE_SLOT = 4
+#: Prompts rendered and added to the engine at a time: the engine starts on the first chunk
+#: while the others are rendered (benchmarks/generation_overhead.py measures what is left).
+SUBMIT_CHUNK = 64
 
 
 class VLLMBackend(Backend):
@@ -53,19 +57,40 @@ class VLLMBackend(Backend):
         self._tokenizer = _render.load_tokenizer(options.model, options.trust_remote_code)
         self._llm = _open(vllm, args, f"model {options.model!r}")
         self._max_model_len = int(self._llm.llm_engine.model_config.max_model_len)
+        self._pending = _Requests(self._llm)
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
+        return self.collect(self.submit(prompts, params))
+
+    def submit(self, prompts: Sequence[Prompt], params: SamplingParams) -> Any:
+        """Render the prompts and add them to the engine, a chunk at a time: the engine (its own
+        process) starts on the first chunk while the next ones are rendered, and works on the
+        batch while the caller prepares the next one."""
         params = _render.checked_params(params)
-        prompt_ids = _render.render_prompts(self._tokenizer, prompts)
-        results: list[GenerationResult | None] = [_render.prompt_problem(ids, self._max_model_len) for ids in prompt_ids]
-        todo = [i for i, result in enumerate(results) if result is None]
-        outputs = vllm_generate(self._live(), [prompt_ids[i] for i in todo], params, self._max_model_len)
-        for index, output in zip(todo, outputs):
+        requests = self._requests()
+        ticket = _Ticket(params.n, [None] * len(prompts))
+        for start in range(0, len(prompts), SUBMIT_CHUNK):
+            prompt_ids = _render.render_prompts(self._tokenizer, prompts[start : start + SUBMIT_CHUNK])
+            todo = []
+            for index, ids in enumerate(prompt_ids, start):
+                ticket.results[index] = problem = _render.prompt_problem(ids, self._max_model_len)
+                if problem is None:
+                    todo.append((index, ids))
+            if todo:
+                sampling = [_sampling(params, len(ids), self._max_model_len) for _, ids in todo]
+                added = requests.add([_tokens_prompt(ids) for _, ids in todo], sampling)
+                ticket.asked.extend((index, ids, request) for (index, ids), request in zip(todo, added))
+        return ticket
+
+    def collect(self, ticket: Any) -> list[GenerationResult]:
+        outputs = self._requests().wait([request for _, _, request in ticket.asked])
+        results = ticket.results
+        for (index, ids, _), output in zip(ticket.asked, outputs):
             completions = [
                 Completion(text=c.text, token_ids=list(c.token_ids), finish_reason=_finish_reason(c.finish_reason))
-                for c in output
+                for c in _n_completions(output, ticket.n)
             ]
-            results[index] = GenerationResult(completions=completions, prompt_token_ids=prompt_ids[index])
+            results[index] = GenerationResult(completions=completions, prompt_token_ids=ids)
         return [result for result in results if result is not None]
 
     def preferred_batch_size(self, step_default: int) -> int:
@@ -85,7 +110,8 @@ class VLLMBackend(Backend):
         # prompt_logprobs=0: the actual token's log-prob only (vLLM always adds the actual token to
         # the top-k it returns); max_tokens=1 because a request must generate something.
         sampling = VSamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False)
-        outputs = _run(self._live(), [_tokens_prompt(text_ids[i]) for i in todo], sampling)
+        requests = self._requests()
+        outputs = requests.wait(requests.add([_tokens_prompt(text_ids[i]) for i in todo], [sampling] * len(todo)))
         for index, output in zip(todo, outputs):
             ids = text_ids[index]
             # entry 0 is None (the first token has no context); entry t holds log p(ids[t] | ids[:t])
@@ -107,6 +133,10 @@ class VLLMBackend(Backend):
         if self._llm is None:
             raise UsageError("the vllm backend was used after close()")
         return self._llm
+
+    def _requests(self) -> "_Requests":
+        self._live()
+        return self._pending
 
 
 # --- the rules every vLLM engine of llmkit follows (public: plugins build engines too) --------
@@ -180,11 +210,13 @@ def vllm_generate(llm: Any, prompt_ids: Sequence[list[int]], params: SamplingPar
         return []
     sampling = [_sampling(params, len(ids), max_model_len) for ids in prompt_ids]
     outputs = _run(llm, [_tokens_prompt(list(ids)) for ids in prompt_ids], sampling)
-    completions = []
-    for output in outputs:
-        given = sorted(output.outputs, key=lambda c: c.index)
-        completions.append(given if len(given) >= params.n else [given[0]] * params.n)
-    return completions
+    return [_n_completions(output, params.n) for output in outputs]
+
+
+def _n_completions(output: Any, n: int) -> list[Any]:
+    """A request's ``n`` completions in index order (a greedy request ran once: its one, n times)."""
+    given = sorted(output.outputs, key=lambda c: c.index)
+    return given if len(given) >= n else [given[0]] * n
 
 
 def engine_slots(llm: Any) -> int:
@@ -231,17 +263,78 @@ def _sampling(params: SamplingParams, prompt_len: int, max_model_len: int | None
         raise UsageError(f"bad sampling settings for vLLM: {_last_line(exc)}") from exc
 
 
-def _run(llm: Any, requests: list[Any], sampling: Any) -> list[Any]:
-    if not requests:
-        return []
+@dataclass(slots=True)
+class _Ticket:
+    """A submitted batch: each prompt's result so far (a problem found before the engine, or
+    None), and (index, prompt ids, request id) of the prompts the engine runs."""
+
+    n: int
+    results: list[GenerationResult | None]
+    asked: list[tuple[int, list[int], str]] = field(default_factory=list)
+
+
+class _Requests:
+    """The backend's requests in its engine: added without waiting, collected by id.
+
+    The engine runs in its own process and works on every request added, in order; a request
+    that finishes before its batch is collected is kept here until then. With a vLLM older than
+    ``LLM.enqueue`` a batch is generated when it is collected, as one ``LLM.generate`` call.
+    """
+
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+        self.queued = hasattr(llm, "enqueue")
+        self.finished: dict[str, Any] = {}
+        self.held: dict[str, tuple[Any, Any]] = {}  # without enqueue: the requests themselves
+        self.counter = 0
+
+    def add(self, prompts: list[Any], sampling: list[Any]) -> list[str]:
+        if not self.queued:
+            ids = [f"llmkit-{self.counter + i}" for i in range(len(prompts))]
+            self.counter += len(prompts)
+            self.held.update(zip(ids, zip(prompts, sampling)))
+            return ids
+        added = _engine_call(lambda: self.llm.enqueue(prompts, sampling, use_tqdm=False))
+        # enqueue returns the engine's ids ("7-1a2b3c4d"); outputs carry the LLM's own ("7")
+        return [str(request).partition("-")[0] for request in added]
+
+    def wait(self, ids: list[str]) -> list[Any]:
+        if not self.queued:
+            asked = [self.held.pop(i) for i in ids]
+            return _run(self.llm, [prompt for prompt, _ in asked], [sampling for _, sampling in asked])
+        engine = self.llm.llm_engine
+        missing = {i for i in ids if i not in self.finished}
+
+        def step() -> None:
+            while missing:
+                if not engine.has_unfinished_requests():
+                    raise RuntimeError(f"the engine has no request left and {len(missing)} were never answered")
+                for output in engine.step():
+                    if output.finished:
+                        self.finished[output.request_id] = output
+                        missing.discard(output.request_id)
+
+        _engine_call(step)
+        return [self.finished.pop(i) for i in ids]
+
+
+def _engine_call(call: Callable[[], Any]) -> Any:
+    """``call()``, vLLM's errors translated: the engine refusing a request is a UsageError,
+    the engine failing (out of memory, a worker crashed) BackendUnavailable."""
     from vllm.exceptions import VLLMClientError
 
     try:
-        return llm.generate(requests, sampling, use_tqdm=False)
-    except VLLMClientError as exc:  # the engine refused the request itself
+        return call()
+    except VLLMClientError as exc:
         raise UsageError(f"vLLM refused the request: {_last_line(exc)}") from exc
-    except Exception as exc:  # the engine died (out of memory, a worker crashed)
+    except Exception as exc:
         raise BackendUnavailable(f"the vLLM engine failed: {_last_line(exc)}") from exc
+
+
+def _run(llm: Any, requests: list[Any], sampling: Any) -> list[Any]:
+    if not requests:
+        return []
+    return _engine_call(lambda: llm.generate(requests, sampling, use_tqdm=False))
 
 
 def _logs_to_stderr() -> None:

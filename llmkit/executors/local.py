@@ -2,15 +2,17 @@
 
 Inputs are read in order, one contract batch at a time (its size asked before each batch, so a
 step whose backend opens on its first batch sizes the next ones by it), processed, and written
-to one output file (or stdout) and one rejects file, each locked for the run.
+in order to one output file (or stdout) and one rejects file, each locked for the run. A step
+that ``overlaps`` has the next batch begun before this one is completed.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterator
 
-from llmkit.contract import Batch, IOOptions, Run, parse_batch, process_batch, reject_record
+from llmkit.contract import Batch, Begun, IOOptions, Run, begin_batch, complete_batch, parse_batch, reject_record
 from llmkit.errors import InputError, OutputClosed, UsageError
 from llmkit.io import LineWriter, check_distinct_files, read_batches, scan_done
 from llmkit.progress import Progress
@@ -85,14 +87,23 @@ def _close_all(writers: tuple[LineWriter, LineWriter | None]) -> None:
 
 def _stream(run: Run, out: LineWriter, rejects: LineWriter | None, progress: Progress) -> None:
     step = run.step
+    # an overlapping step has the next batch begun while this one is completed and written:
+    # its engine never waits for llmkit between batches (two batches in memory at most)
+    ahead = 1 if step.overlaps else 0
     with progress:
         step.open()
+        begun: deque[Begun] = deque()
         for batch, error in _batches(run):
             if batch.records:
-                process_batch(run, batch, out, rejects)
+                begun.append(begin_batch(run, batch))
+            while len(begun) > ahead or (begun and error is not None):
+                complete_batch(run, begun.popleft(), out, rejects)
                 progress.update(run.summary)
             if error is not None:
                 raise error
+        while begun:
+            complete_batch(run, begun.popleft(), out, rejects)
+            progress.update(run.summary)
         extra = []
         for item in step.finish():
             if isinstance(item, LateReject):

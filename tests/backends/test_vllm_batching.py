@@ -22,3 +22,36 @@ def test_batch_size_follows_the_engines_max_num_seqs(vllm_backend, monkeypatch):
 
 def test_an_engine_that_does_not_say_gets_vllms_usual_default():
     assert engine_slots(object()) == 256
+
+
+PROMPTS = [f"Tell me about item {i}." for i in range(12)] + ["x" * 5000]  # the last one is too long
+
+
+def test_submitted_batches_are_collected_whole_while_the_next_is_in_the_engine(vllm_backend):
+    """Two batches in the engine at once (the local executor's overlap), and a score call between:
+    each batch's results are its own, equal to a generate call on it alone."""
+    from llmkit.backends import SamplingParams
+
+    params = SamplingParams(temperature=0, max_tokens=6)
+    first, second = PROMPTS[:7], PROMPTS[7:]
+    alone = [vllm_backend.generate(first, params), vllm_backend.generate(second, params)]
+    tickets = [vllm_backend.submit(first, params), vllm_backend.submit(second, params)]
+    scores = vllm_backend.score(["a few words"])  # run while both batches wait to be collected
+    got = [vllm_backend.collect(ticket) for ticket in tickets]
+    assert scores[0].logprobs and len(got[0]) == 7 and len(got[1]) == 6
+    assert got[1][-1].error == "too_long"
+    for batch_alone, batch_got in zip(alone, got):
+        assert [r.completions[0].token_ids if r.completions else r.error for r in batch_got] == [
+            r.completions[0].token_ids if r.completions else r.error for r in batch_alone
+        ]
+    assert not vllm_backend._pending.finished  # nothing left behind
+
+
+def test_sampled_requests_keep_their_own_seeds_across_submitted_batches(vllm_backend):
+    from llmkit.backends import SamplingParams
+
+    params = SamplingParams(temperature=1.0, max_tokens=6, n=3, seed=5)
+    alone = vllm_backend.generate(PROMPTS[:2], params)
+    tickets = [vllm_backend.submit(PROMPTS[2:4], params), vllm_backend.submit(PROMPTS[:2], params)]
+    got = [vllm_backend.collect(ticket) for ticket in tickets][1]
+    assert [[c.token_ids for c in r.completions] for r in got] == [[c.token_ids for c in r.completions] for r in alone]

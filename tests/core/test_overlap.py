@@ -1,0 +1,135 @@
+"""The local executor begins the next batch of an overlapping step before it completes this one
+(the engine of a generation step gets the next prompts while llmkit writes), and nothing else
+changes: outputs in input order, at most two batches begun, a bad line still ends the run after
+the records before it are written, and steps that do not overlap are called as before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmkit import BackendOptions, GenerationStep, InputError, IOOptions, Reject, Step, run_step
+from llmkit.backends import GenerationResult, Prompt, SamplingParams
+from llmkit.testing import ScriptedBackend
+from tests.core.helpers import read_jsonl, write_jsonl
+
+
+class Recorder(Step):
+    """Notes every begin and complete, with how many batches are begun and not completed."""
+
+    name = "recorder"
+    batch_size = 3
+
+    def __init__(self, overlaps: bool) -> None:
+        self.overlaps = overlaps  # type: ignore[misc]
+        self.calls: list[tuple[str, int]] = []
+        self.open_batches = 0
+        self.most_open = 0
+
+    def begin(self, records: list[dict[str, Any]]) -> Any:
+        self.calls.append(("begin", records[0]["id"]))
+        self.open_batches += 1
+        self.most_open = max(self.most_open, self.open_batches)
+        return records
+
+    def complete(self, begun: Any) -> list[Any]:
+        self.calls.append(("complete", begun[0]["id"]))
+        self.open_batches -= 1
+        return [{**r, "seen": True} if r["id"] % 4 else Reject("fourth") for r in begun]
+
+
+def run(tmp_path: Path, step: Step, lines: bytes, batch_size: int | None = None) -> tuple[list[dict], list[dict]]:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(lines)
+    out, rejects = tmp_path / "out.jsonl", tmp_path / "rejects.jsonl"
+    run_step(step, IOOptions(inputs=[str(source)], output=str(out), rejects=str(rejects), quiet=True, batch_size=batch_size))
+    return read_jsonl(out), read_jsonl(rejects)
+
+
+def records(count: int) -> bytes:
+    return b"".join(b'{"id": %d}\n' % i for i in range(count))
+
+
+def test_overlapping_step_begins_the_next_batch_first(tmp_path):
+    step = Recorder(overlaps=True)
+    kept, rejected = run(tmp_path, step, records(10))
+    assert step.calls == [
+        ("begin", 0), ("begin", 3), ("complete", 0), ("begin", 6), ("complete", 3),
+        ("begin", 9), ("complete", 6), ("complete", 9),
+    ]
+    assert step.most_open == 2
+    assert [r["id"] for r in kept] == [i for i in range(10) if i % 4]
+    assert [r["id"] for r in rejected] == [0, 4, 8]
+
+
+def test_other_steps_complete_each_batch_before_the_next(tmp_path):
+    step = Recorder(overlaps=False)
+    kept, _ = run(tmp_path, step, records(7))
+    assert step.calls == [("begin", 0), ("complete", 0), ("begin", 3), ("complete", 3), ("begin", 6), ("complete", 6)]
+    assert step.most_open == 1
+    assert [r["id"] for r in kept] == [1, 2, 3, 5, 6]
+
+
+def test_bad_line_after_begun_batches_writes_them_then_fails(tmp_path):
+    step = Recorder(overlaps=True)
+    with pytest.raises(InputError) as caught:
+        run(tmp_path, step, records(5) + b"not json\n" + records(3))
+    assert caught.value.source.endswith("in.jsonl:6")
+    # the batch before the bad line and the bad line's own batch (ids 3, 4) are both written
+    assert [r["id"] for r in read_jsonl(tmp_path / "out.jsonl")] == [1, 2, 3]
+    assert step.open_batches == 0
+
+
+class Echo(GenerationStep):
+    name = "echo"
+
+    def __init__(self, backend: Any) -> None:
+        super().__init__(BackendOptions(model="scripted"), backend, field="text", writes=("answer",))
+
+    def prompt(self, record: dict, text: str) -> Prompt:
+        return text
+
+    def accept(self, record: dict, completions: list) -> dict:
+        return {**record, "answer": completions[0].text}
+
+
+class Several(Echo):
+    name = "several"
+
+    def process(self, records: list[dict]) -> list[Any]:  # its own: two calls per batch, say
+        return [{**r, "answer": "own"} for r in records]
+
+
+class TicketBackend(ScriptedBackend):
+    """Says when a batch is submitted and when collected."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda prompt: f"re: {prompt}")
+        self.events: list[tuple[str, list[Prompt]]] = []
+
+    def submit(self, prompts: Any, params: SamplingParams) -> Any:
+        self.events.append(("submit", list(prompts)))
+        return super().submit(prompts, params)
+
+    def collect(self, ticket: Any) -> list[GenerationResult]:
+        self.events.append(("collect", list(ticket[0])))
+        return super().collect(ticket)
+
+
+def test_generation_step_submits_the_next_batch_before_collecting(tmp_path):
+    backend = TicketBackend()
+    step = Echo(backend)
+    assert step.overlaps
+    kept, _ = run(tmp_path, step, b"".join(b'{"id": %d, "text": "t%d"}\n' % (i, i) for i in range(5)), batch_size=2)
+    assert [r["answer"] for r in kept] == [f"re: t{i}" for i in range(5)]
+    assert [kind for kind, _ in backend.events] == ["submit", "submit", "collect", "submit", "collect", "collect"]
+    assert [prompts for kind, prompts in backend.events if kind == "collect"] == [["t0", "t1"], ["t2", "t3"], ["t4"]]
+
+
+def test_generation_step_with_its_own_process_does_not_overlap(tmp_path):
+    step = Several(TicketBackend())
+    assert not step.overlaps
+    kept, _ = run(tmp_path, step, b'{"id": 1, "text": "a"}\n')
+    assert kept == [{"id": 1, "text": "a", "answer": "own"}]
