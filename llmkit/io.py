@@ -11,6 +11,7 @@ import base64
 import errno
 import fcntl
 import gzip
+import io
 import json
 import math
 import os
@@ -73,12 +74,19 @@ def _open_binary(path: str) -> BinaryIO:
     if path == "-":
         return sys.stdin.buffer
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed by the reader
-        if handle.peek(2)[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
-            return gzip.open(handle, "rb")  # type: ignore[return-value]
-        return handle
+        return _gunzipped(open(path, "rb"))  # noqa: SIM115 - closed by the reader
     except OSError as exc:
         raise UsageError(f"cannot open input {path}: {exc.strerror or exc}") from exc
+
+
+def _gunzipped(handle: Any) -> BinaryIO:
+    """``handle``, or a gzip reader over it when it starts with gzip's magic bytes, whatever the
+    file is called. A stream that cannot peek (a pyarrow file system's) is buffered first."""
+    if not hasattr(handle, "peek"):
+        handle = io.BufferedReader(handle)
+    if handle.peek(2)[:2] == b"\x1f\x8b":
+        return gzip.open(handle, "rb")  # type: ignore[return-value]
+    return handle  # type: ignore[no-any-return]
 
 
 #: Records per batch, or a function asked before each batch: a step whose backend opens on its
@@ -87,10 +95,15 @@ def _open_binary(path: str) -> BinaryIO:
 BatchSize = Union[int, Callable[[], int]]
 
 
-def read_line_batches(path: str, batch_size: BatchSize) -> Iterator[LineBatch]:
-    """Raw lines of a JSONL file in batches; a UTF-8 BOM at the start is dropped."""
+def read_line_batches(path: str, batch_size: BatchSize, handle: BinaryIO | None = None) -> Iterator[LineBatch]:
+    """Raw lines of a JSONL file in batches; a UTF-8 BOM at the start is dropped.
+
+    ``handle`` is the file already open (a stream of a pyarrow file system, which the Ray
+    executor reads URIs through): it is read instead of opening ``path``, which then only names
+    it in ``FILE:LINE``; gzip is detected the same way, and the caller closes it."""
     source = "<stdin>" if path == "-" else path
-    handle = _open_binary(path)
+    opened = handle is None
+    handle = _open_binary(path) if handle is None else _gunzipped(handle)
     size = batch_size if callable(batch_size) else lambda: batch_size
     try:
         first = 1
@@ -109,7 +122,7 @@ def read_line_batches(path: str, batch_size: BatchSize) -> Iterator[LineBatch]:
                 return
             first += len(lines)
     finally:
-        if handle is not sys.stdin.buffer:
+        if opened and handle is not sys.stdin.buffer:
             handle.close()
 
 
@@ -210,15 +223,7 @@ class LineWriter:
 
     def write_records(self, records: list[dict[str, Any]]) -> None:
         if records:
-            # Appending each line to one bytearray frees every small bytes object at once; a
-            # list of them for b"".join costs a page fault per line on fresh memory (measured 6x slower).
-            buffer = bytearray()
-            dumps = orjson.dumps
-            for record in records:
-                try:
-                    buffer += dumps(record, default=_to_json, option=DUMP_OPTIONS)
-                except orjson.JSONEncodeError:
-                    buffer += _dumps_fallback(record)
+            buffer = dump_lines(records)
             try:
                 self.handle.write(buffer)
                 self.handle.flush()
@@ -243,6 +248,20 @@ class LineWriter:
             f"cannot write {self.shown}: {exc.strerror or exc}; the lines written before are kept"
             + (" (--resume continues from them)" if self.owned else "")
         )
+
+
+def dump_lines(records: list[dict[str, Any]]) -> bytearray:
+    """The records as JSONL, one line each, as :class:`LineWriter` writes them."""
+    # Appending each line to one bytearray frees every small bytes object at once; a list of
+    # them for b"".join costs a page fault per line on fresh memory (measured 6x slower).
+    buffer = bytearray()
+    dumps = orjson.dumps
+    for record in records:
+        try:
+            buffer += dumps(record, default=_to_json, option=DUMP_OPTIONS)
+        except orjson.JSONEncodeError:
+            buffer += _dumps_fallback(record)
+    return buffer
 
 
 def _drop_buffered_stdout() -> None:
@@ -490,13 +509,25 @@ def scan_done(path: str, id_field: str, done: Done | None = None) -> Done:
         return done
     with open(location, "r+b") as handle:
         end = _cut_torn_tail(handle)
-        number = 0
-        for lines in _line_blocks(handle, end):
-            exact = may_hold_big_int(lines)  # ids beyond 64 bits must match the input's exactly
-            for line in lines:
-                number += 1
-                _note_done(line, exact, id_field, done, f"{path}:{number}")
+        _note_done_blocks(_line_blocks(handle, end), path, id_field, done)
     return done
+
+
+def scan_done_stream(handle: Any, source: str, id_field: str, done: Done) -> Done:
+    """:func:`scan_done` for a file already open for reading (a part file read through a
+    pyarrow file system): written whole, it has no torn tail to cut. ``source`` names it in
+    errors."""
+    _note_done_blocks(_line_blocks(handle, None), source, id_field, done)
+    return done
+
+
+def _note_done_blocks(blocks: Iterator[list[bytes]], source: str, id_field: str, done: Done) -> None:
+    number = 0
+    for lines in blocks:
+        exact = may_hold_big_int(lines)  # ids beyond 64 bits must match the input's exactly
+        for line in lines:
+            number += 1
+            _note_done(line, exact, id_field, done, f"{source}:{number}")
 
 
 def _note_done(line: bytes, exact: bool, id_field: str, done: Done, where: str) -> None:
@@ -521,7 +552,7 @@ def resolved_source(source: str) -> str:
     """``FILE:LINE`` with FILE resolved (from the current folder, links followed), so that
     ``in.jsonl``, ``./in.jsonl``, its absolute path and a link to it name one input."""
     name, colon, line = source.rpartition(":")
-    if not colon or not name or name == "<stdin>":
+    if not colon or not name or name == "<stdin>" or "://" in name:  # a URI names one file already
         return source
     return f"{os.path.realpath(name)}:{line}"
 
@@ -543,15 +574,18 @@ def _cut_torn_tail(handle: BinaryIO, step: int = 1 << 16) -> int:
     return end
 
 
-def _line_blocks(handle: BinaryIO, end: int, block: int = 1 << 23) -> Iterator[list[bytes]]:
-    """The first ``end`` bytes of ``handle`` (whole lines), as lists of lines, block by block."""
-    handle.seek(0)
+def _line_blocks(handle: Any, end: int | None, block: int = 1 << 23) -> Iterator[list[bytes]]:
+    """The first ``end`` bytes of ``handle`` (whole lines), as lists of lines, block by block;
+    with ``end`` None, all that a stream that cannot seek has left."""
+    if end is not None:
+        handle.seek(0)
     rest, left = b"", end
-    while left > 0:
-        chunk = handle.read(min(block, left))
+    while left is None or left > 0:
+        chunk = handle.read(block if left is None else min(block, left))
         if not chunk:
             break
-        left -= len(chunk)
+        if left is not None:
+            left -= len(chunk)
         data = rest + chunk
         cut = data.rfind(b"\n") + 1
         rest = data[cut:]

@@ -4,13 +4,20 @@ How a run goes:
 
 - the driver (this process) lists the input files, pickles the step *before* ``open()`` and starts
   one Ray Data pipeline: read tasks cut each file into the contract's batches (the same
-  :func:`llmkit.io.read_batches`, so lines keep their ``FILE:LINE``), and ``--replicas`` actors,
-  each holding one opened step (one model), parse and process them with the contract's own code;
+  :func:`llmkit.io.read_batches`, so lines keep their ``FILE:LINE``; a URI's file is read through
+  its pyarrow file system by the read task, see :mod:`llmkit.executors.storage`), and
+  ``--replicas`` actors, each holding one opened step (one model), parse and process them with
+  the contract's own code;
 - each batch's kept records and rejects are written by the actor as one part file in the ``-o``
-  folder (and one in the ``--rejects`` folder), named by input file, first line and run, through
-  a temporary file renamed into place: a batch retried after a worker died writes the same name
-  again, so the output has no duplicate and, as every batch ends with its part, no gap;
+  folder (and one in the ``--rejects`` folder), named by input file, first line and run, written
+  whole (a temporary renamed into place, or an object uploaded to its name): a batch retried
+  after a worker died writes the same name again, so the output has no duplicate and, as every
+  batch ends with its part, no gap;
 - the actors send back only each batch's counts, which the driver adds into the summary.
+
+``-i``, ``-o`` and ``--rejects`` may be paths every node mounts or URIs (``s3://``, ``gs://``,
+``hdfs://``, ``file://``). A local output folder is locked for the run (``.llmkit-lock``, a second
+run is exit 75); a folder on another file system is not: see :mod:`llmkit.executors.storage`.
 
 Records are exactly those the local executor writes (their order across parts aside). What
 differs is said in the README: ``-o`` and ``--rejects`` are folders, ``--limit`` is refused, and
@@ -31,9 +38,24 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from llmkit.contract import IOOptions, Run, parse_batch, process_batch
-from llmkit.errors import BackendUnavailable, LlmkitError, UsageError, require
-from llmkit.io import Done, LineWriter, read_batches, scan_done
+from llmkit.errors import BackendUnavailable, InputError, LlmkitError, UsageError, require
+from llmkit.executors.storage import (
+    Place,
+    input_places,
+    inside,
+    is_uri,
+    place_of,
+    prepare_folder,
+    read_place_batches,
+    remove_parts,
+    same,
+    scan_parts,
+    write_part,
+)
+from llmkit.io import Done, LineBatch, LineWriter, RecordBatch, dump_lines, loads_lenient, read_batches
 from llmkit.step import Step
 from llmkit.summary import Summary
 
@@ -51,27 +73,31 @@ def run_on_ray(step: Step, options: IOOptions) -> Summary:
     import cloudpickle
 
     files = input_files(options.inputs or [])
-    folders = [options.output] + ([options.rejects] if options.rejects else [])
-    _check_folders(files, folders)  # type: ignore[arg-type]
-    locks = [_lock_folder(folder) for folder in folders]  # type: ignore[arg-type]
+    output = place_of(options.output, "-o")  # type: ignore[arg-type]
+    rejects = place_of(options.rejects, "--rejects") if options.rejects else None
+    if rejects is not None and same(rejects, output):
+        raise UsageError("--rejects and --output must be different folders")
+    folders = [(output, "-o")] + ([(rejects, "--rejects")] if rejects is not None else [])
+    _check_folders(files, folders)
+    # a folder on the local file system is locked; an object store has no lock to take
+    locks = [_lock_folder(folder) for folder, _ in folders if folder.local]
     summary = Summary()
     try:
         done = Done()
         if options.resume:
-            for folder in folders:
-                for part in _parts(folder):  # type: ignore[arg-type]
-                    scan_done(part, options.id_field, done)
+            for folder, _ in folders:
+                scan_parts(folder, options.id_field, done)
             summary.resumed = len(done)
         else:
-            for folder in folders:
-                _remove_parts(folder)  # type: ignore[arg-type]
+            for folder, _ in folders:
+                remove_parts(folder)
         # pickled here, before open(): a step holds its settings, not its model, until it opens
         step_blob = cloudpickle.dumps(step)
         owned = not ray.is_initialized()  # a caller that joined a cluster itself keeps it
         if owned:
             _connect(ray, options)
         try:
-            _execute(ray, step_blob, step, options, shard, files, done, summary)
+            _execute(ray, step_blob, step, options, shard, files, (output, rejects), done, summary)
         finally:
             if owned:
                 ray.shutdown()
@@ -95,22 +121,22 @@ def _refuse(step: Step, options: IOOptions) -> None:
     if options.limit is not None:
         raise UsageError("--limit does not apply with --executor ray (the input is read in parallel): cut the input instead")
     if not options.inputs or "-" in options.inputs:
-        raise UsageError("--executor ray reads files every node can see: give -i PATH (standard input is not read)")
-    if options.rejects is not None and _same_path(options.rejects, options.output):
-        raise UsageError("--rejects and --output must be different folders")
+        raise UsageError("--executor ray reads files every node can see: give -i PATH or URI (standard input is not read)")
 
 
-def _same_path(a: str, b: str) -> bool:
-    return Path(a).resolve() == Path(b).resolve()
+#: an input file: a path every node mounts (read as a local run reads it), or a file behind a URI
+InputFile = str | Place
 
 
-def input_files(inputs: list[str]) -> list[str]:
+def input_files(inputs: list[str]) -> list[InputFile]:
     """The files behind the ``-i`` values, in a stable order: a file as given, a folder's input
-    files (recursively, sorted), a glob's matches (sorted); a folder saved by datasets whole."""
-    files: list[str] = []
+    files (recursively, sorted), a glob's matches (sorted); a folder saved by datasets whole (from
+    a path; behind a URI it is refused). A URI's files are places (:class:`Place`) of its file system."""
+    files: list[InputFile] = []
     for given in inputs:
-        if "://" in given:
-            raise UsageError(f"input {given}: --executor ray reads paths of a file system every node mounts, not URIs")
+        if is_uri(given):
+            files.extend(input_places(given, _INPUT_SUFFIXES))
+            continue
         path = Path(given)
         if path.is_dir() and not ((path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists()):
             found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.name.endswith(_INPUT_SUFFIXES))
@@ -129,32 +155,19 @@ def input_files(inputs: list[str]) -> list[str]:
     return files
 
 
-def _check_folders(files: list[str], folders: list[str]) -> None:
-    for folder in folders:
-        path = Path(folder)
-        if path.exists() and not path.is_dir():
-            raise UsageError(f"--executor ray writes a folder of part files, and {folder} is a file")
-        resolved = path.resolve()
-        for name in files:
-            if resolved in Path(name).resolve().parents:
-                raise UsageError(f"input {name} lies inside the output folder {folder}")
-        path.mkdir(parents=True, exist_ok=True)
+def _check_folders(files: list[InputFile], folders: list[tuple[Place, str]]) -> None:
+    """Each output folder is a folder (made if missing) that holds no input."""
+    places = [file if isinstance(file, Place) else place_of(file, "input") for file in files]
+    for folder, option in folders:
+        for file in places:
+            if inside(file, folder):
+                raise UsageError(f"input {file.shown} lies inside the output folder {option} {folder.shown}")
+        prepare_folder(folder, option)
 
 
-def _lock_folder(folder: str) -> LineWriter:
+def _lock_folder(folder: Place) -> LineWriter:
     """A lock file held for the run: a second run on the same folder exits 75."""
-    return LineWriter(os.path.join(folder, _LOCK))
-
-
-def _parts(folder: str) -> list[str]:
-    return sorted(glob.glob(os.path.join(glob.escape(folder), "part-*.jsonl")))
-
-
-def _remove_parts(folder: str) -> None:
-    """A run without --resume starts the folder anew: its part files (and temporaries left by a
-    killed run) go; any other file stays."""
-    for name in _parts(folder) + glob.glob(os.path.join(glob.escape(folder), ".part-*.tmp")):
-        os.unlink(name)
+    return LineWriter(os.path.join(folder.path, _LOCK))
 
 
 def _connect(ray: Any, options: IOOptions) -> None:
@@ -174,19 +187,23 @@ def _connect(ray: Any, options: IOOptions) -> None:
 
 def _execute(
     ray: Any, step_blob: bytes, step: Step, options: IOOptions, shard: tuple[int, int] | None,
-    files: list[str], done: Done, summary: Summary,
+    files: list[InputFile], folders: tuple[Place, Place | None], done: Done, summary: Summary,
 ) -> None:
     import ray.data
 
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = not options.quiet and sys.stderr.isatty()
     context.print_on_execution_start = False
+    # every replica starts before the first batch, or the run ends: left alone, Ray Data runs on
+    # the actors it could place and silently leaves the others pending (3 one-GPU replicas on 2
+    # GPUs ran as 2)
+    context.wait_for_min_actors_s = max(1, int(options.stall_timeout))
     # a block per contract batch (a row is bigger than this): one file's batches spread over
     # every replica instead of going to one actor as one block
     context.target_max_block_size = 1024
     tag = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     size = options.batch_size or step.batch_size
-    items = [{"index": index, "path": path} for index, path in enumerate(files)]
+    items = [{"index": index, "file": pickle.dumps(file)} for index, file in enumerate(files)]
     dataset = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
     # reading takes no CPU of its own: actors that hold every CPU must not starve it (Ray Data
     # then waits for ever with the read task backpressured)
@@ -195,14 +212,15 @@ def _execute(
         _StepActor,
         batch_size=1,  # one contract batch (a row) per call: its part is named by it
         batch_format="numpy",
-        fn_constructor_kwargs={"step_blob": step_blob, "options": options, "shard": shard, "done": done, "tag": tag},
+        fn_constructor_kwargs={"step_blob": step_blob, "options": options, "shard": shard, "done": done, "tag": tag,
+                               "folders": folders},
         # Ray Data restarts a dead actor and retries its batches (max_restarts and
         # max_task_retries default to -1 for an actor pool)
         compute=ray.data.ActorPoolStrategy(size=options.replicas),
         num_cpus=options.cpus_per_replica,
         num_gpus=options.gpus_per_replica or None,
     )
-    for row in _rows(dataset, options.stall_timeout):
+    for row in _rows(dataset, options.stall_timeout, lambda: _shortfall(ray, options)):
         counts, error = pickle.loads(row["result"])
         _add(summary, counts)
         if error is not None:
@@ -210,15 +228,38 @@ def _execute(
 
 
 def _read_file(item: dict[str, Any], size: int) -> Any:
-    """The contract's batches of one input file, each a row: the actor gets one per call."""
-    index, path = int(item["index"]), str(item["path"])
-    for raw in read_batches(path, size):
+    """The contract's batches of one input file, each a row: the actor gets one per call. A path
+    is read as a local run reads it; a URI's file through its file system, here on the worker."""
+    index, file = int(item["index"]), pickle.loads(item["file"])
+    batches = read_place_batches(file, size) if isinstance(file, Place) else read_batches(file, size)
+    for raw in batches:
         yield {"key": f"{index:05d}-{raw.first_line:012d}", "payload": pickle.dumps(raw)}
 
 
-def _rows(dataset: Any, stall_timeout: float) -> Any:
+def _shortfall(ray: Any, options: IOOptions) -> str | None:
+    """What the cluster lacks for the replicas, when it is plain: their CPUs or GPUs in all, or
+    one replica's on any single node (a replica's reservation cannot span nodes)."""
+    try:
+        nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+    except Exception:  # noqa: BLE001 - a diagnosis only: the stall is reported without it
+        return None
+    for resource, each, option in (("GPU", options.gpus_per_replica, "--gpus-per-replica"),
+                                   ("CPU", options.cpus_per_replica, "--cpus-per-replica")):
+        if not each or not nodes:
+            continue
+        total = sum(node.get(resource, 0) for node in nodes)
+        if each * options.replicas > total:
+            return (f"the replicas ask for {each * options.replicas:g} {resource}s (--replicas {options.replicas} x "
+                    f"{option} {each:g}) and the cluster has {total:g}")
+        if max(node.get(resource, 0) for node in nodes) < each:
+            return f"one replica asks for {each:g} {resource}s ({option}) and no node of the cluster has that many"
+    return None
+
+
+def _rows(dataset: Any, stall_timeout: float, diagnose: Any = lambda: None) -> Any:
     """The dataset's rows, from a thread that runs it; no row for ``stall_timeout`` seconds ends
-    the run (exit 69) rather than waiting for ever on a cluster that cannot schedule the work."""
+    the run (exit 69) rather than waiting for ever on a cluster that cannot schedule the work;
+    ``diagnose()`` says what the cluster lacks, when it can tell."""
     results: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=64)
 
     def pump() -> None:
@@ -234,16 +275,34 @@ def _rows(dataset: Any, stall_timeout: float) -> Any:
         try:
             kind, value = results.get(timeout=stall_timeout)
         except queue.Empty:
-            raise BackendUnavailable(
-                f"--executor ray: no batch finished in {stall_timeout:g} s (--stall-timeout). The cluster may "
-                "lack the CPUs or GPUs the replicas ask for (--replicas, --cpus-per-replica, --gpus-per-replica: "
-                "see `ray status`), or one batch takes longer than that (a smaller --batch-size helps)"
-            ) from None
+            raise _stalled(stall_timeout, diagnose()) from None
         if kind == "end":
             return
         if kind == "error":
+            if _actors_did_not_start(value):
+                raise _stalled(stall_timeout, diagnose()) from None
             raise _translated(value)
         yield value
+
+
+def _stalled(stall_timeout: float, lack: str | None) -> BackendUnavailable:
+    if lack is not None:
+        return BackendUnavailable(
+            f"--executor ray: no batch finished in {stall_timeout:g} s (--stall-timeout): {lack}. Ask for "
+            "fewer replicas or less per replica, or add nodes (see `ray status`)"
+        )
+    return BackendUnavailable(
+        f"--executor ray: no batch finished in {stall_timeout:g} s (--stall-timeout). The cluster may "
+        "lack the CPUs or GPUs the replicas ask for (--replicas, --cpus-per-replica, --gpus-per-replica: "
+        "see `ray status`), or one batch takes longer than that (a smaller --batch-size helps)"
+    )
+
+
+def _actors_did_not_start(exc: BaseException) -> bool:
+    """Whether Ray Data gave up waiting for the replicas to start (``wait_for_min_actors_s``)."""
+    from ray.exceptions import GetTimeoutError
+
+    return isinstance(exc, GetTimeoutError)
 
 
 def _translated(exc: BaseException) -> BaseException:
@@ -278,8 +337,12 @@ class _Collect:
 class _StepActor:
     """One replica: the step opened once, fed one contract batch per call."""
 
-    def __init__(self, step_blob: bytes, options: IOOptions, shard: tuple[int, int] | None, done: Done, tag: str) -> None:
+    def __init__(
+        self, step_blob: bytes, options: IOOptions, shard: tuple[int, int] | None, done: Done, tag: str,
+        folders: tuple[Place, Place | None],
+    ) -> None:
         self.options, self.shard, self.done, self.tag = options, shard, done, tag
+        self.output, self.rejects = folders
         self.step: Step = pickle.loads(step_blob)
         self.failed: LlmkitError | None = None
         try:
@@ -302,16 +365,19 @@ class _StepActor:
         out, rejects = _Collect(), _Collect()
         run.rejects = rejects  # type: ignore[assignment]
         batch, error = parse_batch(run, raw)
+        if error is not None and self.options.resume:
+            error = _without_id(raw, error, self.options.id_field) or error
+        name = f"part-{key}-{self.tag}.jsonl"
         try:
             if batch.records:
                 process_batch(run, batch, out, rejects)  # type: ignore[arg-type]
+            # rejects first: the output part is the last thing a finished batch writes
+            if self.rejects is not None and rejects.records:
+                write_part(self.rejects, name, dump_lines(rejects.records))
+            if out.records:
+                write_part(self.output, name, dump_lines(out.records))
         except LlmkitError as exc:
             return run.summary, _portable(exc)
-        name = f"part-{key}-{self.tag}.jsonl"
-        # rejects first: the output part is the last thing a finished batch writes
-        if self.options.rejects is not None:
-            _write_part(self.options.rejects, name, rejects.records)
-        _write_part(self.options.output, name, out.records)  # type: ignore[arg-type]
         summary = run.summary
         summary.started = 0.0  # not a clock of this process's: the driver times the run
         return summary, _portable(error) if error is not None else None
@@ -336,14 +402,33 @@ def _portable(exc: LlmkitError) -> LlmkitError:
         return plain
 
 
-def _write_part(folder: str, name: str, records: list[dict[str, Any]]) -> None:
-    """One batch's part, whole or not at all: written aside, then renamed into place."""
-    if not records:
-        return
-    temporary = os.path.join(folder, f".{name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    writer = LineWriter(temporary)
-    try:
-        writer.write_records(records)
-    finally:
-        writer.close()
-    os.replace(temporary, os.path.join(folder, name))
+def _without_id(raw: LineBatch | RecordBatch, error: InputError, id_field: str) -> InputError | None:
+    """Under --resume, the error for a record without an id, as it is under Ray: the contract
+    refuses it as a mix of records with and without ids (a local run may number records by
+    position instead), but here every record needs an id. None when ``error`` is another."""
+    name, _, number = (error.source or "").rpartition(":")
+    if name != raw.source or not number.isdigit() or not 0 <= int(number) - raw.first_line < _size(raw):
+        return None
+    offset = int(number) - raw.first_line
+    if isinstance(raw, RecordBatch):
+        record: Any = raw.records[offset]
+    else:
+        try:
+            record = orjson.loads(raw.lines[offset])
+        except orjson.JSONDecodeError:
+            try:
+                record = loads_lenient(raw.lines[offset])
+            except ValueError:  # not a record: the error is about the line itself
+                return None
+    if not isinstance(record, dict) or id_field in record:
+        return None
+    return InputError(
+        f"this record has no {id_field!r}: with --executor ray --resume every record needs its own {id_field!r} "
+        "(a position is not known across parts, so it cannot stand in for the id). Give every record an id, "
+        "or name the field that holds one with --id-field",
+        error.source,
+    )
+
+
+def _size(raw: LineBatch | RecordBatch) -> int:
+    return len(raw.records) if isinstance(raw, RecordBatch) else len(raw.lines)

@@ -2,7 +2,8 @@
 
 Ray binds to the machine's network address whatever it is told, so the cluster lives in a
 network namespace of its own (``unshare -n``, loopback up): there its only address is
-127.0.0.1 and no test traffic leaves the machine. The two nodes (``ray start --head``, then
+127.0.0.1 and no test traffic leaves the machine. Each node has one CPU and declares one GPU
+(which Ray takes on trust), so GPU placement is tested without one. The two nodes (``ray start --head``, then
 ``ray start --address`` as a second node) and every run of the CLI against them enter that
 namespace with ``nsenter``. The cluster uses Ray's token authentication, with a token made for
 the session. Making a namespace needs root (CI runs as root): elsewhere the tests skip, in CI
@@ -86,7 +87,7 @@ class Cluster:
 
 def _ray_start(cluster: Cluster, args: list[str]) -> None:
     done = subprocess.run(cluster.command([str(Path(sys.executable).with_name("ray")), "start", *args,
-                                           "--num-cpus", "1", "--disable-usage-stats"]),
+                                           "--num-cpus", "1", "--num-gpus", "1", "--disable-usage-stats"]),
                           env=cluster.env, capture_output=True, timeout=300, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"ray start {' '.join(args)} failed: {done.stderr.decode()[-3000:]}")

@@ -191,3 +191,66 @@ def test_folder_of_gzip_and_parquet_same_as_local(ray_cluster, tmp_path):
     assert by_id(tmp_path / "out") == by_id(tmp_path / "local.jsonl")
     assert by_id(tmp_path / "rej") == by_id(tmp_path / "local_rej.jsonl")
     assert counts(done.stderr) == counts(local.stderr)
+
+
+def test_uris_in_and_out_same_as_local_and_resume(ray_cluster, tmp_path):
+    """-i as file:// URIs (a folder of .jsonl.gz and Parquet, and a glob), -o and --rejects as
+    file:// URIs: the records, rejects and summary of a local run; --resume reads the parts
+    back through the file system; without an id under --resume, exit 65 naming the URI's line."""
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = snippets(14)
+    folder, more = tmp_path / "inputs", tmp_path / "more"
+    (folder / "deeper").mkdir(parents=True)
+    more.mkdir()
+    first = folder / "a.jsonl.gz"
+    first.write_bytes(gzip.compress(b"".join(orjson.dumps(r) + b"\n" for r in records[:5])))
+    second = folder / "deeper" / "b.parquet"
+    pq.write_table(pa.Table.from_pylist([{"id": r["id"], "text": r.get("text")} for r in records[5:10]]), second)
+    third = write_jsonl(more / "c.jsonl", records[10:12])
+    local = run_local([*SYNTAX, "-i", str(first), "-i", str(second), "-i", str(third), "-o", str(tmp_path / "local.jsonl"),
+                       "--rejects", str(tmp_path / "local_rej.jsonl")])
+    assert local.returncode == 0, local.stderr.decode()[-3000:]
+    uris = ["-i", f"file://{folder}", "-i", f"file://{more}/*.jsonl", "-o", f"file://{tmp_path}/out", "--rejects", f"file://{tmp_path}/rej"]
+    done = ray_cluster.llmkit([*SYNTAX, *RAY, *uris])
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    assert by_id(tmp_path / "out") == by_id(tmp_path / "local.jsonl")
+    rejects = by_id(tmp_path / "rej")
+    assert {k: {**r, "reject": {**r["reject"], "source": None}} for k, r in rejects.items()} == {
+        k: {**r, "reject": {**r["reject"], "source": None}} for k, r in by_id(tmp_path / "local_rej.jsonl").items()}
+    assert rejects[3]["reject"]["source"] == f"file://{first}:4"  # the URI names the line
+    assert counts(done.stderr) == counts(local.stderr)
+
+    write_jsonl(more / "c.jsonl", records[10:])  # two more records since
+    again = ray_cluster.llmkit([*SYNTAX, *RAY, *uris, "--resume"])
+    assert again.returncode == 0, again.stderr.decode()[-3000:]
+    assert "skipped (already done) 12" in again.stderr.decode()
+    assert (by_id(tmp_path / "out").keys() | by_id(tmp_path / "rej").keys()) == set(range(14))
+
+    write_jsonl(more / "c.jsonl", [*records[10:], {"text": GOOD.format(n=99)}])
+    no_id = ray_cluster.llmkit([*SYNTAX, *RAY, *uris, "--resume"])
+    assert no_id.returncode == 65, no_id.stderr.decode()[-3000:]
+    message = no_id.stderr.decode()
+    assert f"file://{more}/c.jsonl:5: this record has no 'id'" in message
+    assert "--executor ray --resume every record needs its own 'id'" in message
+
+
+GPU = ["--executor", "ray", "--cpus-per-replica", "0.5", "--gpus-per-replica", "1"]
+
+
+def test_one_gpu_replica_per_node(ray_cluster, tmp_path):
+    """Each node declares one GPU: two replicas of one GPU each run (one per node; the syntax
+    stage ignores the CUDA_VISIBLE_DEVICES Ray gives them), three stall and end with exit 69
+    naming what the cluster lacks."""
+    data = write_jsonl(tmp_path / "in.jsonl", snippets(8))
+    local = run_local([*SYNTAX, "-i", str(data), "-o", str(tmp_path / "local.jsonl")])
+    done = ray_cluster.llmkit([*SYNTAX, *GPU, "--replicas", "2", "--stall-timeout", "300", "-i", str(data), "-o", str(tmp_path / "out")])
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    assert by_id(tmp_path / "out") == by_id(tmp_path / "local.jsonl")
+    assert counts(done.stderr) == counts(local.stderr)
+    stalled = ray_cluster.llmkit([*SYNTAX, *GPU, "--replicas", "3", "--stall-timeout", "15", "-i", str(data), "-o", str(tmp_path / "out3")])
+    assert stalled.returncode == 69, stalled.stderr.decode()[-3000:]
+    assert "the replicas ask for 3 GPUs (--replicas 3 x --gpus-per-replica 1) and the cluster has 2" in stalled.stderr.decode()
