@@ -193,3 +193,25 @@ def test_a_plain_path_is_a_local_place(tmp_path, monkeypatch):
     assert shown(list_parts(folder)) == [os.path.join("out", "part-1.jsonl")]
     with pytest.raises(LlmkitError):
         write_part(place_of("missing/folder", "-o"), "part-1.jsonl", b"")
+
+
+def test_without_an_id_under_resume_the_message_says_why_under_ray(tmp_path):
+    """The contract refuses a record without an id after records with one (a local run could
+    number them by position); under Ray every record needs one, and the message says so."""
+    from llmkit.contract import IOOptions, Run, parse_batch
+    from llmkit.executors.ray_data import _without_id
+    from llmkit.step import Step
+
+    options = IOOptions(output=str(tmp_path / "out"), resume=True)
+    lines = LineBatch("file:///in.jsonl", 7, [b'{"id": 1}\n', b'{"text": "no id"}\n'])
+    table = RecordBatch("file:///t.parquet", 1, [{"id": 1}, {"text": "no id"}])
+    for raw, where in ((lines, "file:///in.jsonl:8"), (table, "file:///t.parquet:2")):
+        run = Run(options, Step(), None, own_ids=True)
+        _, error = parse_batch(run, raw)
+        assert error is not None and error.source == where
+        plain = _without_id(raw, error, "id")
+        assert plain is not None and plain.exit_code == 65 and plain.source == where
+        assert str(plain).startswith(f"{where}: this record has no 'id': with --executor ray --resume every record needs its own 'id'")
+    bad = LineBatch("file:///in.jsonl", 1, [b"{not json\n"])
+    _, error = parse_batch(Run(options, Step(), None, own_ids=True), bad)
+    assert error is not None and _without_id(bad, error, "id") is None  # another error stays as it is

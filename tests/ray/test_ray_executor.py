@@ -254,3 +254,14 @@ def test_one_gpu_replica_per_node(ray_cluster, tmp_path):
     stalled = ray_cluster.llmkit([*SYNTAX, *GPU, "--replicas", "3", "--stall-timeout", "15", "-i", str(data), "-o", str(tmp_path / "out3")])
     assert stalled.returncode == 69, stalled.stderr.decode()[-3000:]
     assert "the replicas ask for 3 GPUs (--replicas 3 x --gpus-per-replica 1) and the cluster has 2" in stalled.stderr.decode()
+
+
+def test_uri_inputs_that_are_not_there_are_exit_2(tmp_path):
+    """Refused before Ray starts: a glob that matches nothing, a folder saved by datasets."""
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "dataset_info.json").write_text("{}")
+    for given, said in ((f"file://{tmp_path}/*.jsonl", "no file matches"), (f"file://{saved}", "saved by datasets")):
+        done = run_local([*SYNTAX, "--executor", "ray", "-i", given, "-o", str(tmp_path / "out")])
+        assert done.returncode == 2, done.stderr.decode()[-2000:]
+        assert given in done.stderr.decode() and said in done.stderr.decode()
