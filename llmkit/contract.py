@@ -168,6 +168,9 @@ class Run:
     rejects: LineWriter | None = None
     #: under --resume: whether the records carry their own ids (set by the first record)
     own_ids: bool | None = None
+    #: under --resume: why every record must have its own id (an executor that cannot number
+    #: records by their input position says so here); None: a position may stand in for it
+    ids_required: str | None = None
 
     @property
     def filters(self) -> bool:
@@ -482,10 +485,15 @@ class _MixedIds(Exception):
 def _check_one_kind_of_id(run: Run, has_id: bool) -> None:
     """Under --resume, every record has its own id or none has: a position given as id could be
     the id another record holds, and the record would be taken for done and never written."""
+    name = run.options.id_field
+    if run.ids_required is not None and not has_id:
+        raise _MixedIds(
+            f"this record has no {name!r}: {run.ids_required}, every record needs its own {name!r}. "
+            f"Give every record an id, or name the field that holds one with --id-field"
+        )
     if run.own_ids is None:
         run.own_ids = has_id
         return
-    name = run.options.id_field
     this, others = ("has", "have none") if has_id else ("has no", "have one")
     raise _MixedIds(
         f"this record {this} {name!r} and the records before it {others}: with --resume, either every "

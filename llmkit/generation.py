@@ -24,7 +24,7 @@ What the base (:class:`GenerationStep`) owns, in this order for each record of a
    to ``prompt`` (``text`` is "" when the step has no input field; ``text_field`` names it);
 4. ``prompt(record, text)``: the subclass's prompt, or a Reject;
 
-then one ``generate`` call for the surviving prompts of the batch, and for each result: an
+then the surviving prompts of the batch go to the backend in one call, and for each result: an
 ``error`` of the backend (``too_long``, ``empty_prompt``) is a reject of that reason, a result
 with no completion is ``no_answer``, else ``accept(record, completions)`` decides (a record, or a
 Reject). ``params`` holds the sampling values, computed once when the step is built from
@@ -34,6 +34,12 @@ A step that asks several prompts per record (one per prefix length, say) overrid
 ``prompts(record, text) -> list[Prompt] | Reject`` and ``accept_results(record, results)``
 (the results of its prompts, in order); ``sampling_for(records)`` may set the values of one
 batch's call (a token budget from the records, say). All prompts of a batch still go in one call.
+
+The call is split in two, so the core can overlap batches (``overlaps``): :meth:`begin` runs steps
+1-4 and hands the prompts to :meth:`Backend.submit` (the vllm engine starts on them at once);
+:meth:`complete` takes the results from :meth:`Backend.collect` and accepts them. ``process`` is
+both at once. A subclass that writes its own ``process`` (several calls per batch) does not
+overlap: its ``process`` runs whole in ``complete``.
 
 The backend is opened on first use, not in ``open()``, through a :class:`LazyBackend`: a step built
 with ``backend=`` (a test's :class:`llmkit.testing.ScriptedBackend`) uses that one and never closes

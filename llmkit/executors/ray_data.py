@@ -38,10 +38,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import orjson
 
 from llmkit.contract import IOOptions, Run, parse_batch, process_batch
-from llmkit.errors import BackendUnavailable, InputError, LlmkitError, UsageError, require
+from llmkit.errors import BackendUnavailable, LlmkitError, UsageError, require
 from llmkit.executors.storage import (
     Place,
     input_places,
@@ -55,7 +54,7 @@ from llmkit.executors.storage import (
     scan_parts,
     write_part,
 )
-from llmkit.io import Done, LineBatch, LineWriter, RecordBatch, dump_lines, loads_lenient, read_batches
+from llmkit.io import Done, LineWriter, dump_lines, read_batches
 from llmkit.step import Step
 from llmkit.summary import Summary
 
@@ -361,12 +360,10 @@ class _StepActor:
         if self.failed is not None:
             return run.summary, self.failed
         if self.options.resume:
-            run.own_ids = True  # a record without an id is refused: positions are not known across parts
+            run.ids_required = "with --executor ray --resume (a position is not known across parts)"
         out, rejects = _Collect(), _Collect()
         run.rejects = rejects  # type: ignore[assignment]
         batch, error = parse_batch(run, raw)
-        if error is not None and self.options.resume:
-            error = _without_id(raw, error, self.options.id_field) or error
         name = f"part-{key}-{self.tag}.jsonl"
         try:
             if batch.records:
@@ -400,35 +397,3 @@ def _portable(exc: LlmkitError) -> LlmkitError:
         plain = LlmkitError(str(exc))
         plain.exit_code = exc.exit_code
         return plain
-
-
-def _without_id(raw: LineBatch | RecordBatch, error: InputError, id_field: str) -> InputError | None:
-    """Under --resume, the error for a record without an id, as it is under Ray: the contract
-    refuses it as a mix of records with and without ids (a local run may number records by
-    position instead), but here every record needs an id. None when ``error`` is another."""
-    name, _, number = (error.source or "").rpartition(":")
-    if name != raw.source or not number.isdigit() or not 0 <= int(number) - raw.first_line < _size(raw):
-        return None
-    offset = int(number) - raw.first_line
-    if isinstance(raw, RecordBatch):
-        record: Any = raw.records[offset]
-    else:
-        try:
-            record = orjson.loads(raw.lines[offset])
-        except orjson.JSONDecodeError:
-            try:
-                record = loads_lenient(raw.lines[offset])
-            except ValueError:  # not a record: the error is about the line itself
-                return None
-    if not isinstance(record, dict) or id_field in record:
-        return None
-    return InputError(
-        f"this record has no {id_field!r}: with --executor ray --resume every record needs its own {id_field!r} "
-        "(a position is not known across parts, so it cannot stand in for the id). Give every record an id, "
-        "or name the field that holds one with --id-field",
-        error.source,
-    )
-
-
-def _size(raw: LineBatch | RecordBatch) -> int:
-    return len(raw.records) if isinstance(raw, RecordBatch) else len(raw.lines)

@@ -196,22 +196,19 @@ def test_a_plain_path_is_a_local_place(tmp_path, monkeypatch):
 
 
 def test_without_an_id_under_resume_the_message_says_why_under_ray(tmp_path):
-    """The contract refuses a record without an id after records with one (a local run could
-    number them by position); under Ray every record needs one, and the message says so."""
+    """Under Ray every record needs an id under --resume (a position is not known across parts):
+    the first record without one, even the first of its batch, is exit 65 saying so."""
     from llmkit.contract import IOOptions, Run, parse_batch
-    from llmkit.executors.ray_data import _without_id
     from llmkit.step import Step
 
     options = IOOptions(output=str(tmp_path / "out"), resume=True)
+    why = "with --executor ray --resume (a position is not known across parts)"
     lines = LineBatch("file:///in.jsonl", 7, [b'{"id": 1}\n', b'{"text": "no id"}\n'])
-    table = RecordBatch("file:///t.parquet", 1, [{"id": 1}, {"text": "no id"}])
-    for raw, where in ((lines, "file:///in.jsonl:8"), (table, "file:///t.parquet:2")):
-        run = Run(options, Step(), None, own_ids=True)
-        _, error = parse_batch(run, raw)
-        assert error is not None and error.source == where
-        plain = _without_id(raw, error, "id")
-        assert plain is not None and plain.exit_code == 65 and plain.source == where
-        assert str(plain).startswith(f"{where}: this record has no 'id': with --executor ray --resume every record needs its own 'id'")
-    bad = LineBatch("file:///in.jsonl", 1, [b"{not json\n"])
-    _, error = parse_batch(Run(options, Step(), None, own_ids=True), bad)
-    assert error is not None and _without_id(bad, error, "id") is None  # another error stays as it is
+    table = RecordBatch("file:///t.parquet", 1, [{"text": "no id"}, {"id": 1}])
+    for raw, where in ((lines, "file:///in.jsonl:8"), (table, "file:///t.parquet:1")):
+        _, error = parse_batch(Run(options, Step(), None, ids_required=why), raw)
+        assert error is not None and error.exit_code == 65 and error.source == where
+        assert str(error).startswith(f"{where}: this record has no 'id': {why}, every record needs its own 'id'")
+    # without the requirement (a local run), a batch of records without ids is fine
+    batch, error = parse_batch(Run(options, Step(), None), RecordBatch("t", 1, [{"text": "a"}, {"text": "b"}]))
+    assert error is None and len(batch.records) == 2

@@ -235,7 +235,7 @@ def test_uris_in_and_out_same_as_local_and_resume(ray_cluster, tmp_path):
     assert no_id.returncode == 65, no_id.stderr.decode()[-3000:]
     message = no_id.stderr.decode()
     assert f"file://{more}/c.jsonl:5: this record has no 'id'" in message
-    assert "--executor ray --resume every record needs its own 'id'" in message
+    assert "with --executor ray --resume (a position is not known across parts), every record needs its own 'id'" in message
 
 
 GPU = ["--executor", "ray", "--cpus-per-replica", "0.5", "--gpus-per-replica", "1"]
