@@ -58,8 +58,16 @@ class OpenAIBackend(Backend):
         self._max_model_len = options.max_model_len or (int(served_len) if served_len else None)
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
+        return self.collect(self.submit(prompts, params))
+
+    def submit(self, prompts: Sequence[Prompt], params: SamplingParams) -> Any:
+        """The batch's requests queued at once: ``--concurrency`` workers send them in order, so
+        the server works on this batch while the caller prepares the next."""
         params = checked_params(params)
-        return self._map(lambda prompt: self._generate_one(prompt, params), prompts)
+        return self._start(lambda prompt: self._generate_one(prompt, params), prompts)
+
+    def collect(self, ticket: Any) -> list[GenerationResult]:
+        return self._finish(ticket)
 
     def score(self, texts: Sequence[str]) -> list[TokenScores]:
         if not self.is_vllm:
@@ -154,7 +162,12 @@ class OpenAIBackend(Backend):
     def _map(self, call: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
         """``call`` on every item, ``--concurrency`` at a time, results in order; the first failure
         cancels what has not started and is raised."""
-        futures: list[Future[T]] = [self._pool.submit(call, item) for item in items]
+        return self._finish(self._start(call, items))
+
+    def _start(self, call: Callable[[Any], T], items: Sequence[Any]) -> list[Future[T]]:
+        return [self._pool.submit(call, item) for item in items]
+
+    def _finish(self, futures: list[Future[T]]) -> list[T]:
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         failed = next((f for f in futures if f in done and f.exception() is not None), None)
         if failed is not None:

@@ -279,3 +279,18 @@ def test_default_concurrency_lets_a_server_batch():
             results = backend.generate([f"p{i}" for i in range(80)], GREEDY)
     assert [r.completions[0].text for r in results] == [f"echo:p{i}#0" for i in range(80)]
     assert 32 < server.max_in_flight <= 64
+
+
+def test_a_submitted_batch_is_sent_before_it_is_collected():
+    """submit() queues the batch's requests at once (the server works on batch N+1 while the
+    caller writes batch N); collect() gives each batch its own results, in order."""
+    with FaultServer(["slow:0.2"] * 6) as server, _open(server, concurrency=2) as backend:
+        first = backend.submit(["a", "b", "c"], GREEDY)
+        second = backend.submit(["d", "e", "f"], GREEDY)
+        deadline = time.monotonic() + 10
+        while len(server.posts) < 6 and time.monotonic() < deadline:  # nobody has collected yet
+            time.sleep(0.02)
+        assert sorted(post.body["prompt"] for post in server.posts) == ["a", "b", "c", "d", "e", "f"]
+        assert [r.completions[0].text for r in backend.collect(first)] == ["echo:a#0", "echo:b#0", "echo:c#0"]
+        assert [r.completions[0].text for r in backend.collect(second)] == ["echo:d#0", "echo:e#0", "echo:f#0"]
+        assert server.max_in_flight == 2
