@@ -61,6 +61,10 @@ from llmkit.step import Outcome, Record, Reject, Step, existing_field, get_text_
 
 __all__ = ["GenerationStep", "LazyBackend", "check_model"]
 
+#: Prompts per submission to a backend that starts on them at once (vllm, openai): the engine
+#: begins the first chunk while the step makes the next (benchmarks/generation_overhead.py).
+SUBMIT_CHUNK = 64
+
 
 def check_model(backend_options: BackendOptions) -> None:
     """``--model is required`` unless the backend is openai (a server knows its model)."""
@@ -239,39 +243,57 @@ class GenerationStep(Step):
 
     def begin(self, records: list[Record]) -> Any:
         """Steps 1-4 for each record, and the batch's prompts handed to the backend, which may
-        start on them at once (:meth:`Backend.submit`)."""
+        start on them at once (:meth:`Backend.submit`). A backend that does (``starts_on_submit``)
+        gets them a chunk at a time as they are made, when one sampling value serves the batch
+        (``sampling_for`` not overridden): the engine starts on the first chunk at once."""
         if type(self).process is not GenerationStep.process:
             return records
-        outcomes: list[Outcome] = []
-        asked: list[tuple[int, int]] = []  # (record index, how many prompts)
+        begun = _Begun(records, [], [], 0, [])
+        chunk: int | None = None  # known at the first prompt (a batch without any opens no model)
         prompts: list[Prompt] = []
         for index, record in enumerate(records):
             found = self.before(record)
             if isinstance(found, Reject):
-                outcomes.append(found)
-            else:
-                outcomes.append(None)  # replaced in complete()
-                asked.append((index, len(found)))
-                prompts.extend(found)
-        if not prompts:
-            return _Begun(records, outcomes, asked, 0, None)
-        params = self.sampling_for([records[index] for index, _ in asked])
-        ticket = self.backend.submit(prompts, params)
+                begun.outcomes.append(found)
+                continue
+            begun.outcomes.append(None)  # replaced in complete()
+            begun.asked.append((index, len(found)))
+            prompts.extend(found)
+            if chunk is None:
+                chunk = self._submit_chunk()
+            if chunk and len(prompts) >= chunk:
+                self._submit(begun, prompts, self.params)
+                prompts = []
+        if prompts:
+            params = self.params if chunk else self.sampling_for([records[index] for index, _ in begun.asked])
+            self._submit(begun, prompts, params)
+        return begun
+
+    def _submit_chunk(self) -> int:
+        """Prompts per submission: 0 (the whole batch in one) unless the backend starts on a
+        submission at once and the batch's sampling values do not depend on its records."""
+        if type(self).sampling_for is not GenerationStep.sampling_for:
+            return 0
+        return SUBMIT_CHUNK if self.backend.starts_on_submit else 0
+
+    def _submit(self, begun: "_Begun", prompts: list[Prompt], params: SamplingParams) -> None:
+        begun.tickets.append((self.backend.submit(prompts, params), len(prompts)))
+        begun.prompts += len(prompts)
         # the backend is open now: the next batches take the size it asks for (the contract asks
         # before each batch; a vllm engine wants several times the sequences it runs at once)
         self.batch_size = self.backend.preferred_batch_size(type(self).batch_size)
-        return _Begun(records, outcomes, asked, len(prompts), ticket)
 
     def complete(self, begun: Any) -> list[Outcome]:
         """The backend's results of a begun batch, each record's through :meth:`accept_results`."""
         if not isinstance(begun, _Begun):
             return self.process(begun)  # a subclass's own process()
         outcomes = begun.outcomes
-        if not begun.prompts:
-            return outcomes
-        results = self.backend.collect(begun.ticket)
-        if len(results) != begun.prompts:
-            raise RuntimeError(f"backend {self.backend.name!r} returned {len(results)} results for {begun.prompts} prompts")
+        results: list[GenerationResult] = []
+        for ticket, count in begun.tickets:
+            got = self.backend.collect(ticket)
+            if len(got) != count:
+                raise RuntimeError(f"backend {self.backend.name!r} returned {len(got)} results for {count} prompts")
+            results.extend(got)
         start = 0
         for index, count in begun.asked:
             outcomes[index] = self.accept_results(begun.records[index], results[start : start + count])
@@ -285,10 +307,11 @@ class GenerationStep(Step):
 @dataclass(slots=True)
 class _Begun:
     """A batch handed to the backend: each record's early outcome (None for one that asked),
-    the (record index, prompt count) of those that asked, and the backend's ticket."""
+    the (record index, prompt count) of those that asked, and the backend's tickets with the
+    number of prompts of each, in the order of the prompts."""
 
     records: list[Record]
     outcomes: list[Outcome]
     asked: list[tuple[int, int]]
     prompts: int
-    ticket: Any
+    tickets: list[tuple[Any, int]]

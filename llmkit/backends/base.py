@@ -94,6 +94,9 @@ class Backend(ABC):
     #: completions carry their token ids (``Completion.token_ids``); the openai backend has them
     #: only from a vLLM server, other servers return text alone
     gives_token_ids: bool = True
+    #: starts generating when a batch is submitted (:meth:`submit`), before it is collected: an
+    #: engine in another process or a server; a caller may then submit a batch in chunks
+    starts_on_submit: bool = False
     #: can look at whole next-token distributions (``score_distribution``, ``next_token_logprobs``);
     #: an optional capability, only of backends that hold the model in this process (hf)
     can_score_full: ClassVar[bool] = False

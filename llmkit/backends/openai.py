@@ -37,6 +37,7 @@ T = TypeVar("T")
 
 class OpenAIBackend(Backend):
     name = "openai"
+    starts_on_submit = True
 
     def __init__(self, options: BackendOptions, *, backoff_base: float = 0.5, backoff_max: float = 30.0) -> None:
         if not options.base_url:

@@ -58,6 +58,7 @@ class VLLMBackend(Backend):
         self._llm = _open(vllm, args, f"model {options.model!r}")
         self._max_model_len = int(self._llm.llm_engine.model_config.max_model_len)
         self._pending = _Requests(self._llm)
+        self.starts_on_submit = self._pending.queued  # a vLLM without LLM.enqueue generates in collect()
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
         return self.collect(self.submit(prompts, params))

@@ -133,3 +133,43 @@ def test_generation_step_with_its_own_process_does_not_overlap(tmp_path):
     assert not step.overlaps
     kept, _ = run(tmp_path, step, b'{"id": 1, "text": "a"}\n')
     assert kept == [{"id": 1, "text": "a", "answer": "own"}]
+
+
+class Streaming(TicketBackend):
+    starts_on_submit = True
+
+
+def test_a_backend_that_starts_on_submit_gets_the_batch_in_chunks_as_prompts_are_made(tmp_path):
+    from llmkit.generation import SUBMIT_CHUNK
+
+    backend = Streaming()
+    count = 2 * SUBMIT_CHUNK + 5
+    kept, _ = run(tmp_path, Echo(backend), b"".join(b'{"id": %d, "text": "t%d"}\n' % (i, i) for i in range(count)))
+    assert [r["answer"] for r in kept] == [f"re: t{i}" for i in range(count)]
+    assert [(kind, len(prompts)) for kind, prompts in backend.events] == [
+        ("submit", SUBMIT_CHUNK), ("submit", SUBMIT_CHUNK), ("submit", 5),
+        ("collect", SUBMIT_CHUNK), ("collect", SUBMIT_CHUNK), ("collect", 5),
+    ]
+
+
+class PerBatchBudget(Echo):
+    name = "budget"
+
+    def sampling_for(self, records: list[dict]) -> SamplingParams:
+        return SamplingParams(max_tokens=len(records))
+
+
+def test_one_submission_per_batch_when_the_sampling_depends_on_its_records(tmp_path):
+    from llmkit.generation import SUBMIT_CHUNK
+
+    backend = Streaming()
+    count = SUBMIT_CHUNK + 3
+    run(tmp_path, PerBatchBudget(backend), b"".join(b'{"id": %d, "text": "t"}\n' % i for i in range(count)))
+    assert [(kind, len(prompts)) for kind, prompts in backend.events] == [("submit", count), ("collect", count)]
+
+
+def test_a_batch_without_a_prompt_opens_no_model(tmp_path):
+    step = Echo(None)  # --model "scripted" would fail to load: it must not be asked
+    kept, rejected = run(tmp_path, step, b'{"id": 1}\n{"id": 2}\n')
+    assert kept == [] and [r["reject"]["reason"] for r in rejected] == ["missing_field", "missing_field"]
+    assert not step.model.opened
