@@ -289,15 +289,20 @@ class GenerationStep(Step):
             return self.process(begun)  # a subclass's own process()
         outcomes = begun.outcomes
         results: list[GenerationResult] = []
+        asked = iter(begun.asked)
+        next_asked = next(asked, None)
+        start = 0
         for ticket, count in begun.tickets:
             got = self.backend.collect(ticket)
             if len(got) != count:
                 raise RuntimeError(f"backend {self.backend.name!r} returned {len(got)} results for {count} prompts")
             results.extend(got)
-        start = 0
-        for index, count in begun.asked:
-            outcomes[index] = self.accept_results(begun.records[index], results[start : start + count])
-            start += count
+            # the records whose results are all in, accepted while the engine runs the later chunks
+            while next_asked is not None and start + next_asked[1] <= len(results):
+                index, many = next_asked
+                outcomes[index] = self.accept_results(begun.records[index], results[start : start + many])
+                start += many
+                next_asked = next(asked, None)
         return outcomes
 
     def close(self) -> None:

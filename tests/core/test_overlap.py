@@ -173,3 +173,20 @@ def test_a_batch_without_a_prompt_opens_no_model(tmp_path):
     kept, rejected = run(tmp_path, step, b'{"id": 1}\n{"id": 2}\n')
     assert kept == [] and [r["reject"]["reason"] for r in rejected] == ["missing_field", "missing_field"]
     assert not step.model.opened
+
+
+class ThreeEach(Echo):
+    name = "three"
+
+    def prompts(self, record: dict, text: str) -> list[Prompt]:
+        return [f"{text}/{k}" for k in range(3)]
+
+    def accept_results(self, record: dict, results: list) -> dict:
+        return {**record, "answers": [r.completions[0].text for r in results]}
+
+
+def test_several_prompts_per_record_in_chunks_each_record_gets_its_own(tmp_path):
+    backend = Streaming()
+    kept, _ = run(tmp_path, ThreeEach(backend), b"".join(b'{"id": %d, "text": "t%d"}\n' % (i, i) for i in range(30)))
+    assert [r["answers"] for r in kept] == [[f"re: t{i}/{k}" for k in range(3)] for i in range(30)]
+    assert len([kind for kind, _ in backend.events if kind == "submit"]) == 2  # 66 prompts, then 24
