@@ -54,17 +54,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from llmkit.backends.base import Backend, Completion, GenerationResult, Prompt, SamplingParams
+from llmkit.backends.base import SUBMIT_CHUNK, Backend, Completion, GenerationResult, Prompt, SamplingParams
 from llmkit.backends.options import BackendOptions
 from llmkit.errors import UsageError
 from llmkit.step import Outcome, Record, Reject, Step, existing_field, get_text_field
 
 __all__ = ["GenerationStep", "LazyBackend", "check_model"]
-
-#: Prompts per submission to a backend that starts on them at once (vllm, openai): the engine
-#: begins the first chunk while the step makes the next (benchmarks/generation_overhead.py).
-SUBMIT_CHUNK = 64
-
 
 def check_model(backend_options: BackendOptions) -> None:
     """``--model is required`` unless the backend is openai (a server knows its model)."""

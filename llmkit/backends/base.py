@@ -15,6 +15,11 @@ from typing import Any, ClassVar, Union
 
 ChatMessages = list[dict[str, str]]
 
+#: Prompts per submission to a backend that starts on a submission at once (``starts_on_submit``):
+#: it begins the first chunk while the caller makes or renders the next
+#: (benchmarks/generation_overhead.py measures what is left for the engine to wait for).
+SUBMIT_CHUNK = 64
+
 
 @dataclass(frozen=True, slots=True)
 class TokenIds:

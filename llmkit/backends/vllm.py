@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmkit.backends import _render
-from llmkit.backends.base import Backend, Completion, GenerationResult, Prompt, SamplingParams, TokenScores
+from llmkit.backends.base import SUBMIT_CHUNK, Backend, Completion, GenerationResult, Prompt, SamplingParams, TokenScores
 from llmkit.backends.options import BackendOptions
 from llmkit.errors import BackendUnavailable, UsageError, require
 
@@ -36,9 +36,6 @@ ENGINE_ARGS_ENV = "LLMKIT_VLLM_ENGINE_ARGS"
 #: of a batch, while llmkit writes one batch and reads the next (benchmarks/generation_overhead.py:
 #: contrastive-gen in batches of 32 took 1.7-2.2x one ``LLM.generate`` call on the CPU build).
 BATCH_PER_ENGINE_SLOT = 4
-#: Prompts rendered and added to the engine at a time: the engine starts on the first chunk
-#: while the others are rendered (benchmarks/generation_overhead.py measures what is left).
-SUBMIT_CHUNK = 64
 
 
 class VLLMBackend(Backend):
@@ -290,6 +287,8 @@ class _Requests:
         self.counter = 0
 
     def add(self, prompts: list[Any], sampling: list[Any]) -> list[str]:
+        if not prompts:
+            return []
         if not self.queued:
             ids = [f"llmkit-{self.counter + i}" for i in range(len(prompts))]
             self.counter += len(prompts)

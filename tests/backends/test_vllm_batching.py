@@ -55,3 +55,28 @@ def test_sampled_requests_keep_their_own_seeds_across_submitted_batches(vllm_bac
     tickets = [vllm_backend.submit(PROMPTS[2:4], params), vllm_backend.submit(PROMPTS[:2], params)]
     got = [vllm_backend.collect(ticket) for ticket in tickets][1]
     assert [[c.token_ids for c in r.completions] for r in got] == [[c.token_ids for c in r.completions] for r in alone]
+
+
+def test_a_vllm_without_enqueue_generates_each_batch_when_it_is_collected():
+    """``_Requests`` over an engine with only ``generate`` (vLLM before ``LLM.enqueue``): nothing
+    runs on submit; each collected batch is one generate call on its own requests."""
+    from types import SimpleNamespace
+
+    from llmkit.backends.vllm import _Requests
+
+    class OldLLM:
+        def __init__(self) -> None:
+            self.calls: list[list[str]] = []
+
+        def generate(self, prompts, sampling, use_tqdm=False):
+            self.calls.append(list(prompts))
+            return [SimpleNamespace(text=f"out {p}") for p in prompts]
+
+    llm = OldLLM()
+    requests = _Requests(llm)
+    assert not requests.queued
+    first, second = requests.add(["a", "b"], [None, None]), requests.add(["c"], [None])
+    assert llm.calls == [] and requests.add([], []) == []
+    assert [o.text for o in requests.wait(second)] == ["out c"]
+    assert [o.text for o in requests.wait(first)] == ["out a", "out b"]
+    assert llm.calls == [["c"], ["a", "b"]]

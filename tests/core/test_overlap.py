@@ -13,7 +13,7 @@ import pytest
 from llmkit import BackendOptions, GenerationStep, InputError, IOOptions, Reject, Step, run_step
 from llmkit.backends import GenerationResult, Prompt, SamplingParams
 from llmkit.testing import ScriptedBackend
-from tests.core.helpers import read_jsonl, write_jsonl
+from tests.core.helpers import read_jsonl
 
 
 class Recorder(Step):
@@ -140,7 +140,7 @@ class Streaming(TicketBackend):
 
 
 def test_a_backend_that_starts_on_submit_gets_the_batch_in_chunks_as_prompts_are_made(tmp_path):
-    from llmkit.generation import SUBMIT_CHUNK
+    from llmkit.backends.base import SUBMIT_CHUNK
 
     backend = Streaming()
     count = 2 * SUBMIT_CHUNK + 5
@@ -160,7 +160,7 @@ class PerBatchBudget(Echo):
 
 
 def test_one_submission_per_batch_when_the_sampling_depends_on_its_records(tmp_path):
-    from llmkit.generation import SUBMIT_CHUNK
+    from llmkit.backends.base import SUBMIT_CHUNK
 
     backend = Streaming()
     count = SUBMIT_CHUNK + 3
