@@ -300,6 +300,18 @@ class GenerationStep(Step):
                 next_asked = next(asked, None)
         return outcomes
 
+    def planned_batch_size(self) -> int:
+        """The batch the backend will ask for (:meth:`Backend.preferred_batch_size`), from its
+        class and the options when it is not open yet."""
+        if self.model.opened:
+            return self.backend.preferred_batch_size(type(self).batch_size)
+        from llmkit.backends import default_backend_name
+        from llmkit.plugins import load_backend_class
+
+        options = self.backend_options
+        backend: type[Backend] = load_backend_class(options.backend or default_backend_name())
+        return backend.expected_batch_size(options, type(self).batch_size)
+
     def close(self) -> None:
         self.model.close()
 

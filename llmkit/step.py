@@ -108,6 +108,12 @@ class Step:
     def process(self, records: list[Record]) -> list[Outcome]:
         raise NotImplementedError
 
+    def planned_batch_size(self) -> int:
+        """The batch size the step will ask for once open, known before ``open()``: for an
+        executor that cuts the input before any replica opens the step (Ray). Default: the
+        current ``batch_size``."""
+        return self.batch_size
+
     def begin(self, records: list[Record]) -> Any:
         """Start work on a batch and return what :meth:`complete` needs to end it (default: the
         records, all work done by :meth:`process` in ``complete``). Only an ``overlaps`` step

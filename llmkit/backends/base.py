@@ -164,6 +164,13 @@ class Backend(ABC):
         it never runs dry between batches. Steps set their ``batch_size`` from this in ``open()``."""
         return step_default
 
+    @classmethod
+    def expected_batch_size(cls, options: Any, step_default: int) -> int:
+        """What :meth:`preferred_batch_size` will say once a backend of this class opens with
+        ``options`` (a :class:`~llmkit.backends.BackendOptions`), guessed without opening it: for
+        an executor that cuts the input before any replica opens its backend (Ray)."""
+        return step_default
+
     def close(self) -> None:  # noqa: B027 (optional: a backend without resources has nothing to free)
         """Free the model (GPU memory, worker processes, connections)."""
 

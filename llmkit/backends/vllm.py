@@ -36,6 +36,8 @@ ENGINE_ARGS_ENV = "LLMKIT_VLLM_ENGINE_ARGS"
 #: of a batch, while llmkit writes one batch and reads the next (benchmarks/generation_overhead.py:
 #: contrastive-gen in batches of 32 took 1.7-2.2x one ``LLM.generate`` call on the CPU build).
 BATCH_PER_ENGINE_SLOT = 4
+#: vLLM's usual ``max_num_seqs``, when the engine does not say (or is not open yet)
+DEFAULT_ENGINE_SLOTS = 256
 
 
 class VLLMBackend(Backend):
@@ -95,6 +97,14 @@ class VLLMBackend(Backend):
         """The step's default, or ``BATCH_PER_ENGINE_SLOT`` times the sequences the engine runs
         at once when that is more (1024 on the CPU build, 4096 on an H100/H200)."""
         return max(step_default, BATCH_PER_ENGINE_SLOT * engine_slots(self._live()))
+
+    @classmethod
+    def expected_batch_size(cls, options: Any, step_default: int) -> int:
+        """As :meth:`preferred_batch_size`, with the engine's ``max_num_seqs`` read from the
+        engine arguments when they set it, else vLLM's usual default (256; an engine that picks
+        more for its GPU then gets a smaller batch than a local run's)."""
+        slots = _env_engine_args().get("max_num_seqs") or DEFAULT_ENGINE_SLOTS  # vLLM is not imported here
+        return max(step_default, BATCH_PER_ENGINE_SLOT * int(slots))
 
     def score(self, texts: Sequence[str]) -> list[TokenScores]:
         from vllm import SamplingParams as VSamplingParams
@@ -169,17 +179,23 @@ def vllm_engine_args(
     if options.max_model_len is not None:
         args["max_model_len"] = options.max_model_len
     args.update(defaults or {})
-    raw = os.environ.get(ENGINE_ARGS_ENV)
-    if raw:
-        try:
-            from_env = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{ENGINE_ARGS_ENV} is not valid JSON: {exc}") from exc
-        if not isinstance(from_env, dict):
-            raise UsageError(f"{ENGINE_ARGS_ENV} must be a JSON object of vllm.LLM keyword arguments")
-        args.update(from_env)
+    args.update(_env_engine_args())
     args.update(overrides or {})
     return args
+
+
+def _env_engine_args() -> dict[str, Any]:
+    """The JSON object of ``LLMKIT_VLLM_ENGINE_ARGS`` (empty when unset); UsageError when malformed."""
+    raw = os.environ.get(ENGINE_ARGS_ENV)
+    if not raw:
+        return {}
+    try:
+        from_env = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{ENGINE_ARGS_ENV} is not valid JSON: {exc}") from exc
+    if not isinstance(from_env, dict):
+        raise UsageError(f"{ENGINE_ARGS_ENV} must be a JSON object of vllm.LLM keyword arguments")
+    return from_env
 
 
 def vllm_open(args: Mapping[str, Any], what: str) -> Any:
@@ -223,7 +239,7 @@ def engine_slots(llm: Any) -> int:
     try:
         return int(llm.llm_engine.vllm_config.scheduler_config.max_num_seqs)
     except (AttributeError, TypeError, ValueError):
-        return 256
+        return DEFAULT_ENGINE_SLOTS
 
 
 def vllm_on_cpu() -> bool:

@@ -201,7 +201,9 @@ def _execute(
     # every replica instead of going to one actor as one block
     context.target_max_block_size = 1024
     tag = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    size = options.batch_size or step.batch_size
+    # cut here, before any replica opens the step: the size its backend will ask for (a vLLM
+    # replica's is 4x its engine's max_num_seqs), unless --batch-size says
+    size = options.batch_size or step.planned_batch_size()
     items = [{"index": index, "file": pickle.dumps(file)} for index, file in enumerate(files)]
     dataset = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
     # reading takes no CPU of its own: actors that hold every CPU must not starve it (Ray Data

@@ -111,3 +111,33 @@ def test_a_generation_step_takes_its_backends_size_once_the_backend_is_open(tmp_
     written = _run(tmp_path, step)
     assert backend.calls == [4, 10, 10, 1]  # the first batch opens the backend (lazily)
     assert [r["answer"] for r in written] == ["ok"] * 25
+
+
+def test_planned_batch_size_is_known_before_the_backend_opens(monkeypatch):
+    """For an executor that cuts the input before any replica opens the step (Ray): a step on
+    vllm plans 4x the engine's max_num_seqs (vLLM's usual 256, or the engine arguments'), without
+    importing vLLM; on hf the step's own default; an open backend is asked itself."""
+    import subprocess
+    import sys
+
+    from llmkit import BackendOptions, GenerationStep
+    from llmkit.testing import ScriptedBackend
+
+    class Ask(GenerationStep):
+        name = "ask"
+        batch_size = 32
+
+    monkeypatch.delenv("LLMKIT_VLLM_ENGINE_ARGS", raising=False)
+    assert Ask(BackendOptions(model="m", backend="vllm")).planned_batch_size() == 1024
+    assert Ask(BackendOptions(model="m", backend="hf")).planned_batch_size() == 32
+    monkeypatch.setenv("LLMKIT_VLLM_ENGINE_ARGS", '{"max_num_seqs": 50}')
+    assert Ask(BackendOptions(model="m", backend="vllm")).planned_batch_size() == 200
+    assert Ask(BackendOptions(model="m"), ScriptedBackend(lambda p: "x")).planned_batch_size() == 32
+    code = (
+        "import sys; from llmkit import BackendOptions, GenerationStep\n"
+        "class Ask(GenerationStep): batch_size = 32\n"
+        "print(Ask(BackendOptions(model='m', backend='vllm')).planned_batch_size(), 'vllm' in sys.modules)"
+    )
+    monkeypatch.delenv("LLMKIT_VLLM_ENGINE_ARGS")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["1024", "False"]
