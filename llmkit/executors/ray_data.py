@@ -20,12 +20,14 @@ How a run goes:
 run is exit 75); a folder on another file system is not: see :mod:`llmkit.executors.storage`.
 
 Records are exactly those the local executor writes (their order across parts aside). What
-differs is said in the README: ``-o`` and ``--rejects`` are folders, ``--limit`` is refused, and
+differs is said in the README: ``-o`` and ``--rejects`` are folders, ``--limit`` is applied by the
+driver (it reads the inputs up to the N-th record taken, and the cluster handles those lines), and
 under ``--resume`` every record needs its own id (a position is not known across parts).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import logging
 import os
@@ -35,6 +37,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +57,15 @@ from llmkit.executors.storage import (
     scan_parts,
     write_part,
 )
-from llmkit.io import Done, LineWriter, dump_lines, read_batches
+from llmkit.io import Done, LineBatch, LineWriter, RecordBatch, dump_lines, read_batches
 from llmkit.step import Step
 from llmkit.summary import Summary
 
 #: files of a folder given as input that are read (a folder saved by datasets is read whole)
 _INPUT_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".gz", ".parquet")
 _LOCK = ".llmkit-lock"
+#: under --resume, why every record needs its own id
+_IDS_REQUIRED = "with --executor ray --resume (a position is not known across parts)"
 
 
 def run_on_ray(step: Step, options: IOOptions) -> Summary:
@@ -117,8 +122,6 @@ def _refuse(step: Step, options: IOOptions) -> None:
         )
     if options.output is None or options.output == "-":
         raise UsageError("--executor ray writes a folder of part files: give -o FOLDER")
-    if options.limit is not None:
-        raise UsageError("--limit does not apply with --executor ray (the input is read in parallel): cut the input instead")
     if not options.inputs or "-" in options.inputs:
         raise UsageError("--executor ray reads files every node can see: give -i PATH or URI (standard input is not read)")
 
@@ -204,7 +207,16 @@ def _execute(
     # cut here, before any replica opens the step: the size its backend will ask for (a vLLM
     # replica's is 4x its engine's max_num_seqs), unless --batch-size says
     size = options.batch_size or step.planned_batch_size()
-    items = [{"index": index, "file": pickle.dumps(file)} for index, file in enumerate(files)]
+    last_lines: dict[int, int | None] = dict.fromkeys(range(len(files)))
+    if options.limit is not None:
+        last_lines = limit_cuts(files, options, shard, done, size)
+        options = dataclasses.replace(options, limit=None)  # the cut is the limit: actors take all
+    items = [
+        {"index": index, "file": pickle.dumps(files[index]), "last": last}
+        for index, last in last_lines.items()
+    ]
+    if not items:  # --limit 0
+        return
     dataset = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
     # reading takes no CPU of its own: actors that hold every CPU must not starve it (Ray Data
     # then waits for ever with the read task backpressured)
@@ -230,11 +242,59 @@ def _execute(
 
 def _read_file(item: dict[str, Any], size: int) -> Any:
     """The contract's batches of one input file, each a row: the actor gets one per call. A path
-    is read as a local run reads it; a URI's file through its file system, here on the worker."""
-    index, file = int(item["index"]), pickle.loads(item["file"])
-    batches = read_place_batches(file, size) if isinstance(file, Place) else read_batches(file, size)
-    for raw in batches:
+    is read as a local run reads it; a URI's file through its file system, here on the worker.
+    ``item["last"]``: the last line to read (under ``--limit``), None for all."""
+    index, file, last = int(item["index"]), pickle.loads(item["file"]), item["last"]
+    for raw in _batches_of(file, size):
+        if last is not None and raw.first_line + _length(raw) - 1 > int(last):
+            raw = _cut(raw, int(last))
+            if _length(raw):
+                yield {"key": f"{index:05d}-{raw.first_line:012d}", "payload": pickle.dumps(raw)}
+            return
         yield {"key": f"{index:05d}-{raw.first_line:012d}", "payload": pickle.dumps(raw)}
+
+
+def _batches_of(file: InputFile, size: int) -> Iterator[LineBatch | RecordBatch]:
+    return read_place_batches(file, size) if isinstance(file, Place) else read_batches(file, size)
+
+
+def limit_cuts(
+    files: list[InputFile], options: IOOptions, shard: tuple[int, int] | None, done: Done, size: int
+) -> dict[int, int | None]:
+    """Under ``--limit N``: the files a local run would read, each with the last line it would
+    handle (None: all of it). The driver reads the inputs in order as the local executor does,
+    shard and resume applied, until N records are taken or a line stops the run (that line is
+    kept, so the cluster stops on it too); the cluster then handles exactly those lines."""
+    run = Run(options, Step(), shard, done=done)
+    if options.resume:
+        run.ids_required = _IDS_REQUIRED
+    cuts: dict[int, int | None] = {}
+    for index, file in enumerate(files):
+        if run.full:
+            break
+        cuts[index] = None
+        for raw in _batches_of(file, size):
+            batch, error = parse_batch(run, raw)
+            if error is not None:
+                where = (error.source or "").rpartition(":")[2]
+                cuts[index] = int(where) if where.isdigit() else None
+                return cuts
+            if run.full:
+                cuts[index] = batch.lines[-1] if len(batch.lines) else raw.first_line - 1
+                break
+    return {index: last for index, last in cuts.items() if last is None or last >= 1}
+
+
+def _length(raw: LineBatch | RecordBatch) -> int:
+    return len(raw.records) if isinstance(raw, RecordBatch) else len(raw.lines)
+
+
+def _cut(raw: LineBatch | RecordBatch, last: int) -> LineBatch | RecordBatch:
+    """The lines (rows) of ``raw`` up to line ``last``; a read error after them is dropped."""
+    keep = max(0, last - raw.first_line + 1)
+    if isinstance(raw, RecordBatch):
+        return RecordBatch(raw.source, raw.first_line, raw.records[:keep])
+    return LineBatch(raw.source, raw.first_line, raw.lines[:keep])
 
 
 def _shortfall(ray: Any, options: IOOptions) -> str | None:
@@ -362,7 +422,7 @@ class _StepActor:
         if self.failed is not None:
             return run.summary, self.failed
         if self.options.resume:
-            run.ids_required = "with --executor ray --resume (a position is not known across parts)"
+            run.ids_required = _IDS_REQUIRED
         out, rejects = _Collect(), _Collect()
         run.rejects = rejects  # type: ignore[assignment]
         batch, error = parse_batch(run, raw)

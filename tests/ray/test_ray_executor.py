@@ -170,6 +170,24 @@ def test_aggregate_subcommand_refused(tmp_path):
     assert "--executor ray" in done.stderr.decode() and "locally" in done.stderr.decode()
 
 
+def test_limit_takes_the_records_a_local_run_takes(ray_cluster, tmp_path):
+    """--limit 7 over two files, a bad line skipped among them: the driver cuts the input where a
+    local run stops, and the cluster writes the same records, rejects and counts."""
+    first = write_jsonl(tmp_path / "a.jsonl", snippets(4), extra=b"not json\n")
+    second = write_jsonl(tmp_path / "b.jsonl", snippets(10)[4:])
+    given = ["-i", str(first), "-i", str(second), "--limit", "7", "--on-error", "skip"]
+    local = run_local([*SYNTAX, *given, "-o", str(tmp_path / "local.jsonl"), "--rejects", str(tmp_path / "local_rej.jsonl")])
+    assert local.returncode == 0, local.stderr.decode()[-3000:]
+    done = ray_cluster.llmkit([*SYNTAX, *RAY, *given, "-o", str(tmp_path / "out"), "--rejects", str(tmp_path / "rej")])
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    assert by_id(tmp_path / "out") == by_id(tmp_path / "local.jsonl")
+    rejected = [orjson.loads(line) for part in (tmp_path / "rej").glob("part-*.jsonl") for line in part.read_bytes().splitlines()]
+    local_rejected = [orjson.loads(line) for line in (tmp_path / "local_rej.jsonl").read_bytes().splitlines()]
+    assert sorted(map(orjson.dumps, rejected)) == sorted(map(orjson.dumps, local_rejected))
+    assert any(r["reject"]["reason"] == "invalid_line" for r in rejected)
+    assert counts(done.stderr) == counts(local.stderr)
+
+
 def test_folder_of_gzip_and_parquet_same_as_local(ray_cluster, tmp_path):
     import gzip
 
