@@ -50,6 +50,7 @@ error ``--model is required``, before anything is opened.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -243,7 +244,7 @@ class GenerationStep(Step):
         (``sampling_for`` not overridden): the engine starts on the first chunk at once."""
         if type(self).process is not GenerationStep.process:
             return records
-        begun = _Begun(records, [], [], 0, [])
+        begun = _Begun(records, [], [], [])
         chunk: int | None = None  # known at the first prompt (a batch without any opens no model)
         prompts: list[Prompt] = []
         for index, record in enumerate(records):
@@ -273,7 +274,6 @@ class GenerationStep(Step):
 
     def _submit(self, begun: "_Begun", prompts: list[Prompt], params: SamplingParams) -> None:
         begun.tickets.append((self.backend.submit(prompts, params), len(prompts)))
-        begun.prompts += len(prompts)
         # the backend is open now: the next batches take the size it asks for (the contract asks
         # before each batch; a vllm engine wants several times the sequences it runs at once)
         self.batch_size = self.backend.preferred_batch_size(type(self).batch_size)
@@ -284,20 +284,24 @@ class GenerationStep(Step):
             return self.process(begun)  # a subclass's own process()
         outcomes = begun.outcomes
         results: list[GenerationResult] = []
-        asked = iter(begun.asked)
-        next_asked = next(asked, None)
-        start = 0
+        waiting = deque(begun.asked)
+        start = 0  # where the results of the first waiting record begin
+
+        def accept_ready() -> None:
+            # the records whose results are all in, accepted while the engine runs later chunks
+            nonlocal start
+            while waiting and start + waiting[0][1] <= len(results):
+                index, many = waiting.popleft()
+                outcomes[index] = self.accept_results(begun.records[index], results[start : start + many])
+                start += many
+
         for ticket, count in begun.tickets:
             got = self.backend.collect(ticket)
             if len(got) != count:
                 raise RuntimeError(f"backend {self.backend.name!r} returned {len(got)} results for {count} prompts")
             results.extend(got)
-            # the records whose results are all in, accepted while the engine runs the later chunks
-            while next_asked is not None and start + next_asked[1] <= len(results):
-                index, many = next_asked
-                outcomes[index] = self.accept_results(begun.records[index], results[start : start + many])
-                start += many
-                next_asked = next(asked, None)
+            accept_ready()
+        accept_ready()  # records that asked no prompt at all (when no ticket came)
         return outcomes
 
     def planned_batch_size(self) -> int:
@@ -325,5 +329,4 @@ class _Begun:
     records: list[Record]
     outcomes: list[Outcome]
     asked: list[tuple[int, int]]
-    prompts: int
     tickets: list[tuple[Any, int]]

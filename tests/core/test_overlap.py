@@ -190,3 +190,26 @@ def test_several_prompts_per_record_in_chunks_each_record_gets_its_own(tmp_path)
     kept, _ = run(tmp_path, ThreeEach(backend), b"".join(b'{"id": %d, "text": "t%d"}\n' % (i, i) for i in range(30)))
     assert [r["answers"] for r in kept] == [[f"re: t{i}/{k}" for k in range(3)] for i in range(30)]
     assert len([kind for kind, _ in backend.events if kind == "submit"]) == 2  # 66 prompts, then 24
+
+
+class SomeAskNothing(ThreeEach):
+    name = "some-ask-nothing"
+
+    def prompts(self, record: dict, text: str) -> list[Prompt]:
+        return [] if record["id"] % 2 else [f"{text}/{k}" for k in range(3)]
+
+    def accept_results(self, record: dict, results: list) -> Any:
+        return Reject("no_answer") if not results else super().accept_results(record, results)
+
+
+@pytest.mark.parametrize("count", [1, 3, 50])
+def test_records_that_ask_no_prompt_get_their_outcome_too(tmp_path, count):
+    kept, rejected = run(tmp_path, SomeAskNothing(Streaming()), b"".join(b'{"id": %d, "text": "t%d"}\n' % (i, i) for i in range(count)))
+    assert [r["id"] for r in kept] == list(range(0, count, 2))
+    assert [r["answers"] for r in kept] == [[f"re: t{i}/{k}" for k in range(3)] for i in range(0, count, 2)]
+    assert [r["id"] for r in rejected] == list(range(1, count, 2))
+
+
+def test_a_batch_where_no_record_asks_a_prompt(tmp_path):
+    kept, rejected = run(tmp_path, SomeAskNothing(Streaming()), b'{"id": 1, "text": "a"}\n{"id": 3, "text": "b"}\n')
+    assert kept == [] and [r["reject"]["reason"] for r in rejected] == ["no_answer", "no_answer"]
