@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterator
+from typing import Any
 
 from llmkit.contract import Batch, Begun, IOOptions, Run, begin_batch, complete_batch, parse_batch, reject_record
 from llmkit.errors import InputError, OutputClosed, UsageError
@@ -90,20 +91,38 @@ def _stream(run: Run, out: LineWriter, rejects: LineWriter | None, progress: Pro
     # an overlapping step has the next batch begun while this one is completed and written:
     # its engine never waits for llmkit between batches (two batches in memory at most)
     ahead = 1 if step.overlaps else 0
+    # bad lines of a batch read ahead are held until the batches before it are written: the
+    # rejects file stays in input order
+    held = _Held(rejects) if ahead and rejects is not None else None
+    if held is not None:
+        run.rejects = held  # type: ignore[assignment]
     with progress:
         step.open()
         begun: deque[Begun] = deque()
-        for batch, error in _batches(run):
-            if batch.records:
-                begun.append(begin_batch(run, batch))
-            while len(begun) > ahead or (begun and error is not None):
+        started = completed = 0
+        try:
+            for batch, error in _batches(run):
+                if held is not None:
+                    held.mark(started)  # this batch's bad lines follow the batches begun before it
+                if batch.records:
+                    begun.append(begin_batch(run, batch))
+                    started += 1
+                while len(begun) > ahead or (begun and error is not None):
+                    complete_batch(run, begun.popleft(), out, rejects)
+                    completed += 1
+                    progress.update(run.summary)
+                if held is not None:
+                    held.release(completed)
+                if error is not None:
+                    raise error
+            while begun:
                 complete_batch(run, begun.popleft(), out, rejects)
                 progress.update(run.summary)
-            if error is not None:
-                raise error
-        while begun:
-            complete_batch(run, begun.popleft(), out, rejects)
-            progress.update(run.summary)
+        finally:
+            if held is not None:  # counted when read: written also when the run stops
+                held.mark(started)
+                held.release()
+                run.rejects = rejects
         extra = []
         for item in step.finish():
             if isinstance(item, LateReject):
@@ -112,6 +131,30 @@ def _stream(run: Run, out: LineWriter, rejects: LineWriter | None, progress: Pro
                 extra.append(item)
         out.write_records(extra)
         run.summary.written += len(extra)
+
+
+class _Held:
+    """Stands in for the rejects writer while batches are read ahead: the bad lines found while
+    a batch is read wait until every batch begun before it is written."""
+
+    def __init__(self, writer: LineWriter) -> None:
+        self.writer = writer
+        self.records: list[dict[str, Any]] = []
+        self.waiting: deque[tuple[int, list[dict[str, Any]]]] = deque()
+
+    def write_records(self, records: list[dict[str, Any]]) -> None:
+        self.records.extend(records)
+
+    def mark(self, after: int) -> None:
+        """The lines held since the last mark go once ``after`` batches are completed."""
+        if self.records:
+            self.waiting.append((after, self.records))
+            self.records = []
+
+    def release(self, completed: int | None = None) -> None:
+        """Write the lines whose batches before them are completed (all, when None)."""
+        while self.waiting and (completed is None or self.waiting[0][0] <= completed):
+            self.writer.write_records(self.waiting.popleft()[1])
 
 
 def _reject_late(run: Run, late: LateReject) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from llmkit import BackendOptions, GenerationStep, InputError, IOOptions, Reject, Step, run_step
@@ -213,3 +214,20 @@ def test_records_that_ask_no_prompt_get_their_outcome_too(tmp_path, count):
 def test_a_batch_where_no_record_asks_a_prompt(tmp_path):
     kept, rejected = run(tmp_path, SomeAskNothing(Streaming()), b'{"id": 1, "text": "a"}\n{"id": 3, "text": "b"}\n')
     assert kept == [] and [r["reject"]["reason"] for r in rejected] == ["no_answer", "no_answer"]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 5])
+def test_rejects_stay_in_input_order_with_bad_lines_read_ahead(tmp_path, batch_size):
+    """Bad lines (--on-error skip) of the batch read ahead are written after the rejects of the
+    batch before it: the rejects file is the same as without overlap, line for line."""
+    lines = b"".join((b'{"id": %d}\n' % i) if i % 3 else b"bad %d\n" % i for i in range(1, 16))  # ends on a bad line
+    files = {}
+    for overlaps in (False, True):
+        source, out, rejects = tmp_path / "in.jsonl", tmp_path / f"out{overlaps}.jsonl", tmp_path / f"rej{overlaps}.jsonl"
+        source.write_bytes(lines)
+        run_step(Recorder(overlaps), IOOptions(inputs=[str(source)], output=str(out), rejects=str(rejects), quiet=True,
+                                               on_error="skip", batch_size=batch_size))  # fmt: skip
+        files[overlaps] = (out.read_bytes(), rejects.read_bytes())
+    assert files[True] == files[False]
+    reasons = [orjson.loads(line)["reject"]["reason"] for line in files[True][1].splitlines()]
+    assert "invalid_line" in reasons and "fourth" in reasons
