@@ -66,8 +66,13 @@ class RecordBatch:
     records: list[dict[str, Any]]
 
 
-def _is_dataset_dir(path: Path) -> bool:
-    return path.is_dir() and ((path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists())
+#: files that mark a folder saved by ``datasets.save_to_disk`` (one split, or several)
+DATASET_MARKERS = ("dataset_info.json", "dataset_dict.json")
+
+
+def is_dataset_dir(path: Path) -> bool:
+    """Whether ``path`` is a folder saved by ``datasets`` (read whole, not as a folder of files)."""
+    return path.is_dir() and any((path / marker).exists() for marker in DATASET_MARKERS)
 
 
 def _open_binary(path: str) -> BinaryIO:
@@ -150,7 +155,7 @@ def read_table_batches(path: str, batch_size: int) -> Iterator[RecordBatch]:
     datasets = require("datasets", "datasets", f"reading {path}")
     location = Path(path)
     try:
-        if _is_dataset_dir(location):
+        if is_dataset_dir(location):
             table = datasets.load_from_disk(str(location))  # memory-mapped Arrow, read lazily
             if isinstance(table, datasets.DatasetDict):
                 raise UsageError(f"{path} holds several splits ({', '.join(table)}); pass one split's folder")
@@ -173,12 +178,12 @@ def read_table_batches(path: str, batch_size: int) -> Iterator[RecordBatch]:
 
 def is_table(path: str) -> bool:
     location = Path(path)
-    return path != "-" and (location.suffix == ".parquet" or _is_dataset_dir(location))
+    return path != "-" and (location.suffix == ".parquet" or is_dataset_dir(location))
 
 
 def read_batches(path: str, batch_size: BatchSize) -> Iterator[LineBatch | RecordBatch]:
     """Batches of ``path``; JSONL asks a callable ``batch_size`` before each batch, a table once."""
-    if path != "-" and Path(path).is_dir() and not _is_dataset_dir(Path(path)):
+    if path != "-" and Path(path).is_dir() and not is_dataset_dir(Path(path)):
         raise UsageError(f"input {path} is a folder but not a dataset saved with datasets.save_to_disk")
     if is_table(path):
         return read_table_batches(path, batch_size() if callable(batch_size) else batch_size)

@@ -57,7 +57,7 @@ from llmkit.executors.storage import (
     scan_parts,
     write_part,
 )
-from llmkit.io import Done, LineBatch, LineWriter, RecordBatch, dump_lines, read_batches
+from llmkit.io import Done, LineBatch, LineWriter, RecordBatch, dump_lines, is_dataset_dir, read_batches
 from llmkit.step import Step
 from llmkit.summary import Summary
 
@@ -140,7 +140,7 @@ def input_files(inputs: list[str]) -> list[InputFile]:
             files.extend(input_places(given, _INPUT_SUFFIXES))
             continue
         path = Path(given)
-        if path.is_dir() and not ((path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists()):
+        if path.is_dir() and not is_dataset_dir(path):
             found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.name.endswith(_INPUT_SUFFIXES))
             if not found:
                 raise UsageError(f"input folder {given} holds no .jsonl, .jsonl.gz or .parquet file")

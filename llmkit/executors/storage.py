@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from llmkit.errors import BackendUnavailable, InputError, OutputError, UsageError
-from llmkit.io import Done, LineBatch, RecordBatch, read_line_batches, scan_done_stream
+from llmkit.io import DATASET_MARKERS, Done, LineBatch, RecordBatch, read_line_batches, scan_done_stream
 
 #: file systems where a part is written aside and renamed into place; elsewhere (object stores,
 #: where a rename is a copy) straight to its name
@@ -39,8 +39,6 @@ _RENAMING = frozenset({"local", "hdfs"})
 #: glob characters in a URI: ``?`` starts its query
 _URI_MAGIC = re.compile(r"[*\[]")
 _PARTS = "part-*.jsonl"
-#: files that mark a folder saved by ``datasets.save_to_disk``
-_DATASET_MARKERS = ("dataset_info.json", "dataset_dict.json")
 _TEMPORARIES = ".part-*.tmp"
 
 
@@ -111,7 +109,7 @@ def input_places(given: str, suffixes: tuple[str, ...]) -> list[Place]:
             return [place]
         if info.type != pafs.FileType.Directory:
             raise UsageError(f"cannot open input {given}: No such file or directory")
-        markers = place.fs.get_file_info([f"{place.path.rstrip('/')}/{name}" for name in _DATASET_MARKERS])
+        markers = place.fs.get_file_info([f"{place.path.rstrip('/')}/{name}" for name in DATASET_MARKERS])
         found = place.fs.get_file_info(pafs.FileSelector(place.path, recursive=True))
     except OSError as exc:
         raise _reached("input", given, exc) from exc
