@@ -20,6 +20,7 @@ import typer
 
 from llmkit import __version__
 from llmkit.errors import LlmkitError, OutputClosed
+from llmkit.help_format import hide_flag_placeholders
 from llmkit.options import require_finite_floats
 from llmkit.plugins import PluginInfo, discover_plugins
 from llmkit.progress import stderr_is_terminal
@@ -126,6 +127,7 @@ def build_app(plugins: list[PluginInfo] | None = None) -> Any:
         command.name = info.name  # a Typer group has no name of its own; help lists it by this
         group.add_command(command, info.name)
     require_finite_floats(group)
+    hide_flag_placeholders()
     return group
 
 
