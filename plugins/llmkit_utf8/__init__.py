@@ -30,11 +30,14 @@ def check(
     field: Annotated[str, typer.Option(help="Field holding the bytes.")] = "bytes",
     encoding: Annotated[str, typer.Option(help="How the field holds the bytes: hex, base64 or text.")] = "hex",
     max_errors: Annotated[int, typer.Option(min=0, help="Most error spans listed per record (error_count has them all).")] = 100,
+    paper_scores: Annotated[
+        bool, typer.Option(help="Also add the UTF-8 paper's V_binary_strict, V_binary_soft and V_partial, as its DFA defines them.")
+    ] = False,
 ) -> None:
     """Add `utf8`: {valid, soft, partial, errors: [{offset, length, kind}], error_count}."""
     from llmkit_utf8.check import CheckStep
 
-    llmkit.run_step(CheckStep(field, encoding, max_errors), io)
+    llmkit.run_step(CheckStep(field, encoding, max_errors, paper_scores), io)
 
 
 @app.command()

@@ -9,6 +9,7 @@ from typing import Any
 import llmkit
 from llmkit import Reject
 
+from llmkit_utf8.paper_scores import paper_scores
 from llmkit_utf8.validate import check_bytes
 
 ENCODINGS = ("hex", "base64", "text")
@@ -34,13 +35,18 @@ class CheckStep(llmkit.RecordStep):
     name = "utf8-check"
     batch_size = 1024
 
-    def __init__(self, field: str = "bytes", encoding: str = "hex", max_errors: int | None = 100) -> None:
+    def __init__(self, field: str = "bytes", encoding: str = "hex", max_errors: int | None = 100, paper: bool = False) -> None:
         if encoding not in ENCODINGS:
             raise llmkit.UsageError(f"--encoding must be one of {', '.join(ENCODINGS)}, got {encoding!r}")
         self.field, self.encoding, self.max_errors = field, encoding, max_errors
+        #: also add the paper's V_binary_strict / V_binary_soft / V_partial (its DFA's definitions)
+        self.paper = paper
 
     def process_record(self, record: dict[str, Any]) -> llmkit.Outcome:
         data = llmkit.existing_field(record, "utf8", earlier=dict) or field_bytes(record, self.field, self.encoding)
         if isinstance(data, Reject):
             return data
-        return {**record, "utf8": check_bytes(data).as_dict(self.max_errors)}
+        found = check_bytes(data).as_dict(self.max_errors)
+        if self.paper:
+            found.update(paper_scores(data).as_dict())
+        return {**record, "utf8": found}

@@ -74,12 +74,14 @@ class SummaryStep(llmkit.Step):
             # `completed` does not apply at k = L (null there; also for outputs of older versions)
             applies = run.get(done) is not None and not (protocol == "context-free" and length is not None and run["k"] >= length)
             steps = len(run["valid"])
+            # the paper's own scores, where generate --compat official wrote them
+            scores = [name for name in ("valid", "soft", "partial", "V_binary_soft", "V_partial") if name in run]
             for s in range(steps):
-                values = {"valid": run["valid"][s], "soft": run["soft"][s], "partial": run["partial"][s],
-                          done: run[done][s] if applies else None}
+                values = {name: run[name][s] for name in scores}
+                values[done] = run[done][s] if applies else None
                 self.generate[(protocol, tier, length, run["k"], s + 1)].add(values)
-            final = {"valid": run["valid"][-1], "soft": run["soft"][-1], "partial": run["partial"][-1],
-                     done: run[done][-1] if applies else None}
+            final = {name: run[name][-1] for name in scores}
+            final[done] = run[done][-1] if applies else None
             self.generate_final[(protocol, tier)].add(final)
 
     def _add_next_byte(self, tier: str, found: dict[str, Any]) -> None:
