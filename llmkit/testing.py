@@ -18,19 +18,67 @@ core would write, reject or add at the end, and closes it::
     result = run_records(MyStep(...), [{"text": "a"}, {"text": ""}])
     assert result.outputs == [...] and result.reasons == ["empty"]
 
-The outcomes are checked as the core checks them (a wrong list is ``StepContractError``).
+The outcomes are checked as the core checks them (a wrong list is ``StepContractError``). While
+the step processes a batch, :func:`llmkit.source_of` names each record ``<records>:N``, N its
+1-based position in ``records`` (``source=`` picks another name than ``<records>``), as the core
+names a record ``FILE:LINE`` of its input.
+
+``run_command(args, stdin=..., files=...)`` runs ``llmkit ARGS`` in this process as a user would
+run it in a shell: the files written first into a fresh working folder (the current folder of
+the run), the standard input given as bytes, text or records, standard output and error caught
+at the file-descriptor level (as a shell's redirections catch them), and the exit status the
+console would return. It hands back a :class:`CommandRun`::
+
+    run = run_command(["mia", "score", "-i", "in.jsonl", "--rejects", "bad.jsonl"],
+                      files={"in.jsonl": [{"text": "a"}, {"text": ""}]})
+    assert run.status == 0 and run.summary["rejected_by_reason"] == {"empty": 1}
+    assert run.outputs[0]["text"] == "a" and run.rejects[0]["reject"]["source"] == "in.jsonl:2"
+
+``outputs`` are the records of ``-o FILE`` when the arguments name one, else those of standard
+output; ``rejects`` those of ``--rejects FILE``; ``summary`` is the closing summary line of
+standard error read back into the fields of ``Summary.as_dict`` (``None`` when the run printed
+none: ``--quiet``, or an error before the end). ``plugins=`` runs the CLI with those plugins
+instead of the installed ones. ``separate_process=True`` runs ``python -m llmkit`` in a child
+process instead (for what only a process shows: signals, an exit that skips finalisation).
+
+``write_jsonl(path, records)`` and ``read_jsonl(path_or_bytes)`` write and read the JSONL of a test.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import gzip
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Union
+from pathlib import Path
+from typing import IO, Any, Union
+
+import orjson
 
 from llmkit.backends.base import Backend, Completion, GenerationResult, Prompt, SamplingParams
+from llmkit.contract import Batch, _current_batch
+from llmkit.plugins import PluginInfo
 from llmkit.step import LateReject, Record, Reject, Step, check_outcomes
 
-__all__ = ["Answer", "ScriptedBackend", "StepRun", "failure", "run_records"]
+__all__ = [
+    "Answer",
+    "CommandRun",
+    "JsonlData",
+    "ScriptedBackend",
+    "StepRun",
+    "failure",
+    "parse_summary",
+    "read_jsonl",
+    "run_command",
+    "run_records",
+    "write_jsonl",
+]
 
 #: One scripted answer: a text, a whole completion, or a whole result (an error, say).
 Answer = Union[str, Completion, GenerationResult]
@@ -110,8 +158,11 @@ class StepRun:
         return [reject.reason for _, reject in self.rejects]
 
 
-def run_records(step: Step, records: Iterable[Record], batch_size: int | None = None) -> StepRun:
-    """Run ``step`` over ``records`` as the core would (open, batches, finish, close)."""
+def run_records(
+    step: Step, records: Iterable[Record], batch_size: int | None = None, *, source: str = "<records>"
+) -> StepRun:
+    """Run ``step`` over ``records`` as the core would (open, batches, finish, close); while a
+    batch is processed, :func:`llmkit.source_of` gives ``SOURCE:N`` (N counts records from 1)."""
     todo = list(records)
     size = batch_size or step.batch_size
     run = StepRun()
@@ -119,7 +170,13 @@ def run_records(step: Step, records: Iterable[Record], batch_size: int | None = 
     try:
         for start in range(0, len(todo), size):
             batch = todo[start : start + size]
-            for record, outcome in zip(batch, check_outcomes(step, len(batch), step.process(batch))):
+            # the core's batch record, so source_of() answers as in a real run
+            token = _current_batch.set(Batch(source, batch, range(start + 1, start + len(batch) + 1)))
+            try:
+                outcomes = check_outcomes(step, len(batch), step.process(batch))
+            finally:
+                _current_batch.reset(token)
+            for record, outcome in zip(batch, outcomes):
                 if isinstance(outcome, Reject):
                     run.rejects.append((record, outcome))
                 elif outcome is not None:
@@ -132,3 +189,205 @@ def run_records(step: Step, records: Iterable[Record], batch_size: int | None = 
     finally:
         step.close()
     return run
+
+
+#: JSONL a test hands to a command: bytes or text as they are, or records one JSON line each.
+JsonlData = Union[bytes, str, Iterable[Record]]
+
+
+def _jsonl_bytes(data: JsonlData) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode()
+    return b"".join(orjson.dumps(record) + b"\n" for record in data)
+
+
+def write_jsonl(path: str | os.PathLike[str], records: JsonlData) -> Path:
+    """Write ``records`` (or raw bytes or text) to ``path``; returns the path."""
+    target = Path(path)
+    target.write_bytes(_jsonl_bytes(records))
+    return target
+
+
+def read_jsonl(source: str | os.PathLike[str] | bytes) -> list[Record]:
+    """The records of a JSONL file (gzipped or not) or of bytes; blank lines are skipped, a
+    missing file has none. A line that is not JSON raises ``ValueError`` naming it."""
+    if isinstance(source, bytes):
+        data, name = source, "<bytes>"
+    else:
+        path = Path(source)
+        data, name = (path.read_bytes() if path.exists() else b""), str(path)
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    records = []
+    for number, line in enumerate(data.splitlines(), 1):
+        if line.strip():
+            try:
+                records.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                raise ValueError(f"{name}:{number}: not JSON: {line[:200]!r}") from exc
+    return records
+
+
+@dataclass
+class CommandRun:
+    """What a user sees of one run of ``llmkit``."""
+
+    #: the exit status (0 done, 2 usage, 65 bad input, 69 backend, 70 internal, ...)
+    status: int
+    #: standard output, as written
+    stdout: bytes
+    #: standard error, as text
+    stderr: str
+    #: the records of ``-o FILE`` when given, else those of standard output
+    outputs: list[Record]
+    #: the records of ``--rejects FILE`` (none without it)
+    rejects: list[Record]
+    #: the closing summary, as ``Summary.as_dict`` names its fields (no ``seconds``); None when
+    #: the run printed none
+    summary: dict[str, Any] | None
+    #: the folder the command ran in, where ``files`` were written and relative paths point
+    workdir: Path
+
+    def path(self, name: str) -> Path:
+        """A file of the run (a side output, say), relative to its working folder."""
+        return self.workdir / name
+
+
+_SUMMARY = re.compile(r"^llmkit: in (\d+), out (\d+), rejected (\d+)(?: \((.*?)\))?(.*)$", re.MULTILINE)
+_SUMMARY_EXTRAS = {
+    "invalid_lines": re.compile(r"invalid lines (\d+)"),
+    "skipped_resume": re.compile(r"skipped \(already done\) (\d+)"),
+    "other_shards": re.compile(r"left to other shards (\d+)"),
+}
+
+
+def parse_summary(stderr: str) -> dict[str, Any] | None:
+    """The last closing summary line of ``stderr`` as a dict, or None when there is none."""
+    found = list(_SUMMARY.finditer(stderr))
+    if not found:
+        return None
+    read, written, rejected, reasons, rest = found[-1].groups()
+    by_reason = {}
+    for part in (reasons or "").split(", "):
+        if part:
+            reason, count = part.rsplit(" ", 1)
+            by_reason[reason] = int(count)
+    summary: dict[str, Any] = {"in": int(read), "out": int(written), "rejected": int(rejected)}
+    summary["rejected_by_reason"] = by_reason
+    for name, pattern in _SUMMARY_EXTRAS.items():
+        match = pattern.search(rest)
+        summary[name] = int(match.group(1)) if match else 0
+    return summary
+
+
+def _option_value(args: Sequence[str], *names: str) -> str | None:
+    """The last value given to one of the long or short option ``names`` (``-o X``, ``--output=X``)."""
+    value = None
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg in names and index + 1 < len(args):
+            value = args[index + 1]
+        elif "=" in arg and arg.split("=", 1)[0] in names:
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def run_command(
+    args: Sequence[str | os.PathLike[str]],
+    *,
+    stdin: JsonlData | None = None,
+    files: Mapping[str, JsonlData] | None = None,
+    workdir: str | os.PathLike[str] | None = None,
+    plugins: list[PluginInfo] | None = None,
+    separate_process: bool = False,
+    timeout: float = 600,
+) -> CommandRun:
+    """Run ``llmkit ARGS`` as a user would, and read back what it wrote (see the module docstring).
+
+    ``files`` maps paths (relative to the working folder) to their contents, written before the
+    run; ``workdir`` is that folder (default: a fresh temporary one, left for the test to read);
+    ``stdin`` is the standard input (default: empty). ``timeout`` bounds a separate process.
+    """
+    folder = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="llmkit-run-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, contents in (files or {}).items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_jsonl(target, contents)
+    argv = [os.fspath(arg) for arg in args]
+    given = _jsonl_bytes(stdin) if stdin is not None else b""
+    if separate_process:
+        if plugins is not None:
+            raise ValueError("plugins= needs the command to run in this process")
+        done = subprocess.run(
+            [sys.executable, "-m", "llmkit", *argv], input=given, capture_output=True, cwd=folder, timeout=timeout
+        )
+        status, out, err = done.returncode, done.stdout, done.stderr
+    else:
+        status, out, err = _run_here(argv, given, folder, plugins)
+    stderr = err.decode(errors="replace")
+
+    def records_of(*names: str) -> list[Record]:
+        path = _option_value(argv, *names)
+        return read_jsonl(folder / path) if path is not None and path != "-" else []
+
+    output_path = _option_value(argv, "-o", "--output")
+    outputs = records_of("-o", "--output") if output_path not in (None, "-") else read_jsonl(out)
+    return CommandRun(status, out, stderr, outputs, records_of("--rejects"), parse_summary(stderr), folder)
+
+
+def _run_here(argv: list[str], stdin: bytes, folder: Path, plugins: list[PluginInfo] | None) -> tuple[int, bytes, bytes]:
+    """``llmkit.cli.run`` in this process, in ``folder``, with its standard streams redirected."""
+    from llmkit.cli import run
+
+    with tempfile.TemporaryDirectory(prefix="llmkit-streams-") as streams:
+        paths = [Path(streams, name) for name in ("stdin", "stdout", "stderr")]
+        paths[0].write_bytes(stdin)
+        previous_folder = os.getcwd()
+        previous_sigterm = signal.getsignal(signal.SIGTERM)
+        os.chdir(folder)
+        try:
+            with _redirected_streams(*paths):
+                status = run(argv, plugins)
+        finally:
+            signal.signal(signal.SIGTERM, previous_sigterm)  # run() installs its own
+            os.chdir(previous_folder)
+        return status, paths[1].read_bytes(), paths[2].read_bytes()
+
+
+@contextmanager
+def _redirected_streams(stdin: Path, stdout: Path, stderr: Path) -> Iterator[None]:
+    """Point file descriptors 0, 1 and 2 (and ``sys.stdin/stdout/stderr`` over them) at files.
+
+    At the descriptor level, not by swapping Python objects only: the core looks at descriptor 1
+    (is the output the same file as an input?), and child processes write to descriptor 2."""
+    saved_objects = (sys.stdin, sys.stdout, sys.stderr)
+    for stream in saved_objects[1:]:
+        stream.flush()
+    saved_fds = [os.dup(fd) for fd in (0, 1, 2)]
+    targets = [os.open(stdin, os.O_RDONLY)]
+    targets += [os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC) for path in (stdout, stderr)]
+    for fd, target in enumerate(targets):
+        os.dup2(target, fd)
+        os.close(target)
+    streams: list[IO[str]] = [
+        open(0, encoding="utf-8", closefd=False),  # noqa: SIM115 - closed below
+        open(1, "w", encoding="utf-8", closefd=False),  # noqa: SIM115
+        open(2, "w", encoding="utf-8", closefd=False),  # noqa: SIM115
+    ]
+    sys.stdin, sys.stdout, sys.stderr = streams
+    try:
+        yield
+    finally:
+        for stream in streams:
+            try:
+                stream.close()  # flushes; the descriptors stay open (closefd=False)
+            except (OSError, ValueError):
+                pass  # a closed pipe was already reported by the run
+        for fd, saved in enumerate(saved_fds):
+            os.dup2(saved, fd)
+            os.close(saved)
+        sys.stdin, sys.stdout, sys.stderr = saved_objects
