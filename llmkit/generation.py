@@ -32,7 +32,12 @@ Reject). ``params`` holds the sampling values, computed once when the step is bu
 
 A step that asks several prompts per record (one per prefix length, say) overrides
 ``prompts(record, text) -> list[Prompt] | Reject`` and ``accept_results(record, results)``
-(the results of its prompts, in order); ``sampling_for(records)`` may set the values of one
+(the results of its prompts, in order: all answered, for a record one of whose prompts the backend
+failed is rejected with the first failure, unless the step keeps ``partial_results``). A step whose
+answers may be unusable (markers lost, say) writes ``retry(record, index, result, attempt)``: it
+returns a :class:`~llmkit.answers.Retry` (the prompt to ask instead, and the reject should no
+attempt be left) and sets ``max_attempts``; the batch's second asks go in one call per round
+(:mod:`llmkit.answers`). ``sampling_for(records)`` may set the values of one
 batch's call (a token budget from the records, say). All prompts of a batch still go in one call.
 
 The call is split in two, so the core can overlap batches (``overlaps``): :meth:`begin` runs steps
@@ -55,6 +60,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from llmkit.answers import Answers, Retry, reject_of
 from llmkit.backends.base import SUBMIT_CHUNK, Backend, Completion, GenerationResult, Prompt, SamplingParams
 from llmkit.backends.options import BackendOptions
 from llmkit.errors import UsageError
@@ -126,6 +132,15 @@ class GenerationStep(Step):
     sampling_defaults: ClassVar[Mapping[str, Any]] = {}
     #: prompts are chat turns unless ``--no-chat`` (see :meth:`chat_prompt`)
     chat_by_default: ClassVar[bool] = True
+    #: asks of one prompt in all, the first included: the ``retry`` hook may ask again up to
+    #: ``max_attempts - 1`` times (a step sets it, often from a ``--retries`` option)
+    max_attempts: int = 1
+    #: a record one of whose prompts the backend failed is rejected with that failure; True hands
+    #: ``accept_results`` every result instead, failed ones included (a judge that scores what it can)
+    partial_results: ClassVar[bool] = False
+    #: the reject a result the backend could not answer stands for (or None): for a step that
+    #: makes its own backend calls (:func:`llmkit.answers.reject_of`)
+    reject_of = staticmethod(reject_of)
 
     def __init__(
         self,
@@ -188,6 +203,13 @@ class GenerationStep(Step):
         """The sampling values of the call for these records (default: :attr:`params`)."""
         return self.params
 
+    def retry(self, record: Record, index: int, result: GenerationResult, attempt: int) -> Retry | None:
+        """Whether the answer to the record's ``index``-th prompt (its ``attempt``-th ask, from 1) is
+        asked again: None keeps it; a :class:`Retry` names the prompt to ask instead and the record's
+        reject should no attempt be left (``max_attempts``). Asked of answered prompts only
+        (default: every answer is kept)."""
+        return None
+
     # -- helpers -------------------------------------------------------------------------------
 
     @property
@@ -222,11 +244,8 @@ class GenerationStep(Step):
 
     def after(self, record: Record, result: GenerationResult) -> Outcome:
         """The outcome of one generation result."""
-        if result.error is not None:
-            return Reject(result.error, result.detail)
-        if not result.completions:
-            return Reject("no_answer", "the backend returned no completion")
-        return self.accept(record, result.completions)
+        failed = reject_of(result)
+        return failed if failed is not None else self.accept(record, result.completions)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -279,10 +298,12 @@ class GenerationStep(Step):
         self.batch_size = self.backend.preferred_batch_size(type(self).batch_size)
 
     def complete(self, begun: Any) -> list[Outcome]:
-        """The backend's results of a begun batch, each record's through :meth:`accept_results`."""
+        """The backend's results of a begun batch, each record's through :mod:`llmkit.answers`
+        (its reject, its retries, then :meth:`accept_results`)."""
         if not isinstance(begun, _Begun):
             return self.process(begun)  # a subclass's own process()
         outcomes = begun.outcomes
+        answers = Answers(self, begun.records, outcomes)
         results: list[GenerationResult] = []
         waiting = deque(begun.asked)
         start = 0  # where the results of the first waiting record begin
@@ -292,7 +313,7 @@ class GenerationStep(Step):
             nonlocal start
             while waiting and start + waiting[0][1] <= len(results):
                 index, many = waiting.popleft()
-                outcomes[index] = self.accept_results(begun.records[index], results[start : start + many])
+                answers.take(index, results[start : start + many])
                 start += many
 
         for ticket, count in begun.tickets:
@@ -302,6 +323,7 @@ class GenerationStep(Step):
             results.extend(got)
             accept_ready()
         accept_ready()  # records that asked no prompt at all (when no ticket came)
+        answers.finish()  # the answers to ask again, a round per call
         return outcomes
 
     def planned_batch_size(self) -> int:

@@ -61,6 +61,9 @@ class GenerationResult:
     error: str | None = None
     detail: str | None = None
     prompt_token_ids: list[int] | None = None
+    #: the answers before this one, oldest first, when the generation step asked its prompt
+    #: again (a step's ``retry`` hook); a backend leaves it empty
+    earlier: list[GenerationResult] = field(default_factory=list)
 
 
 @dataclass(slots=True)
