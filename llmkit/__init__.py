@@ -22,6 +22,7 @@ from llmkit.backends.base import Completion, Prompt, SamplingParams
 from llmkit.backends.options import BackendOptions
 from llmkit.contract import IOOptions, WholeInputOptions, io_options, run_step, source_of, whole_input_options
 from llmkit.io import read_jsonl
+from llmkit.side_outputs import SideOutput, SideOutputs
 from llmkit.generation import GenerationStep, LazyBackend
 from llmkit.errors import (
     BackendUnavailable,
@@ -57,6 +58,8 @@ __all__ = [
     "Reject",
     "Repetition",
     "SamplingParams",
+    "SideOutput",
+    "SideOutputs",
     "Step",
     "Summary",
     "UsageError",

@@ -8,8 +8,6 @@ parsed with orjson by the contract; the other formats arrive as records already 
 from __future__ import annotations
 
 import base64
-import errno
-import fcntl
 import gzip
 import io
 import json
@@ -27,7 +25,8 @@ from typing import Any, BinaryIO, Union
 
 import orjson
 
-from llmkit.errors import InputError, OutputError, TemporaryFailure, UsageError
+from llmkit.errors import InputError, OutputError, UsageError
+from llmkit.outfiles import lock, output_key, regular_file
 
 BOM = b"\xef\xbb\xbf"
 DUMP_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
@@ -216,7 +215,7 @@ class LineWriter:
         try:
             self.regular = stat.S_ISREG(os.fstat(self.handle.fileno()).st_mode)
             if self.regular:  # /dev/null, a FIFO or a terminal is shared by nature
-                _lock(self.handle, path)
+                lock(self.handle.fileno(), path)
         except BaseException:
             self.handle.close()
             raise
@@ -277,38 +276,6 @@ def _drop_buffered_stdout() -> None:
     os.close(devnull)
 
 
-def _lock(handle: BinaryIO, path: str) -> None:
-    """Hold ``handle``'s file under an exclusive flock, or raise TemporaryFailure (exit 75)
-    naming the process that holds it. A file system without flock (some network mounts)
-    runs unlocked, as before."""
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = _flock_holder(handle)
-        who = f"process {holder}" if holder is not None else "another process"
-        raise TemporaryFailure(
-            f"{path} is being written by {who} (another llmkit run?); wait for it to end, or write elsewhere"
-        ) from None
-    except OSError as exc:
-        if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
-            raise UsageError(f"cannot lock {path}: {exc.strerror or exc}") from exc
-
-
-def _flock_holder(handle: BinaryIO) -> int | None:
-    """The id of the process holding a flock on ``handle``'s file, from /proc/locks (Linux)."""
-    info = os.fstat(handle.fileno())
-    wanted = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
-    try:
-        with open("/proc/locks") as table:
-            for line in table:
-                fields = line.split()  # 1: FLOCK  ADVISORY  WRITE 1234 fe:00:5571638 0 EOF
-                if "FLOCK" in fields and "->" not in fields and wanted in fields:
-                    return int(fields[fields.index(wanted) - 1])
-    except (OSError, ValueError):
-        pass
-    return None
-
-
 def check_distinct_files(inputs: Sequence[str], output: str | None, rejects: str | None) -> None:
     """UsageError (exit 2) when an output is one of the inputs, or the output and the rejects
     are one file; checked before anything is opened for writing.
@@ -320,43 +287,25 @@ def check_distinct_files(inputs: Sequence[str], output: str | None, rejects: str
     """
     sources: dict[Any, str] = {}
     for path in inputs:
-        key = _regular_file(path, 0)
+        key = regular_file(path, 0)
         if key is not None:
             sources.setdefault(key, "standard input" if path == "-" else path)
     outputs: list[tuple[str, str | None]] = [("-o/--output", output)]
     if rejects is not None:
         outputs.append(("--rejects", rejects))
     for option, target in outputs:
-        key = _regular_file(target, 1)
+        key = regular_file(target, 1)
         if key in sources:
             where = "standard output" if target in (None, "-") else f"{option} {target}"
             raise UsageError(f"{where} is the input {sources[key]}: writing it would destroy the input; write elsewhere")
     if rejects is None:
         return
-    out_key, rejects_key = _output_key(output), _output_key(rejects)
+    out_key, rejects_key = output_key(output), output_key(rejects)
     if out_key is not None and out_key == rejects_key:
         raise UsageError(
             f"--rejects {rejects} and the output ({'standard output' if output in (None, '-') else output}) are the same file: "
             "their lines would interleave; give the rejects a file of their own"
         )
-
-
-def _regular_file(path: str | None, fd: int) -> tuple[int, int] | None:
-    """(device, inode) of the regular file at ``path`` (links followed), or of ``fd`` for ``-``."""
-    try:
-        info = os.fstat(fd) if path is None or path == "-" else os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return (info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
-
-
-def _output_key(path: str | None) -> Any:
-    """What names an output for the same-file rule: its file, or where it will be created."""
-    if path is None or path == "-":
-        return _regular_file(None, 1) or "stdout"
-    if os.path.exists(path):
-        return _regular_file(path, 1)
-    return os.path.realpath(path)
 
 
 def _to_json(value: Any) -> Any:
