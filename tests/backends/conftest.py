@@ -70,6 +70,7 @@ def _launch_server() -> ServerHandle:
     return ServerHandle(process, f"http://127.0.0.1:{port}/v1", model_path, log_path)
 
 
+@pytest.hookimpl(trylast=True)  # after `-m "not slow"` deselected them: no server for the fast tier
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     global _server
     wanted = any("vllm_server" in getattr(item, "fixturenames", ()) for item in items)
