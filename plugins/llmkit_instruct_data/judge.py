@@ -82,6 +82,8 @@ def read_pairs(record: Record, field: str) -> Pairs | Reject:
 class JudgeStep(llmkit.GenerationStep):
     name = "judge"
     batch_size = 16
+    #: a response whose judge prompt failed gets NO_SCORE; the record is kept with the others' scores
+    partial_results = True
 
     def __init__(self, settings: JudgeSettings, options: llmkit.BackendOptions, backend: Any = None) -> None:
         writes = OUTPUT_FIELDS + (("judge_text",) if settings.keep_judge_text else ())
