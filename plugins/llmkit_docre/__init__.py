@@ -13,7 +13,22 @@ from typing import Annotated
 import typer
 
 import llmkit
-from llmkit_docre.options import TrainFlags, train_flags
+from llmkit_docre.options import (
+    Architecture,
+    EditStepsConfig,
+    RecommendConfig,
+    RunFlags,
+    Schedule,
+    SelfTrainPhases,
+    TransferConfig,
+    architecture_options,
+    edit_steps_options,
+    recommend_options,
+    run_options,
+    schedule_options,
+    self_train_options,
+    transfer_options,
+)
 
 app = typer.Typer(
     help="Document-level relation extraction with evidence (DREEAM/ATLOP): train, predict, evaluate, self-train.",
@@ -53,9 +68,13 @@ def evaluate(
 
 
 @app.command("train")
-@train_flags
+@architecture_options
+@schedule_options
+@run_options
 def train(
-    flags: TrainFlags,
+    architecture: Architecture,
+    schedule: Schedule,
+    run: RunFlags,
     encoder: Annotated[str, typer.Option(help="Hugging Face encoder (name or path): BERT, RoBERTa, DeBERTa, a Japanese BERT.")],
     train: Annotated[str, typer.Option(help="Training documents (DocRED JSON array or JSONL).")],
     relations: Annotated[str, typer.Option(help="rel2id or rel_info file naming the relations.")],
@@ -64,20 +83,23 @@ def train(
     evi_lambda: Annotated[float, typer.Option(min=0, help="Weight of the evidence KL (DREEAM 0.1; 0 = ATLOP).")] = 0.1,
 ) -> None:
     """Train DREEAM (ATLOP with --evi-lambda 0) on DocRED-format documents; progress and dev F1 per epoch on stderr."""
-    from pathlib import Path
+    from dataclasses import asdict
 
+    from llmkit_docre.checkpoint import check_encoder, check_output
     from llmkit_docre.data import load_documents, load_relations
-    from llmkit_docre.train import Trainer, report_rejects
+    from llmkit_docre.train import Trainer, TrainOptions, report_rejects
 
-    options = flags.to_options(evi_lambda=evi_lambda)
+    options = TrainOptions(**asdict(architecture), **asdict(schedule), **asdict(run), evi_lambda=evi_lambda)
+    directory = check_output(output, options.resume)
+    check_encoder(encoder, options.layers)
     inventory = load_relations(relations)
     train_docs, rejected = load_documents(train, inventory)
-    report_rejects(options, train, rejected)  # type: ignore[arg-type]
+    report_rejects(options, train, rejected)
     dev_docs: list = []
     if dev:
         dev_docs, rejected = load_documents(dev, inventory)
-        report_rejects(options, dev, rejected)  # type: ignore[arg-type]
-    Trainer(encoder, inventory, Path(output), options).run(train_docs, dev_docs)  # type: ignore[arg-type]
+        report_rejects(options, dev, rejected)
+    Trainer(encoder, inventory, directory, options).run(train_docs, dev_docs)
 
 
 @app.command("predict")
@@ -93,85 +115,54 @@ def predict(
     """Add 'predicted_labels' (h, t, r, score, evidence) to each DocRED document (JSONL in, JSONL out)."""
     from llmkit_docre.predict import PredictStep
 
+    if isf_threshold is not None and not isf:
+        raise llmkit.UsageError("--isf-threshold is the threshold of --isf; pass --isf too")
+    if evi_threshold is not None and not 0 <= evi_threshold <= 1:
+        raise llmkit.UsageError(f"--evi-threshold must be a number from 0 to 1, got {evi_threshold}")
     llmkit.run_step(PredictStep(model, device, evi_threshold, isf, isf_threshold), io)
 
 
 @app.command("transfer")
 @llmkit.io_options
 @llmkit.backend_options
-def transfer(
-    io: llmkit.IOOptions,
-    backend_options: llmkit.BackendOptions,
-    target_lang: Annotated[str, typer.Option(help="Language to translate into (ja, zh, en, de, ... or a language name).")],
-    source_lang: Annotated[str, typer.Option(help="Language of the input documents.")] = "en",
-    unit: Annotated[str, typer.Option(help="Translate each sentence (sentence ids kept) or each whole document (document).")] = "sentence",
-    retries: Annotated[int, typer.Option(min=0, help="Attempts more for a unit whose mention markers come back wrong.")] = 1,
-    tokenizer: Annotated[
-        str | None, typer.Option(help="Tokenizer of the translation: fugashi, sudachi, chars or words (default: fugashi for ja, chars for zh, else words).")
-    ] = None,
-    prompt: Annotated[str | None, typer.Option(help="Replace the prompt (placeholders {source_lang}, {target_lang}, {text}).")] = None,
-    retry_prompt: Annotated[
-        str | None, typer.Option(help="Replace the retry prompt (also {previous} and {problems}).")
-    ] = None,
-    field: Annotated[str, typer.Option(help="Field recording the source title, model and marker statistics.")] = "transfer",
-) -> None:
+@transfer_options
+def transfer(io: llmkit.IOOptions, backend_options: llmkit.BackendOptions, config: TransferConfig) -> None:
     """Translate DocRED documents into another language, mentions carried by numbered markers.
 
-    Reject reasons: mention_lost, sentence_lost, truncated, too_long, empty_prompt, no_answer,
-    field_exists, and the input validation's (bad_document, mention_out_of_range, unknown_entity,
-    evidence_out_of_range).
+    Mentions with an empty span are carried across without a marker. Reject reasons:
+    mention_lost, sentence_lost, truncated, too_long, empty_prompt, no_answer, field_exists, and
+    the input validation's (bad_document, mention_out_of_range, unknown_entity, evidence_out_of_range).
     """
-    from llmkit_docre.transfer import TransferConfig, TransferStep
+    from llmkit_docre.transfer import TransferStep
 
-    config = TransferConfig(target_lang, source_lang, unit, retries, tokenizer, prompt, retry_prompt, field)
     llmkit.run_step(TransferStep(backend_options, config), io)  # the template refuses a missing --model
 
 
 @app.command("recommend")
 @llmkit.io_options
-def recommend(
-    io: llmkit.IOOptions,
-    source: Annotated[str, typer.Option(help="model (a docre model), predictions (triples in the record) or distant (--kb).")] = "model",
-    model: Annotated[str | None, typer.Option("--model", "-m", help="source model: a model directory written by docre train.")] = None,
-    kb: Annotated[
-        str | None, typer.Option(help="source distant: {head, relation, tail} JSONL, or distant-supervision DocRED documents.")
-    ] = None,
-    predictions_field: Annotated[str, typer.Option(help="source predictions: field holding the predicted triples.")] = "predicted_labels",
-    top_k: Annotated[int, typer.Option(min=1, help="Most relations recommended per entity pair.")] = 4,
-    min_score: Annotated[float | None, typer.Option(help="Keep relations scoring at least this (model: logit minus threshold).")] = None,
-    field: Annotated[str, typer.Option(help="Field to write the recommendations to.")] = "recommended_labels",
-    device: Annotated[str | None, typer.Option(help="source model: torch device (default: cuda when available, else cpu).")] = None,
-) -> None:
+@recommend_options
+def recommend(io: llmkit.IOOptions, config: RecommendConfig) -> None:
     """Candidate relations for annotators: a trained model's predictions, or a knowledge base's.
 
     Reject reasons: missing_field, bad_labels, field_exists, and the input validation's.
     """
-    from llmkit_docre.recommend import RecommendConfig, RecommendStep
+    from llmkit_docre.recommend import RecommendStep
 
-    config = RecommendConfig(source, model, kb, predictions_field, field, top_k, min_score, device)
     llmkit.run_step(RecommendStep(config), io)
 
 
 @app.command("edit-steps")
 @llmkit.whole_input_options
-def edit_steps(
-    io: llmkit.WholeInputOptions,
-    gold: Annotated[str, typer.Option(help="The annotated documents (DocRED JSON array or JSONL).")],
-    field: Annotated[
-        list[str] | None, typer.Option(help="Field of recommended triples; repeat to compare several (default recommended_labels).")
-    ] = None,
-    evidence: Annotated[bool, typer.Option(help="Also count evidence-sentence edits.")] = False,
-    key: Annotated[str, typer.Option(help="Field matching a document to its gold one.")] = "title",
-) -> None:
+@edit_steps_options
+def edit_steps(io: llmkit.WholeInputOptions, config: EditStepsConfig) -> None:
     """Edit steps (additions + deletions of (h, t, r)) turning recommendations into the gold labels.
 
     One record per document, then the totals (with several --field values or inputs, side by side
     and the reduction against the first). Reject reasons: no_gold, entities_differ, missing_field,
     bad_labels, duplicate_document.
     """
-    from llmkit_docre.edit_steps import EditStepsConfig, EditStepsStep
+    from llmkit_docre.edit_steps import EditStepsStep
 
-    config = EditStepsConfig(gold, field or ["recommended_labels"], evidence, key)
     llmkit.run_step(EditStepsStep(config), io)
 
 
@@ -184,22 +175,27 @@ def isf_tune(
     """Choose the inference-stage-fusion threshold on dev (best F1) and save it in the model directory."""
     import sys
 
+    from llmkit_docre.checkpoint import read_settings
     from llmkit_docre.data import load_documents
     from llmkit_docre.isf import save_threshold, tune
-    from llmkit_docre.predict import PredictStep
+    from llmkit_docre.predictor import Predictor
 
-    step = PredictStep(model, device)
-    step.open()
-    documents, rejected = load_documents(dev, step.relations)
+    documents, rejected = load_documents(dev, read_settings(model).inventory())
     if rejected:
         print(f"docre: {len(rejected)} dev documents rejected (first at {rejected[0][0]}: {rejected[0][1].reason})", file=sys.stderr)
-    threshold, f1 = tune(step, documents)
+    if not documents:
+        raise llmkit.InputError(f"--dev {dev}: no usable dev document")
+    threshold, f1 = tune(Predictor(model, device), documents)
     path = save_threshold(model, threshold, f1)
     print(f"docre: ISF threshold {threshold:.4f}, dev F1 with fusion {100 * f1:.2f}; saved to {path}", file=sys.stderr)
 
 
 @app.command("self-train")
+@self_train_options
+@run_options
 def self_train(
+    phases: SelfTrainPhases,
+    run: RunFlags,
     teacher: Annotated[str, typer.Option(help="Teacher model directory (trained with the evidence loss).")],
     distant: Annotated[str, typer.Option(help="Distantly supervised documents (labels, no evidence needed).")],
     train: Annotated[str, typer.Option(help="Annotated documents for the final fine-tuning (with evidence).")],
@@ -207,41 +203,26 @@ def self_train(
     output: Annotated[str, typer.Option("--output", "-o", help="Student model directory.")],
     dev: Annotated[str | None, typer.Option(help="Dev documents, scored after every epoch of both phases.")] = None,
     encoder: Annotated[str | None, typer.Option(help="Encoder the student starts from (default: the teacher's original encoder).")] = None,
-    attn_lambda: Annotated[float, typer.Option(min=0, help="Weight of KL(teacher || student) token attention (DREEAM's args.py default 1.0).")] = 1.0,
-    evi_lambda: Annotated[float, typer.Option(min=0, help="Weight of the evidence KL in the fine-tuning.")] = 0.1,
-    distant_lr: Annotated[float, typer.Option(help="Distant phase: encoder learning rate.")] = 3e-5,
-    distant_added_lr: Annotated[float, typer.Option(help="Distant phase: added layers' learning rate.")] = 1e-4,
-    distant_epochs: Annotated[int, typer.Option(min=1, help="Distant phase: epochs.")] = 2,
-    distant_grad_accum: Annotated[int, typer.Option(min=1, help="Distant phase: batches per optimizer step.")] = 2,
-    distant_max_grad_norm: Annotated[float, typer.Option(help="Distant phase: gradient norm clip.")] = 5.0,
-    finetune_lr: Annotated[float, typer.Option(help="Fine-tuning: encoder learning rate.")] = 1e-6,
-    finetune_added_lr: Annotated[float, typer.Option(help="Fine-tuning: added layers' learning rate.")] = 3e-6,
-    finetune_epochs: Annotated[int, typer.Option(min=1, help="Fine-tuning: epochs.")] = 10,
-    finetune_max_grad_norm: Annotated[float, typer.Option(help="Fine-tuning: gradient norm clip.")] = 2.0,
-    batch_size: Annotated[int, typer.Option(min=1, help="Documents per batch.")] = 4,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 66,
-    device: Annotated[str | None, typer.Option(help="torch device (default: cuda when available, else cpu).")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue: stored teacher attentions are reused, each phase resumes from its last epoch.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")] = False,
 ) -> None:
-    """DREEAM evidence self-training: teacher token attention on distant data -> student -> fine-tuning with evidence."""
-    from pathlib import Path
+    """DREEAM evidence self-training: teacher token attention on distant data -> student -> fine-tuning with evidence.
 
+    --resume reuses the stored teacher attentions and resumes each phase from its last epoch.
+    """
+    from dataclasses import asdict
+
+    from llmkit_docre.checkpoint import check_output, read_settings
     from llmkit_docre.data import load_documents, load_relations
-    from llmkit_docre.selftrain import Phase
     from llmkit_docre.selftrain import self_train as run_self_train
     from llmkit_docre.train import TrainOptions, report_rejects
 
-    base = TrainOptions(
-        batch_size=batch_size, seed=seed, device=device, resume=resume, quiet=quiet, evi_lambda=evi_lambda, attn_lambda=attn_lambda
-    )
+    base = TrainOptions(**asdict(run), evi_lambda=phases.evi_lambda, attn_lambda=phases.attn_lambda)
+    directory = check_output(output, run.resume)
+    read_settings(teacher)  # a missing or damaged teacher stops the run before any document is read
     inventory = load_relations(relations)
     docs = {}
     for name, path in (("distant", distant), ("train", train), ("dev", dev)):
         docs[name], rejected = load_documents(path, inventory) if path else ([], [])
         report_rejects(base, path or "", rejected)
     run_self_train(
-        teacher, encoder, inventory, docs["distant"], docs["train"], docs["dev"], Path(output), base,
-        Phase(distant_lr, distant_added_lr, distant_epochs, distant_grad_accum, distant_max_grad_norm),
-        Phase(finetune_lr, finetune_added_lr, finetune_epochs, 1, finetune_max_grad_norm),
+        teacher, encoder, inventory, docs["distant"], docs["train"], docs["dev"], directory, base, phases.distant, phases.finetune
     )

@@ -19,12 +19,13 @@ each column is ``1 - steps / steps of the first column`` over the documents ever
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import llmkit
 from llmkit_docre.evaluate import load_reference
+from llmkit_docre.options import EditStepsConfig
 
 Triple = tuple[int, int, str]
 #: names of the no-relation class, which states no fact
@@ -101,14 +102,6 @@ class _Gold:
     facts: dict[Triple, set[int]]
     entities: int
     order: int
-
-
-@dataclass
-class EditStepsConfig:
-    gold: str
-    fields: list[str] = field(default_factory=lambda: ["recommended_labels"])
-    evidence: bool = False
-    key: str = "title"
 
 
 class EditStepsStep(llmkit.Step):

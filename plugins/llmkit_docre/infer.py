@@ -78,29 +78,22 @@ def relative_scores(logits: torch.Tensor, num_labels: int = 4) -> tuple[torch.Te
     return values - reference, indices
 
 
-@torch.no_grad()
+Triple = tuple[int, int, str]
+
+
 def pair_candidates(
-    model: DocREModel, features: list[Feature], relations: Relations, num_labels: int = 4, evi_threshold: float = 0.2,
-    batch_size: int = 4,
-) -> list[tuple[dict[tuple[int, int, str], float], dict[tuple[int, int], list[int]]]]:
-    """Per feature: the top ``num_labels`` classes of every pair except NA, with their relative
-    scores (:func:`relative_scores`), and every pair's evidence sentences (ISF's inputs)."""
-    model.eval()
-    results = []
-    for start in range(0, len(features), batch_size):
-        batch = features[start : start + batch_size]
-        with autocast(model):
-            outputs = model(batch)
-        for output, feature in zip(outputs, batch, strict=True):
-            cands: dict[tuple[int, int, str], float] = {}
-            evidence: dict[tuple[int, int], list[int]] = {}
-            if output.logits.shape[0]:
-                scores, top = relative_scores(output.logits.float(), num_labels)
-                above = output.sentence_attention.float() > evi_threshold
-                for i, (h, t) in enumerate(feature.pairs):
-                    evidence[(h, t)] = torch.nonzero(above[i]).flatten().tolist()
-                    for s, c in zip(scores[i].tolist(), top[i].tolist(), strict=True):
-                        if c != 0:
-                            cands[(h, t, relations.names[c])] = s
-            results.append((cands, evidence))
-    return results
+    output: PairOutput, feature: Feature, relations: Relations, num_labels: int = 4, evi_threshold: float = 0.2,
+) -> tuple[dict[Triple, float], dict[tuple[int, int], list[int]]]:
+    """ISF's inputs from one document's output: the top ``num_labels`` classes of every pair
+    except NA, with their relative scores (:func:`relative_scores`), and every pair's evidence."""
+    cands: dict[Triple, float] = {}
+    evidence: dict[tuple[int, int], list[int]] = {}
+    if output.logits.shape[0]:
+        scores, top = relative_scores(output.logits.float(), num_labels)
+        above = output.sentence_attention.float() > evi_threshold
+        for i, (h, t) in enumerate(feature.pairs):
+            evidence[(h, t)] = torch.nonzero(above[i]).flatten().tolist()
+            for s, c in zip(scores[i].tolist(), top[i].tolist(), strict=True):
+                if c != 0:
+                    cands[(h, t, relations.names[c])] = s
+    return cands, evidence

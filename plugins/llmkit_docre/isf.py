@@ -22,18 +22,23 @@ its fused score is at or above it (DREEAM's ``merge_results`` cuts the sorted li
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from llmkit import UsageError
+from llmkit import InputError, UsageError
 from llmkit_docre.data import Document, parse_document
+from llmkit_docre.infer import Triple
+from llmkit_docre.predictor import Candidates, FirstPass, Predictor
 
-if TYPE_CHECKING:
-    from llmkit_docre.predict import PredictStep
-
-Triple = tuple[int, int, str]
 PENALTY = 10.0
 THRESHOLD_FILE = "isf_threshold.json"
+
+
+class Rescorer(Protocol):
+    """What fusion asks of a predictor: candidates of the pseudo-documents (a :class:`Predictor`)."""
+
+    def candidates(self, documents: list[Document]) -> list[Candidates]: ...
 
 
 def pseudo_document(document: Document, sentences: list[int]) -> tuple[Document, list[int]] | None:
@@ -82,41 +87,31 @@ def fused_candidates(first: dict[Triple, float], second: dict[Triple, float]) ->
     return sorted(kept), fused
 
 
-def two_passes(step: PredictStep, documents: list[Document]) -> list[tuple[dict[Triple, float], dict[Triple, float], dict[tuple[int, int], list[int]]]]:
-    """Per document: first-pass candidates, best pseudo-document candidates, first-pass pair evidence."""
-    from llmkit_docre.infer import pair_candidates
-
-    model, relations = step.model, step.relations
-    features = [step.featurize(d, with_labels=False) for d in documents]
-    first = pair_candidates(model, features, relations, step.settings.num_labels, step.threshold)  # type: ignore[arg-type]
-    results = []
-    for document, (cands, evidence) in zip(documents, first, strict=True):
-        # DREEAM builds pseudo-documents from its top-k file, which holds every pair, positive or
-        # not: a pair the first pass missed still gets its evidence re-read
-        every_pair = [{"h": h, "t": t, "evidence": ev} for (h, t), ev in evidence.items()]
-        pseudo: list[tuple[Document, list[int]]] = [p for g in sentence_groups(document, every_pair) if (p := pseudo_document(document, g))]
-        second: dict[Triple, float] = {}
-        if pseudo:
-            found = pair_candidates(
-                model, [step.featurize(d, with_labels=False) for d, _k in pseudo], relations,  # type: ignore[arg-type]
-                step.settings.num_labels, step.threshold,
-            )
-            for (_doc, kept), (pcands, _ev) in zip(pseudo, found, strict=True):
-                for (h, t, r), s in pcands.items():
-                    key = (kept[h], kept[t], r)
-                    second[key] = max(s, second.get(key, s))
-        results.append((cands, second, evidence))
-    return results
+def second_pass(predictor: Rescorer, document: Document, first: Candidates) -> dict[Triple, float]:
+    """The best pseudo-document score of each triple of ``document``, from the first pass's evidence."""
+    # DREEAM builds pseudo-documents from its top-k file, which holds every pair, positive or
+    # not: a pair the first pass missed still gets its evidence re-read
+    every_pair = [{"h": h, "t": t, "evidence": ev} for (h, t), ev in first.evidence.items()]
+    pseudo = [p for g in sentence_groups(document, every_pair) if (p := pseudo_document(document, g))]
+    second: dict[Triple, float] = {}
+    if pseudo:
+        found = predictor.candidates([d for d, _kept in pseudo])
+        for (_doc, kept), candidates in zip(pseudo, found, strict=True):
+            for (h, t, r), s in candidates.scores.items():
+                key = (kept[h], kept[t], r)
+                second[key] = max(s, second.get(key, s))
+    return second
 
 
-def fuse(step: PredictStep, documents: list[Document], _first: list[list[dict[str, Any]]], threshold: float) -> list[list[dict[str, Any]]]:
-    """The fused predicted triples of each document."""
+def fuse(predictor: Rescorer, documents: list[Document], first: list[FirstPass], threshold: float) -> list[list[dict[str, Any]]]:
+    """The fused predicted triples of each document, from its first pass."""
     out = []
-    for cands, second, evidence in two_passes(step, documents):
-        kept, fused = fused_candidates(cands, second)
-        chosen = [(t, cands[t] + second[t]) for t in kept] + [(t, s) for t, s in fused.items() if s >= threshold]
+    for document, passed in zip(documents, first, strict=True):
+        second = second_pass(predictor, document, passed)
+        kept, fused = fused_candidates(passed.scores, second)
+        chosen = [(t, passed.scores[t] + second[t]) for t in kept] + [(t, s) for t, s in fused.items() if s >= threshold]
         out.append([
-            {"h": h, "t": t, "r": r, "score": round(score, 6), "evidence": evidence.get((h, t), [])}
+            {"h": h, "t": t, "r": r, "score": round(score, 6), "evidence": passed.evidence.get((h, t), [])}
             for (h, t, r), score in sorted(chosen)
         ])
     return out
@@ -138,30 +133,47 @@ def best_threshold(kept_correct: int, kept_total: int, candidates: list[tuple[fl
 
 
 def save_threshold(model_dir: str | Path, threshold: float, f1: float) -> Path:
+    """Write the tuned threshold beside the model (written aside, then renamed: a kill leaves the old one)."""
     path = Path(model_dir) / THRESHOLD_FILE
-    path.write_text(json.dumps({"threshold": threshold, "dev_f1": f1}), encoding="utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"threshold": threshold, "dev_f1": f1}, allow_nan=False), encoding="utf-8")
+    tmp.replace(path)
     return path
 
 
 def saved_threshold(model_dir: str | Path) -> float:
+    """The threshold ``isf-tune`` saved; a file that is not one is bad input naming it."""
     path = Path(model_dir) / THRESHOLD_FILE
     if not path.is_file():
         raise UsageError(f"--isf: {path} is missing; run `llmkit docre isf-tune --model {model_dir} --dev DEV` first, or pass --isf-threshold")
-    return float(json.loads(path.read_text(encoding="utf-8"))["threshold"])
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))["threshold"]
+    except (ValueError, KeyError, TypeError) as exc:  # not JSON, not UTF-8, no key, not an object
+        raise InputError(f"{path}: not a saved ISF threshold ({exc}); run `llmkit docre isf-tune` again") from exc
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"{path}: 'threshold' must be a finite number, got {value!r}; run `llmkit docre isf-tune` again")
+    return float(value)
 
 
-def tune(step: PredictStep, documents: list[Document], batch_size: int = 16) -> tuple[float, float]:
+def tune(predictor: Predictor, documents: list[Document], batch_size: int = 16) -> tuple[float, float]:
     """Choose the fused-score threshold that maximises dev F1 (documents with gold facts)."""
+    if not documents:
+        raise InputError("isf-tune: no usable dev document")
     kept_correct = kept_total = gold_total = 0
     candidates: list[tuple[float, bool]] = []
-    names = step.relations.names
+    names = predictor.relations.names
     for start in range(0, len(documents), batch_size):
         batch = documents[start : start + batch_size]
-        for document, (first, second, _ev) in zip(batch, two_passes(step, batch), strict=True):
+        for document, first in zip(batch, predictor.first_pass(batch), strict=True):
             gold = {(f.head, f.tail, names[f.relation]) for f in document.facts}
             gold_total += len(gold)
-            kept, fused = fused_candidates(first, second)
+            kept, fused = fused_candidates(first.scores, second_pass(predictor, document, first))
             kept_total += len(kept)
             kept_correct += sum(t in gold for t in kept)
             candidates.extend((score, t in gold) for t, score in fused.items())
-    return best_threshold(kept_correct, kept_total, candidates, gold_total)
+    if not gold_total:
+        raise InputError("isf-tune: the dev documents hold no relation, so no threshold has a better F1 than another")
+    threshold, f1 = best_threshold(kept_correct, kept_total, candidates, gold_total)
+    if not math.isfinite(threshold):
+        raise InputError("isf-tune: no dev document has an entity pair to score, so there is no threshold to choose")
+    return threshold, f1

@@ -28,23 +28,16 @@ class PredictStep(Step):
         self.evi_threshold = evi_threshold
         self.isf = isf
         self.isf_threshold = isf_threshold
-        self.model: Any = None
-        self.threshold = 0.2  # the evidence threshold in use, set by open()
+        self.predictor: Any = None
 
     def open(self) -> None:
-        from llmkit_docre.checkpoint import load_model
-        from llmkit_docre.features import Featurizer
-        from llmkit_docre.train import pick_device
+        from llmkit_docre.predictor import Predictor
 
-        self.model, tokenizer, self.settings = load_model(self.model_dir, pick_device(self.device_name))
-        self.relations = self.settings.inventory()
-        self.featurize = Featurizer(tokenizer, self.settings.max_length)
-        self.threshold = self.settings.evi_threshold if self.evi_threshold is None else self.evi_threshold
-        if self.isf:
+        if self.isf and self.isf_threshold is None:
             from llmkit_docre.isf import saved_threshold
 
-            if self.isf_threshold is None:
-                self.isf_threshold = saved_threshold(self.model_dir)
+            self.isf_threshold = saved_threshold(self.model_dir)  # a missing or damaged file fails before the model loads
+        self.predictor = Predictor(self.model_dir, self.device_name, self.evi_threshold)
 
     def process(self, records: list[Record]) -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -61,12 +54,9 @@ class PredictStep(Step):
         return outcomes
 
     def predict(self, documents: list[Document]) -> list[list[dict[str, Any]]]:
-        from llmkit_docre.infer import predict_features
+        first = self.predictor.first_pass(documents)
+        if not self.isf:
+            return [passed.triples for passed in first]
+        from llmkit_docre.isf import fuse
 
-        features = [self.featurize(d, with_labels=False) for d in documents]
-        found = predict_features(self.model, features, self.relations, 4, self.settings.num_labels, self.threshold)
-        if self.isf:
-            from llmkit_docre.isf import fuse
-
-            found = fuse(self, documents, found, float(self.isf_threshold))  # type: ignore[arg-type]
-        return found
+        return fuse(self.predictor, documents, first, float(self.isf_threshold))  # type: ignore[arg-type]

@@ -29,8 +29,8 @@ from typing import Any
 
 import llmkit
 from llmkit_docre.data import Document, parse_document, read_documents
+from llmkit_docre.options import RecommendConfig
 
-SOURCES = ("model", "predictions", "distant")
 NA = {"Na", "NA", "na", "N/A", "no_relation", "None"}
 DEFAULT_FIELD = "recommended_labels"
 
@@ -142,28 +142,6 @@ def check_predictions(items: Any, entities: int) -> list[dict[str, Any]] | str:
     return [item for item in items if item["r"] not in NA]
 
 
-@dataclass
-class RecommendConfig:
-    source: str = "model"
-    model_dir: str | None = None
-    kb: str | None = None
-    predictions_field: str = "predicted_labels"
-    field: str = DEFAULT_FIELD
-    top_k: int = 4
-    min_score: float | None = None
-    device: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.source not in SOURCES:
-            raise llmkit.UsageError(f"--source must be one of {', '.join(SOURCES)}, got {self.source!r}")
-        if self.source == "distant" and self.kb is None:
-            raise llmkit.UsageError("--source distant needs --kb FILE (triples or distant-supervision documents)")
-        if self.source == "model" and self.model_dir is None:
-            raise llmkit.UsageError("--source model needs --model DIR (a model trained by docre train)")
-        if self.top_k < 1:
-            raise llmkit.UsageError("--top-k must be at least 1")
-
-
 class RecommendStep(llmkit.Step):
     name = "recommend"
     batch_size = 16
@@ -178,13 +156,10 @@ class RecommendStep(llmkit.Step):
             assert self.config.kb is not None
             self.kb = load_kb(self.config.kb)
         elif self.config.source == "model":
-            from llmkit_docre.predict import (
-                PredictStep,  # docre predict's model loading and decoding, as is
-            )
+            from llmkit_docre.predictor import Predictor  # docre predict's model and decoding, as is
 
-            predict = PredictStep(self.config.model_dir, self.config.device)  # type: ignore[arg-type]
-            predict.open()
-            self.predictor = predict.predict
+            assert self.config.model_dir is not None  # RecommendConfig requires it for this source
+            self.predictor = Predictor(self.config.model_dir, self.config.device)
 
     def process(self, records: list[llmkit.Record]) -> list[llmkit.Outcome]:
         outcomes: list[llmkit.Outcome] = []
@@ -208,8 +183,8 @@ class RecommendStep(llmkit.Step):
             assert self.kb is not None
             return {i: distant_triples(doc, self.kb) for i, doc in documents.items()}
         if self.config.source == "model":
-            predicted = self.predictor(list(documents.values()))
-            return dict(zip(documents, predicted, strict=True))
+            passes = self.predictor.first_pass(list(documents.values()))
+            return {i: passed.triples for i, passed in zip(documents, passes, strict=True)}
         out: dict[int, list[dict[str, Any]] | llmkit.Reject] = {}
         for i, doc in documents.items():
             items = doc.record.get(self.config.predictions_field)

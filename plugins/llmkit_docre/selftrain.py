@@ -20,7 +20,7 @@ a document whose pieces do not line up with its stored attention stops the run.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -30,6 +30,7 @@ from llmkit_docre.data import Document, Relations
 from llmkit_docre.features import Feature, Featurizer
 from llmkit_docre.infer import autocast
 from llmkit_docre.model import DocREModel
+from llmkit_docre.options import Phase, architecture_of
 from llmkit_docre.train import Trainer, TrainOptions, log
 
 
@@ -84,15 +85,6 @@ class StoredTeacher:
         return self.store.read(index)
 
 
-@dataclass
-class Phase:
-    lr: float
-    added_lr: float
-    epochs: int
-    grad_accum: int
-    max_grad_norm: float
-
-
 def self_train(
     teacher_dir: str, encoder: str | None, relations: Relations, distant: list[Document], train: list[Document],
     dev: list[Document], output: Path, base: TrainOptions, distant_phase: Phase, finetune_phase: Phase,
@@ -102,10 +94,9 @@ def self_train(
     teacher, tokenizer, settings = load_model(teacher_dir, base.device and torch.device(base.device))
     if settings.inventory().names != relations.names:
         raise UsageError("--relations does not match the teacher's relation inventory")
-    base = replace(
-        base, emb_size=settings.emb_size, block_size=settings.block_size, layers=settings.layers,
-        window=settings.window, max_length=settings.max_length, num_labels=settings.num_labels,
-    )
+    shape = asdict(architecture_of(settings))
+    shape.pop("evi_threshold")  # the student decides evidence by its own options' threshold
+    base = replace(base, **shape)
     if not distant:
         raise InputError("no usable distant document")
     featurize = Featurizer(tokenizer, settings.max_length)

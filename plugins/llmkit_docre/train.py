@@ -13,45 +13,40 @@ from __future__ import annotations
 import random
 import sys
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 
 from llmkit import InputError, UsageError
-from llmkit_docre.checkpoint import ModelSettings, load_encoder, save
+from llmkit_docre.checkpoint import ModelSettings, encoder_location, load_encoder, save
 from llmkit_docre.data import Document, Relations
 from llmkit_docre.features import Feature, Featurizer
 from llmkit_docre.infer import autocast, predict_features
 from llmkit_docre.losses import at_loss, attention_kl, evidence_kl
 from llmkit_docre.model import DocREModel, PairOutput
+from llmkit_docre.options import Architecture, RunFlags, Schedule, architecture_of
 from llmkit_docre.official import Prediction, Scores, gold_from_records, official_scores
 
 
 @dataclass
-class TrainOptions:
-    batch_size: int = 4
-    lr: float = 5e-5
-    added_lr: float = 1e-4
-    adam_eps: float = 1e-6
-    warmup: float = 0.06
-    max_grad_norm: float = 1.0
-    epochs: int = 30
-    seed: int = 66
-    grad_accum: int = 1
+class TrainOptions(Architecture, Schedule, RunFlags):
+    """Everything a training run needs: the option sets of `docre train` and the loss weights
+    (each declared once, in :mod:`llmkit_docre.options`, except the three below)."""
+
     evi_lambda: float = 0.1
     attn_lambda: float = 0.0
-    emb_size: int = 768
-    block_size: int = 64
-    layers: int = 3
-    window: int = 512
-    max_length: int = 1024
-    num_labels: int = 4
-    evi_threshold: float = 0.2
-    device: str | None = None
-    resume: bool = False
-    quiet: bool = False
+    adam_eps: float = 1e-6
+
+    def __post_init__(self) -> None:
+        Architecture.__post_init__(self)
+        Schedule.__post_init__(self)
+
+    @property
+    def architecture(self) -> Architecture:
+        """The part saved in ``docre.json``."""
+        return architecture_of(self)
 
 
 class TeacherAttention(Protocol):
@@ -159,9 +154,8 @@ class Trainer:
         self.tokenizer = tokenizer
         self.featurize = Featurizer(tokenizer, options.max_length)
         self.settings = ModelSettings(
-            relations=relations.to_json(), descriptions=relations.descriptions, emb_size=options.emb_size,
-            block_size=options.block_size, layers=options.layers, window=options.window, max_length=options.max_length,
-            num_labels=options.num_labels, evi_threshold=options.evi_threshold, encoder=encoder_name,
+            **asdict(options.architecture), relations=relations.to_json(), descriptions=relations.descriptions,
+            encoder=encoder_location(encoder_name),
         )
 
     def run(self, train: list[Document], dev: list[Document], teacher: TeacherAttention | None = None) -> Scores | None:

@@ -19,7 +19,6 @@ an input document that is not valid DocRED.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import llmkit
@@ -33,6 +32,7 @@ from llmkit_docre.markers import (
     mark_sentence,
     parse_marked,
 )
+from llmkit_docre.options import TransferConfig
 from llmkit_docre.morph import (
     UNSPACED,
     default_tokenizer,
@@ -49,24 +49,6 @@ LANGUAGES = {
 MAX_TOKENS = {"sentence": 512, "document": 4096}
 #: mention keys that point into the source text and mean nothing in the translation
 SOURCE_POSITION_KEYS = ("global_pos",)
-
-
-@dataclass
-class TransferConfig:
-    target_lang: str
-    source_lang: str = "en"
-    unit: str = "sentence"
-    retries: int = 1
-    tokenizer: str | None = None
-    prompt: str | Path | None = None
-    retry_prompt: str | Path | None = None
-    field: str = "transfer"
-
-    def __post_init__(self) -> None:
-        if self.unit not in MAX_TOKENS:
-            raise llmkit.UsageError(f"--unit must be sentence or document, got {self.unit!r}")
-        if self.retries < 0:
-            raise llmkit.UsageError("--retries must be 0 or more")
 
 
 @dataclass
@@ -103,6 +85,8 @@ class TransferStep(llmkit.GenerationStep):
     name = "transfer"
     #: documents per batch: all their sentences go to the backend in one call
     batch_size = 32
+    #: its own process() makes two calls per batch: it runs whole, batches do not overlap
+    overlaps = False
 
     def __init__(self, options: llmkit.BackendOptions, config: TransferConfig, backend: Backend | None = None) -> None:
         super().__init__(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import torch
 
-import llmkit_docre.infer as infer
 from llmkit_docre.data import Document, parse_document
 from llmkit_docre.infer import relative_scores
-from llmkit_docre.isf import two_passes
+from llmkit_docre.isf import second_pass
+from llmkit_docre.predictor import Candidates, FirstPass
 
 
 def _dreeam_relative(scores: list[float], topks: list[int]) -> list[float]:
@@ -51,27 +49,22 @@ def _document() -> Document:
     return parsed
 
 
-def test_a_pair_the_first_pass_missed_still_gets_its_pseudo_document(monkeypatch):
+def test_a_pair_the_first_pass_missed_still_gets_its_pseudo_document():
     """DREEAM builds pseudo-documents from every pair's top-k file, not only predicted triples."""
     document = _document()
-    calls: list[list[object]] = []
+    calls: list[list[Document]] = []
 
-    def fake_candidates(model, features, relations, num_labels, evi_threshold):
-        calls.append(features)
-        if len(calls) == 1:  # first pass: nothing positive; pair (2, 0) has evidence sentence 2
-            evidence = {(h, t): ([2] if (h, t) == (2, 0) else []) for h in range(3) for t in range(3) if h != t}
-            return [({(2, 0, "P1"): -0.5}, evidence)]
-        return [({(0, 1, "P1"): 1.5}, {}) for _ in features]
+    class Rescorer:
+        def candidates(self, documents: list[Document]) -> list[Candidates]:
+            calls.append(documents)
+            return [Candidates({(0, 1, "P1"): 1.5}, {}) for _ in documents]
 
-    monkeypatch.setattr(infer, "pair_candidates", fake_candidates)
-    step = SimpleNamespace(
-        model=None, relations=None, settings=SimpleNamespace(num_labels=4), threshold=0.2,
-        featurize=lambda d, with_labels=False: d,
-    )
-    [(first, second, _evidence)] = two_passes(step, [document])  # type: ignore[arg-type]
-    assert first == {(2, 0, "P1"): -0.5}
-    assert len(calls) == 2 and len(calls[1]) == 1
-    pseudo = calls[1][0]
-    assert pseudo.sents == [["C", "saw", "A", "."]]  # type: ignore[attr-defined]
+    # first pass: nothing positive; pair (2, 0) has evidence sentence 2
+    evidence = {(h, t): ([2] if (h, t) == (2, 0) else []) for h in range(3) for t in range(3) if h != t}
+    first = FirstPass({(2, 0, "P1"): -0.5}, evidence, [])
+    second = second_pass(Rescorer(), document, first)
+    assert len(calls) == 1 and len(calls[0]) == 1
+    pseudo = calls[0][0]
+    assert pseudo.sents == [["C", "saw", "A", "."]]
     # entities kept in the pseudo-document: A (index 0) and C (index 2); pseudo pair (0, 1) is (0, 2) there
     assert second == {(0, 2, "P1"): 1.5}
