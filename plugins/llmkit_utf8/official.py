@@ -4,8 +4,12 @@ What its code does, where llmkit's documented rules differ (README, ``utf8-eval`
 
 - context-free: the prompt is the k byte tokens alone, no BOS, after a space byte token when the
   tokenizer puts a space before a text's first word (SentencePiece's dummy prefix);
-- context-guided: k = 1..L (at k = L the prompt holds the whole term, and the run counts as no
-  match), no BOS before the context, exactly ``--steps`` (5) generated tokens whatever is left;
+- context-guided: k = 1..L, no BOS before the context, exactly ``--steps`` (5) generated tokens
+  whatever is left; for k < L the prompt is the context's tokens, the space byte token (where the
+  tokenizer puts a space before a text, as above) and the term's first k bytes; at k = L it is the
+  whole sentence (context + term) tokenized as text, and the run counts as no match;
+- both, on the scored bytes: the paper's ``V_binary_soft`` and ``V_partial`` per step besides
+  llmkit's own scores (:mod:`llmkit_utf8.paper_scores`);
 - both: the decoded output writes a special token's literal text as bytes (``</s>`` as four ASCII
   bytes), and a sequence that ends early is padded to its length with the pad token (EOS when the
   tokenizer has none), also written as text; the scored bytes are every prompt token's bytes
