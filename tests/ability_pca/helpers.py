@@ -1,31 +1,20 @@
-"""Running ``llmkit ability-pca`` in-process with real exit statuses, and writing inputs."""
+"""Running ``llmkit ability-pca`` (through llmkit.testing) and building its inputs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import orjson
-import pytest
+from llmkit.testing import run_command, write_jsonl
 
-from llmkit.cli import main
-
-
-def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
-    return path
+__all__ = ["by_type", "run_cli", "wide_records", "write_jsonl"]
 
 
-def run_cli(args: list[str], tmp_path: Path, capsys) -> tuple[int, list[dict[str, Any]], str]:
-    """Exit status, output records and stderr of ``llmkit ability-pca ARGS -o FILE``."""
-    out = tmp_path / "out.jsonl"
-    if out.exists():
-        out.unlink()
-    with pytest.raises(SystemExit) as exit_info:
-        main(["ability-pca", *args, "-o", str(out)])
-    stderr = capsys.readouterr().err
-    records = [orjson.loads(line) for line in out.read_bytes().splitlines()] if out.exists() else []
-    return exit_info.value.code, records, stderr
+def run_cli(args: list[str], tmp_path: Path) -> tuple[int, list[dict[str, Any]], str]:
+    """Exit status, output records and stderr of ``llmkit ability-pca ARGS -o out.jsonl`` in ``tmp_path``."""
+    (tmp_path / "out.jsonl").unlink(missing_ok=True)
+    run = run_command(["ability-pca", *args, "-o", "out.jsonl"], workdir=tmp_path)
+    return run.status, run.outputs, run.stderr
 
 
 def by_type(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
