@@ -25,7 +25,8 @@ class GenerateSettings:
     context_field: Annotated[str, typer.Option(help="context-guided: field holding the context.")] = "context"
     term_field: Annotated[str, typer.Option(help="context-guided: field holding the term.")] = "term"
     compat: Annotated[
-        str, typer.Option(help="llmkit (documented protocols) or official (the paper's code: no BOS, k = 1..L, literal special tokens).")
+        str, typer.Option(help="llmkit (documented protocols) or official (the paper's code: no BOS, k = 1..L, its prompts, "
+                                  "literal special tokens, and its V_binary_soft / V_partial per step).")
     ] = "llmkit"
     bos: Annotated[
         bool | None,
