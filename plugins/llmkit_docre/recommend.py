@@ -111,19 +111,36 @@ def select(triples: Iterable[dict[str, Any]], top_k: int, min_score: float | Non
     """Per entity pair, the ``top_k`` best-scoring triples at or above ``min_score``; a triple
     with no score is kept only when no ``min_score`` is asked for, after the scored ones."""
     pairs: dict[tuple[int, int], list[dict[str, Any]]] = {}
-    for triple in triples:
+    for triple in _best_of_each(triples):
         score = triple.get("score")
         if min_score is not None and (score is None or score < min_score):
             continue
         pairs.setdefault((triple["h"], triple["t"]), []).append(triple)
     kept: list[dict[str, Any]] = []
     for pair in sorted(pairs):
-        ranked = sorted(pairs[pair], key=lambda x: (x.get("score") is None, -(x.get("score") or 0.0), x["r"]))
+        ranked = sorted(pairs[pair], key=lambda x: (*_rank(x), x["r"]))
         kept.extend(
             {"h": x["h"], "t": x["t"], "r": x["r"], "score": x.get("score"), "evidence": list(x.get("evidence") or [])}
             for x in ranked[:top_k]
         )
     return kept
+
+
+def _best_of_each(triples: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One item per (h, t, r): a triple listed twice is one recommendation (its best score, the
+    first such item on a tie), never two top-k places."""
+    best: dict[tuple[int, int, str], dict[str, Any]] = {}
+    for triple in triples:
+        key = (triple["h"], triple["t"], triple["r"])
+        held = best.get(key)
+        if held is None or _rank(triple) < _rank(held):
+            best[key] = triple
+    return list(best.values())
+
+
+def _rank(triple: dict[str, Any]) -> tuple[bool, float]:
+    score = triple.get("score")
+    return score is None, -(score or 0.0)
 
 
 def check_predictions(items: Any, entities: int) -> list[dict[str, Any]] | str:
@@ -139,6 +156,12 @@ def check_predictions(items: Any, entities: int) -> list[dict[str, Any]] | str:
         score = item.get("score")
         if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
             return f"item {index}: 'score' is not a number"
+        evidence = item.get("evidence")
+        # a string would be read character by character: "0,1" as sentences "0", ",", "1"
+        if evidence is not None and not (
+            isinstance(evidence, list) and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s for s in evidence)
+        ):
+            return f"item {index}: 'evidence' must be a list of sentence ids, got {evidence!r}"
     return [item for item in items if item["r"] not in NA]
 
 

@@ -122,3 +122,29 @@ def test_a_malformed_knowledge_base_stops_the_run(tmp_path):
     kb = write_jsonl(tmp_path / "distant.jsonl", [other])
     docs = write_jsonl(tmp_path / "docs.jsonl", [document()])
     assert docre("recommend", "--source", "distant", "--kb", kb, "-i", docs, "-q") == 65
+
+
+def test_evidence_that_is_not_a_list_of_sentence_ids_is_rejected_naming_the_item(tmp_path):
+    as_text = dict(document(), predicted_labels=[{"h": 0, "t": 1, "r": "P131", "score": 1.0, "evidence": "0,1"}])
+    as_bools = dict(document(), predicted_labels=[{"h": 0, "t": 1, "r": "P131", "evidence": [True]}])
+    fine = dict(document(), predicted_labels=[{"h": 0, "t": 1, "r": "P131", "score": 1.0, "evidence": [0, 1]}])
+    out, rejects = tmp_path / "o.jsonl", tmp_path / "r.jsonl"
+    docs = write_jsonl(tmp_path / "d.jsonl", [as_text, as_bools, fine])
+    assert docre("recommend", "--source", "predictions", "-i", docs, "-o", out, "--rejects", rejects, "-q") == 0
+    rejected = read_jsonl(rejects)
+    assert [r["reject"]["reason"] for r in rejected] == ["bad_labels", "bad_labels"]
+    assert rejected[0]["reject"]["detail"] == "predicted_labels: item 0: 'evidence' must be a list of sentence ids, got '0,1'"
+    assert [r["source"] for r in (x["reject"] for x in rejected)] == [f"{docs}:1", f"{docs}:2"]
+    [written] = read_jsonl(out)
+    assert written["recommended_labels"][0]["evidence"] == [0, 1]
+
+
+def test_a_triple_listed_twice_is_one_recommendation_with_its_best_score():
+    triples = [
+        {"h": 0, "t": 1, "r": "A", "score": 0.5, "evidence": [1]},
+        {"h": 0, "t": 1, "r": "A", "score": 2.0, "evidence": [0]},
+        {"h": 0, "t": 1, "r": "B", "score": 1.0},
+        {"h": 0, "t": 1, "r": "C", "score": 0.1},
+    ]
+    chosen = select(triples, 2, None)
+    assert [(x["r"], x["score"], x["evidence"]) for x in chosen] == [("A", 2.0, [0]), ("B", 1.0, [])]
