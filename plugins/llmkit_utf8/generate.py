@@ -224,11 +224,7 @@ class GenerateStep(llmkit.GenerationStep):
         runs = self._runs(record)
         assert not isinstance(runs, Reject)  # it had prompts
         scored = []
-        for run, result in zip(runs, results, strict=True):
-            if result.error is not None:
-                return Reject(result.error, result.detail)
-            if not result.completions:
-                return Reject("no_answer", "the backend returned no completion")
+        for run, result in zip(runs, results, strict=True):  # all answered: the template rejects a failure
             completion = result.completions[0]
             if completion.text and not completion.token_ids:  # the text alone would be scored as no bytes
                 why = "the backend returned text without token ids; its bytes cannot be scored"
