@@ -2,25 +2,22 @@
 
 pylint runs in-process, never as one ``pylint`` process per snippet: each of ``workers``
 long-lived processes configures pylint and builds the common standard-library trees once, then
-lints every snippet in a child it forks from that warm state (see :mod:`.lint_worker`). Starting
+lints every snippet in a child it forks from that warm state (see :mod:`.lint_worker`; the
+processes and their pipes: :mod:`.lint_pool`). Starting
 pylint and building those trees costs about a second per snippet; a fork costs milliseconds.
 """
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import os
 import shutil
-import signal
 import tempfile
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import llmkit
 
-from llmkit_rewrite_code.lint_worker import LintResult, init_worker, lint_in_worker, penalised_score, worker_status
+from llmkit_rewrite_code.lint_pool import LintPool
+from llmkit_rewrite_code.lint_worker import LintResult, penalised_score
 from llmkit_rewrite_code.stages import field_clash, passed_stage
 
 DEFAULT_THRESHOLD = 7.0
@@ -51,22 +48,19 @@ class LintStep(llmkit.Step):
         # before any worker starts: a missing pylint is the user's extra to install (exit 69),
         # not a worker failure to report as a bug
         llmkit.require("pylint", "rewrite", "the lint stage")
-        # spawn: workers start from a clean interpreter (no model threads or CUDA state forked)
-        context = multiprocessing.get_context("spawn")
         self._root = tempfile.mkdtemp(prefix="llmkit-lint-")
-        with _sigint_ignored():  # the workers start with Ctrl-C ignored: the parent stops them (close)
-            self._pool = context.Pool(self.workers, initializer=init_worker, initargs=(self.timeout, os.getcwd(), self._root))
-        problems = {status for status in self._pool.map(worker_status, range(self.workers), chunksize=1) if status}
-        if problems:
+        try:
+            self._pool = LintPool(self.workers, self.timeout, self._root)
+        except BaseException:
             self.close()
-            raise RuntimeError(f"the lint workers could not start pylint: {'; '.join(sorted(problems))}")
+            raise
 
     def process(self, records: list[llmkit.Record]) -> list[llmkit.Outcome]:
         if self._pool is None:
             self.open()
         codes = [field_clash(record, self.name) or llmkit.get_text_field(record, self.field) for record in records]
         todo = [code for code in codes if isinstance(code, str)]
-        results = iter(self._pool.imap(lint_in_worker, todo, chunksize=1))
+        results = iter(self._pool.lint(todo))
         outcomes: list[llmkit.Outcome] = []
         for record, code in zip(records, codes):
             outcomes.append(code if isinstance(code, llmkit.Reject) else self._judge(record, next(results)))
@@ -87,26 +81,12 @@ class LintStep(llmkit.Step):
                              "comment_ratio": result.comment_ratio}, self.name)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
-        if self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
-            self._root = None
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored while workers are started. A Ctrl-C reaches the whole process group; a
-    worker that took it printed a KeyboardInterrupt traceback of its own beside the run's clean
-    exit 130. An ignored signal stays ignored across spawn's exec, from the worker's first line
-    on (a handler installed later, in the initializer, would leave its start-up exposed)."""
-    if threading.current_thread() is not threading.main_thread():  # only the main thread may
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        """Stop the workers and remove their folder; safe when they are already dead, and again."""
+        pool, self._pool = self._pool, None
+        try:
+            if pool is not None:
+                pool.close()
+        finally:
+            if self._root is not None:
+                shutil.rmtree(self._root, ignore_errors=True)
+                self._root = None

@@ -145,7 +145,7 @@ def test_pool_workers_ignore_sigint_and_the_parent_keeps_its_handler(lint_step):
     """Ctrl-C reaches every process of the job: a worker that took it printed a KeyboardInterrupt
     traceback of its own. Workers ignore SIGINT (from their first line: the parent ignores it
     while it starts them) and are stopped by the parent; the parent still handles it."""
-    workers = lint_step._pool._pool  # this pool's own processes (a vLLM engine of another test may be alive too)
+    workers = lint_step._pool.processes  # this pool's own processes (a vLLM engine of another test may be alive too)
     assert workers
     for worker in workers:
         with open(f"/proc/{worker.pid}/status") as status:
