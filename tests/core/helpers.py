@@ -1,4 +1,4 @@
-"""Run the CLI with the demo plugin in a subprocess, as a user would."""
+"""Run the CLI with the demo plugin in a subprocess, as a user would; JSONL from llmkit.testing."""
 
 from __future__ import annotations
 
@@ -6,22 +6,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import orjson
+from llmkit.testing import read_jsonl, write_jsonl
+
+__all__ = ["DEMO", "read_jsonl", "run_demo", "write_jsonl"]
 
 DEMO = Path(__file__).with_name("demo_plugin.py")
 
 
 def run_demo(*args: str, stdin: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``llmkit demo ARGS`` in a process of its own (signals, exits), the demo plugin installed.
+
+    What needs no process of its own runs faster in-process: ``llmkit.testing.run_command(["demo",
+    ...], plugins=demo_plugin.plugins())``."""
     return subprocess.run(
         [sys.executable, str(DEMO), "demo", *args], input=stdin, capture_output=True, timeout=timeout
     )
-
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
-    return path
-
-
-def read_jsonl(path: Path | bytes) -> list[dict]:
-    data = path if isinstance(path, bytes) else Path(path).read_bytes()
-    return [orjson.loads(line) for line in data.splitlines() if line.strip()]
