@@ -119,3 +119,16 @@ def test_every_relative_link_leads_somewhere():
             if not resolved.exists() or (anchor and resolved.is_file() and anchor not in _anchors(resolved)):
                 broken.append(f"{page.relative_to(ROOT)}: {target}")
     assert not broken, broken
+
+
+def test_the_guide_lists_every_public_name():
+    """The plugin guide's table of the three public modules names exactly their `__all__`."""
+    import importlib
+
+    guide = (DOCS / "plugins.md").read_text(encoding="utf-8")
+    for module in ("llmkit", "llmkit.backends", "llmkit.testing"):
+        row = re.search(rf"^\| `{re.escape(module)}` \|[^|]*\|(.*)\|$", guide, flags=re.M)
+        assert row, f"docs/plugins.md: no row for {module}"
+        listed = set(re.findall(r"`(\w+)`", row.group(1)))
+        public = set(importlib.import_module(module).__all__) - {"__version__"}
+        assert listed == public, f"{module}: not in the guide {sorted(public - listed)}, not public {sorted(listed - public)}"
