@@ -25,8 +25,6 @@ from typing import Any
 
 from llmkit_neuron_attr.lm import Packed, StudiedModel, continuation_scores
 
-METHODS = ("act-grad", "ig", "activation")
-
 
 @contextmanager
 def pre_hooks(projections: list[Any], make: Callable[[int], Callable[..., Any]]) -> Iterator[None]:
@@ -137,7 +135,7 @@ def integrated_gradients(sm: StudiedModel, packed: Packed, steps: int) -> Any:
 
 
 def attribute(method: str, sm: StudiedModel, packed: Packed, steps: int = 20) -> Any:
-    """Scores of one batch by ``method`` (one of :data:`METHODS`)."""
+    """Scores of one batch by ``method`` (one of ``options.METHODS``)."""
     if method == "act-grad":
         return act_grad(sm, packed)
     if method == "ig":

@@ -5,40 +5,30 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from llmkit import BackendOptions, Outcome, Record, Step, UsageError
 from llmkit_neuron_attr.lm import StudiedModel, check_backend, open_model
 from llmkit_neuron_attr.neurons import Neuron, NeuronSet, check_shape
+from llmkit_neuron_attr.options import Controls
 from llmkit_neuron_attr.records import RecordRules, TaskItem, parse_item
 from llmkit_neuron_attr.suppress import Accuracy, item_correct, random_neurons, suppressed
 
 
-@dataclass(frozen=True)
-class Controls:
-    """The random control: how many seeds (from ``first_seed``) and whether each draw matches the
-    suppressed set's count per layer."""
-
-    seeds: int = 5
-    first_seed: int = 0
-    match_layers: bool = False
-
-    def __post_init__(self) -> None:
-        if self.seeds < 0:
-            raise UsageError("--seeds must be 0 or more")
-
-    def draws(self, sm: StudiedModel, chosen: list[Neuron], avoid: set[Neuron]) -> list[tuple[int, list[Neuron]]]:
-        per_layer: dict[int, int] | None = None
-        if self.match_layers:
-            per_layer = {}
-            for layer, _ in chosen:
-                per_layer[layer] = per_layer.get(layer, 0) + 1
-        blocked = avoid | set(chosen)
-        return [
-            (seed, random_neurons(sm.layers, sm.width, len(chosen), seed, blocked, per_layer))
-            for seed in range(self.first_seed, self.first_seed + self.seeds)
-        ]
+def random_draws(controls: Controls, sm: StudiedModel, chosen: list[Neuron], avoid: set[Neuron]) -> list[tuple[int, list[Neuron]]]:
+    """The random control's draws, one per seed: as many neurons as ``chosen`` (per layer with
+    ``match_layers``), none of them chosen or avoided."""
+    per_layer: dict[int, int] | None = None
+    if controls.match_layers:
+        per_layer = {}
+        for layer, _ in chosen:
+            per_layer[layer] = per_layer.get(layer, 0) + 1
+    blocked = avoid | set(chosen)
+    return [
+        (seed, random_neurons(sm.layers, sm.width, len(chosen), seed, blocked, per_layer))
+        for seed in range(controls.first_seed, controls.first_seed + controls.seeds)
+    ]
 
 
 class ItemsStep(Step):
@@ -94,8 +84,36 @@ def chosen_neurons(neuron_set: NeuronSet, k: int | None, excluded: set[Neuron]) 
     """The set's best ``k`` neurons once the excluded ones are removed (all of them without k)."""
     ranked = [n for n in neuron_set.ordered() if n not in excluded]
     if k is not None and k > len(ranked):
-        raise UsageError(f"task {neuron_set.task!r} has {len(ranked)} neurons (after exclusions); --top-k {k} asks for more")
+        raise UsageError(
+            f"task {neuron_set.task!r} has {len(ranked)} neurons (after exclusions); K={k} (--top-k or --k-grid) asks for more"
+        )
     return ranked if k is None else ranked[:k]
+
+
+def check_draws(neuron_set: NeuronSet, ks: Iterable[int | None], excluded: set[Neuron], controls: Controls,
+                shape: tuple[int, int] | None = None) -> None:
+    """UsageError (exit 2) when a K cannot be run: more neurons than the set has once the excluded
+    ones are removed, or, given the model's ``shape`` (layers, width), more than it has left to draw
+    the random control from. Checked before any evaluation, so no run stops after hours of it."""
+    for k in ks:
+        chosen = chosen_neurons(neuron_set, k, excluded)
+        if shape is None or controls.seeds == 0:
+            continue
+        layers, width = shape
+        blocked = excluded | set(chosen)
+        quotas = {-1: len(chosen)}
+        if controls.match_layers:
+            quotas = {}
+            for layer, _ in chosen:
+                quotas[layer] = quotas.get(layer, 0) + 1
+        for layer, count in quotas.items():
+            room = layers * width - len(blocked) if layer < 0 else width - sum(1 for lay, _ in blocked if lay == layer)
+            if count > room:
+                where = f"the model ({layers} x {width} neurons)" if layer < 0 else f"layer {layer} ({width} neurons)"
+                raise UsageError(
+                    f"task {neuron_set.task!r}, K={len(chosen)}: the random control cannot draw {count} neurons from "
+                    f"{where}: only {room} are neither suppressed nor excluded; use a smaller --top-k"
+                )
 
 
 def checked_sets(sets: dict[str, NeuronSet], sm: StudiedModel) -> None:

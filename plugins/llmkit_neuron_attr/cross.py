@@ -4,38 +4,31 @@ beside the same number of random neurons: the matrix the study is built on."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-from llmkit import BackendOptions, LateReject, Record, UsageError
-from llmkit_neuron_attr.conditions import Controls, ItemsStep, checked_sets, chosen_neurons, summary
+from llmkit import BackendOptions, LateReject, Record, SideOutput, UsageError
+from llmkit_neuron_attr.conditions import ItemsStep, check_draws, checked_sets, chosen_neurons, random_draws, summary
 from llmkit_neuron_attr.lm import StudiedModel
 from llmkit_neuron_attr.neurons import Neuron, read_neuron_sets
+from llmkit_neuron_attr.options import Controls, CrossConfig
 from llmkit_neuron_attr.overlap import shared_neurons
 from llmkit_neuron_attr.suppress import Accuracy
-
-
-@dataclass(frozen=True)
-class CrossConfig:
-    neurons: tuple[str, ...]
-    top_k: int | None = None
-    controls: Controls = Controls()
-    exclude_shared: bool = False
-    min_tasks: int | None = None
-    exclude: tuple[str, ...] = ()
-    plot: str | None = None
 
 
 class CrossAblateStep(ItemsStep):
     name = "neuron-attr-cross-ablate"
 
-    def __init__(self, options: BackendOptions, config: CrossConfig, task: str | None = None, model: StudiedModel | None = None) -> None:
-        super().__init__(options, task, model)
+    def __init__(self, options: BackendOptions, config: CrossConfig, controls: Controls | None = None,
+                 model: StudiedModel | None = None, plot_to: SideOutput | None = None) -> None:
+        super().__init__(options, config.task, model)
         self.config = config
+        self.controls = controls or config.controls(0)
+        #: ``--plot``, claimed by the command (llmkit.SideOutputs)
+        self.plot_to = plot_to
         self.sets = read_neuron_sets(config.neurons)
         if not self.sets:
             raise UsageError("--neurons holds no neuron records")
         self.excluded: set[Neuron] = set()
-        for neuron_set in read_neuron_sets(config.exclude).values():
+        for neuron_set in read_neuron_sets(config.exclude or ()).values():
             self.excluded.update(neuron_set.neurons)
         if config.exclude_shared:
             tops = {task: set(s.top(config.top_k)) for task, s in self.sets.items()}
@@ -45,6 +38,9 @@ class CrossAblateStep(ItemsStep):
         super().open()
         assert self.sm is not None
         checked_sets(self.sets, self.sm)
+        for neuron_set in self.sets.values():  # before any evaluation
+            k = None if self.config.top_k is None else min(self.config.top_k, len(chosen_neurons(neuron_set, None, self.excluded)))
+            check_draws(neuron_set, [k], self.excluded, self.controls, (self.sm.layers, self.sm.width))
 
     def finish(self) -> Iterable[Record | LateReject]:
         sm = self.sm
@@ -65,14 +61,14 @@ class CrossAblateStep(ItemsStep):
             for task, acc in top.items():
                 yield {**head, "task": task, "condition": "top", "seed": None, **acc.fields()}
             randoms: dict[str, list[Accuracy]] = {task: [] for task in none}
-            for seed, drawn in self.config.controls.draws(sm, chosen, self.excluded):
+            for seed, drawn in random_draws(self.controls, sm, chosen, self.excluded):
                 for task, acc in self.by_task(drawn).items():
                     randoms[task].append(acc)
                     yield {**head, "task": task, "condition": "random", "seed": seed, **acc.fields()}
             for task in none:
                 matrix.append({**head, "task": task, "condition": "summary", **summary(none[task], top[task], randoms[task])})
         yield from matrix
-        if self.config.plot is not None:
+        if self.plot_to is not None:
             from llmkit_neuron_attr.plots import cross_heatmap
 
-            cross_heatmap(matrix, self.config.plot)
+            cross_heatmap(matrix, self.plot_to)

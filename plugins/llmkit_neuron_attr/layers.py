@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import llmkit
-from llmkit import LateReject, Outcome, Record, Step, UsageError
+from llmkit import LateReject, Outcome, Record, SideOutput, Step, UsageError
 from llmkit_neuron_attr.neurons import NeuronSet, NeuronSets
 
 
@@ -21,7 +21,7 @@ class LayersStep(Step):
     aggregate = True
     batch_size = 4096
 
-    def __init__(self, bins: int | None = None, top_k: int | None = None, plot: str | None = None) -> None:
+    def __init__(self, bins: int | None = None, top_k: int | None = None, plot: SideOutput | None = None) -> None:
         if bins is not None and bins < 1:
             raise UsageError("--bins must be at least 1")
         self.bins = bins

@@ -21,7 +21,8 @@ class NeuronSet:
     layers: int | None = None
     width: int | None = None
     neurons: list[Neuron] = field(default_factory=list)
-    ranks: list[float] = field(default_factory=list)
+    #: ranks as given (an integer beyond a double stays exact), or the file position without one
+    ranks: list[int | float] = field(default_factory=list)
 
     def ordered(self) -> list[Neuron]:
         """Neurons by rank (ties and missing ranks keep file order)."""
@@ -68,7 +69,7 @@ class NeuronSets:
             raise InputError(f"neuron {neuron} of task {task!r} is listed twice", source)
         rank = record.get("rank")
         entry.neurons.append(neuron)
-        entry.ranks.append(float(rank) if isinstance(rank, int | float) and not isinstance(rank, bool) else float(len(entry.ranks)))
+        entry.ranks.append(rank if isinstance(rank, int | float) and not isinstance(rank, bool) else len(entry.ranks))
 
 
 def read_neuron_sets(paths: Iterable[str]) -> dict[str, NeuronSet]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import llmkit
-from llmkit import LateReject, Outcome, Record, Step, UsageError
+from llmkit import LateReject, Outcome, Record, SideOutput, Step, UsageError
 from llmkit_neuron_attr.neurons import Neuron, NeuronSet, NeuronSets, neuron_records
+from llmkit_neuron_attr.options import OverlapConfig
 
 SHARED_TASK = "shared"
 
@@ -58,27 +58,16 @@ def pair_records(sets: dict[str, set[Neuron]]) -> list[Record]:
     ]
 
 
-@dataclass(frozen=True)
-class OverlapConfig:
-    top_k: int | None = None
-    min_tasks: int | None = None
-    shared_path: str | None = None
-    specific_path: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.top_k is not None and self.top_k < 1:
-            raise UsageError("--top-k must be at least 1")
-        if self.min_tasks is not None and self.min_tasks < 1:
-            raise UsageError("--min-tasks must be at least 1")
-
-
 class OverlapStep(Step):
     name = "neuron-attr-overlap"
     aggregate = True
     batch_size = 4096
 
-    def __init__(self, config: OverlapConfig) -> None:
+    def __init__(self, config: OverlapConfig, shared: SideOutput | None = None, specific: SideOutput | None = None) -> None:
         self.config = config
+        #: ``--shared`` and ``--specific``, claimed by the command (llmkit.SideOutputs)
+        self.shared_out = shared
+        self.specific_out = specific
         self.collected = NeuronSets()
 
     def process(self, records: list[Record]) -> list[Outcome]:
@@ -102,15 +91,15 @@ class OverlapStep(Step):
             specific = [n for n in top[task] if n not in shared]
             yield {"kind": "task", "task": task, "size": len(top[task]), "shared": len(top[task]) - len(specific), "specific": len(specific)}
         yield {"kind": "shared", "tasks": len(sets), "min_tasks": min_tasks, "count": len(shared)}
-        if self.config.shared_path is not None:
+        if self.shared_out is not None:
             ordered = sorted(shared, key=lambda n: _mean_rank(n, top))
             rows = neuron_records(SHARED_TASK, ordered, shape)
             for row, neuron in zip(rows, ordered, strict=True):
                 row["tasks"] = sorted(task for task, neurons in as_sets.items() if neuron in neurons)
-            write_records(self.config.shared_path, rows)
-        if self.config.specific_path is not None:
+            self.shared_out.write_records(rows)
+        if self.specific_out is not None:
             rows = [r for task in sorted(top) for r in neuron_records(task, [n for n in top[task] if n not in shared], shape)]
-            write_records(self.config.specific_path, rows)
+            self.specific_out.write_records(rows)
 
 
 def _mean_rank(neuron: Neuron, top: dict[str, list[Neuron]]) -> tuple[int, float]:
@@ -127,14 +116,3 @@ def common_shape(given: Iterable[NeuronSet]) -> dict[str, Any]:
         raise UsageError(f"the neuron sets come from models of different shapes (layers, width): {sorted(shapes, key=str)}")
     layers, width = shapes.pop()
     return {"model": next((s.model for s in sets if s.model), None), "layers": layers, "width": width}
-
-
-def write_records(path: str, records: list[Record]) -> None:
-    import orjson
-
-    try:
-        with open(path, "wb") as out:
-            for record in records:
-                out.write(orjson.dumps(record) + b"\n")
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc

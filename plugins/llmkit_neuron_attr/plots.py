@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import llmkit
-from llmkit import Record, UsageError
+from llmkit import Record, SideOutput
 
 
 def _pyplot() -> Any:
@@ -18,16 +18,7 @@ def _pyplot() -> Any:
     return plt
 
 
-def _folder(directory: str) -> Path:
-    folder = Path(directory).expanduser()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create --plot folder {folder}: {exc.strerror or exc}") from exc
-    return folder
-
-
-def cross_heatmap(summaries: list[Record], directory: str) -> Path:
+def cross_heatmap(summaries: list[Record], folder: SideOutput) -> Path:
     """Rows: whose neurons are suppressed; columns: the task evaluated; colour: the relative
     accuracy drop; each cell also shows the random control's drop."""
     plt = _pyplot()
@@ -47,10 +38,10 @@ def cross_heatmap(summaries: list[Record], directory: str) -> Path:
     ax.set_ylabel("neurons suppressed (task)")
     fig.colorbar(image, ax=ax, label="relative accuracy drop")
     fig.tight_layout()
-    path = _folder(directory) / "cross_ablate.png"
-    fig.savefig(path, dpi=120)
+    with folder.replacing("cross_ablate.png") as path:
+        fig.savefig(path, dpi=120, format="png")
     plt.close(fig)
-    return path
+    return folder.target / "cross_ablate.png"
 
 
 def _value(record: Record | None, name: str) -> float:
@@ -58,7 +49,7 @@ def _value(record: Record | None, name: str) -> float:
     return float("nan") if value is None else float(value)
 
 
-def depth_lines(rows: list[Record], directory: str) -> Path:
+def depth_lines(rows: list[Record], folder: SideOutput) -> Path:
     """One panel per task, one line per model: fraction of the set against layer / layers."""
     plt = _pyplot()
     tasks = sorted({r["task"] for r in rows})
@@ -74,7 +65,7 @@ def depth_lines(rows: list[Record], directory: str) -> Path:
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("fraction of the neuron set")
     fig.tight_layout()
-    path = _folder(directory) / "layers.png"
-    fig.savefig(path, dpi=120)
+    with folder.replacing("layers.png") as path:
+        fig.savefig(path, dpi=120, format="png")
     plt.close(fig)
-    return path
+    return folder.target / "layers.png"

@@ -4,34 +4,13 @@ top neurons as records. An aggregate: one running ``[layers, width]`` sum per ta
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-from llmkit import BackendOptions, LateReject, Outcome, Record, Step, UsageError
-from llmkit_neuron_attr.attribution import METHODS, RunningScores, attribute
+from llmkit import BackendOptions, LateReject, Outcome, Record, SideOutput, Step
+from llmkit_neuron_attr.attribution import RunningScores, attribute
 from llmkit_neuron_attr.lm import StudiedModel, answer_rows, check_backend, open_model, pack, pad_id
+from llmkit_neuron_attr.options import ScoreConfig
 from llmkit_neuron_attr.records import RecordRules, TaskItem, parse_item
-
-
-@dataclass(frozen=True)
-class ScoreConfig:
-    method: str = "act-grad"
-    aggregate: str = "mean"  # mean | mean-abs
-    steps: int = 20
-    top_k: int | None = 1000
-    top_percent: float | None = None
-    scores_path: str | None = None
-    task: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise UsageError(f"unknown --method {self.method!r}; choose {', '.join(METHODS)}")
-        if self.aggregate not in ("mean", "mean-abs"):
-            raise UsageError(f"unknown --aggregate {self.aggregate!r}; choose mean or mean-abs")
-        if self.steps < 1:
-            raise UsageError("--steps must be at least 1")
-        if self.top_percent is not None and not 0 < self.top_percent <= 100:
-            raise UsageError("--top-percent must be in (0, 100]")
 
 
 class ScoreStep(Step):
@@ -39,11 +18,14 @@ class ScoreStep(Step):
     aggregate = True
     batch_size = 16
 
-    def __init__(self, options: BackendOptions, config: ScoreConfig, model: StudiedModel | None = None) -> None:
+    def __init__(self, options: BackendOptions, config: ScoreConfig, model: StudiedModel | None = None,
+                 scores_out: SideOutput | None = None) -> None:
         if model is None:
             check_backend(options)
         self.options = options
         self.config = config
+        #: ``--scores``, claimed by the command (llmkit.SideOutputs)
+        self.scores_out = scores_out
         self.sm = model
         self.rules = RecordRules(default_task=config.task, chat=bool(options.chat))
         self.scores: dict[str, RunningScores] = {}
@@ -75,8 +57,8 @@ class ScoreStep(Step):
         sm = self.sm
         assert sm is not None
         means = {task: running.mean() for task, running in self.scores.items()}
-        if self.config.scores_path is not None:
-            save_scores(self.config.scores_path, means, sm, self.config)
+        if self.scores_out is not None:
+            save_scores(self.scores_out, means, sm, self.config)
         for task, scores in means.items():
             yield from self.top_records(task, scores, self.scores[task].count)
 
@@ -101,14 +83,16 @@ class ScoreStep(Step):
         ]
 
 
-def save_scores(path: str, means: dict[str, Any], sm: StudiedModel, config: ScoreConfig) -> None:
+def save_scores(out: SideOutput, means: dict[str, Any], sm: StudiedModel, config: ScoreConfig) -> None:
     """One ``[layers, width]`` float32 tensor per task, named by the task, with the model and
-    method in the safetensors metadata."""
+    method in the safetensors metadata; written whole (a failed run leaves the old file)."""
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     tensors = {task: scores.float().contiguous() for task, scores in means.items()}
     metadata = {"model": sm.name, "layers": str(sm.layers), "width": str(sm.width), "method": config.method, "aggregate": config.aggregate}
-    try:
-        save_file(tensors, path, metadata=metadata)
-    except OSError as exc:
-        raise UsageError(f"cannot write --scores {path}: {exc.strerror or exc}") from exc
+    with out.replacing() as path:
+        try:
+            save_file(tensors, str(path), metadata=metadata)
+        except SafetensorError as exc:  # its I/O errors (disk full) are not OSError
+            raise OSError(str(exc)) from exc
