@@ -18,6 +18,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 
+from llmkit.answers import Retry
 from llmkit.backends.base import Completion, Prompt, SamplingParams
 from llmkit.backends.options import BackendOptions
 from llmkit.contract import IOOptions, WholeInputOptions, io_options, run_step, source_of, whole_input_options
@@ -57,6 +58,7 @@ __all__ = [
     "RecordStep",
     "Reject",
     "Repetition",
+    "Retry",
     "SamplingParams",
     "SideOutput",
     "SideOutputs",

@@ -62,15 +62,11 @@ class Unit:
     #: marker number -> (entity, mention index, sentence id)
     owners: dict[int, tuple[int, int, int]] = field(default_factory=dict)
     answer: MarkedText | str | None = None
+    #: the last answer's problems and text, while it is being asked again
     problems: Problems | None = None
     previous: str | None = None
-    failure: llmkit.Reject | None = None
     attempts: int = 0
     first_problems: Problems | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.answer is not None or self.failure is not None
 
 
 def language_name(code: str) -> str:
@@ -79,14 +75,14 @@ def language_name(code: str) -> str:
 
 class TransferStep(llmkit.GenerationStep):
     """On the core's generation-step template (lazy shared backend, sampling values fixed when
-    built, ``--model`` required, the ``transfer`` field checked for clashes), with its own
-    ``process``: a record has many prompts and the wrong ones are asked again, in a second call."""
+    built, ``--model`` required, the ``transfer`` field checked for clashes, backend failures as
+    rejects): a record's prompts are its units, and an answer with wrong tags is asked again
+    through the template's ``retry`` hook (``max_attempts`` = 1 + ``--retries``), the batch's
+    second asks in one call."""
 
     name = "transfer"
     #: documents per batch: all their sentences go to the backend in one call
     batch_size = 32
-    #: its own process() makes two calls per batch: it runs whole, batches do not overlap
-    overlaps = False
 
     def __init__(self, options: llmkit.BackendOptions, config: TransferConfig, backend: Backend | None = None) -> None:
         super().__init__(
@@ -101,29 +97,58 @@ class TransferStep(llmkit.GenerationStep):
         )
         self.tokenizer_name = config.tokenizer or default_tokenizer(config.target_lang)
         self.spaced_source = config.source_lang.lower() not in UNSPACED
+        self.max_attempts = 1 + config.retries
+        #: the last record planned and its document and units: the template asks the hooks of one
+        #: record in a row (its retries, then its acceptance), which need its units each time
+        self._planned: tuple[llmkit.Record, Document, list[Unit]] | None = None
 
     def open(self) -> None:
         self.tokenize = open_tokenizer(self.tokenizer_name)  # a missing analyser fails before the model loads
 
-    # -- one batch -------------------------------------------------------------------------
+    # -- the template's hooks ----------------------------------------------------------------
 
-    def process(self, records: list[llmkit.Record]) -> list[llmkit.Outcome]:
-        outcomes: list[llmkit.Outcome] = []
-        documents: dict[int, Document] = {}
-        for index, record in enumerate(records):
-            checked = self._check(record)
-            outcomes.append(checked if isinstance(checked, llmkit.Reject) else None)
-            if isinstance(checked, Document):
-                documents[index] = checked
-        units = [unit for index, doc in documents.items() for unit in self._units(index, doc)]
-        self._translate(units)
-        for index, doc in documents.items():
-            outcomes[index] = self._rebuild(doc, [u for u in units if u.doc == index])
-        return outcomes
+    def prompts(self, record: llmkit.Record, text: str) -> list[llmkit.Prompt] | llmkit.Reject:
+        planned = self._plan(record)
+        if isinstance(planned, llmkit.Reject):
+            return planned
+        return [self.chat_prompt(self._prompt(unit)) for unit in planned[1]]
 
-    def _check(self, record: llmkit.Record) -> Document | llmkit.Reject:
-        clash = llmkit.existing_field(record, self.config.field, hint=self.clash_hint)
-        return clash or parse_document(record, _inventory(record))
+    def retry(self, record: llmkit.Record, index: int, result: GenerationResult, attempt: int) -> llmkit.Retry | None:
+        """Ask again a unit whose answer has wrong tags, is cut by the token limit or is empty,
+        naming what was wrong; its last problems are the reject when no attempt is left."""
+        unit = self._planned_units(record)[index]
+        read = self._read(unit, result.completions[0])
+        if not isinstance(read, Problems):
+            return None
+        unit.problems, unit.previous, unit.attempts = read, result.completions[0].text.strip(), attempt
+        return llmkit.Retry(self.chat_prompt(self._prompt(unit)), self._final_reject(unit))
+
+    def accept_results(self, record: llmkit.Record, results: list[GenerationResult]) -> llmkit.Outcome:
+        planned = self._plan(record)
+        assert not isinstance(planned, llmkit.Reject), "prompts() accepted this record"
+        doc, units = planned
+        for unit, result in zip(units, results, strict=True):
+            answer = self._read(unit, result.completions[0])
+            assert not isinstance(answer, Problems), "retry() asks again until the answer is usable"
+            unit.answer, unit.attempts = answer, 1 + len(result.earlier)
+            if result.earlier:
+                first = self._read(unit, result.earlier[0].completions[0])
+                unit.first_problems = first if isinstance(first, Problems) else None
+        return self._rebuild(doc, units)
+
+    def _plan(self, record: llmkit.Record) -> tuple[Document, list[Unit]] | llmkit.Reject:
+        """The record's document and its units (the template has checked the ``transfer`` field)."""
+        if self._planned is None or self._planned[0] is not record:
+            doc = parse_document(record, _inventory(record))
+            if isinstance(doc, llmkit.Reject):
+                return doc
+            self._planned = (record, doc, self._units(0, doc))
+        return self._planned[1], self._planned[2]
+
+    def _planned_units(self, record: llmkit.Record) -> list[Unit]:
+        planned = self._plan(record)
+        assert not isinstance(planned, llmkit.Reject), "prompts() accepted this record"
+        return planned[1]
 
     def _units(self, index: int, doc: Document) -> list[Unit]:
         spans = _spans_by_sentence(doc)
@@ -159,21 +184,6 @@ class TransferStep(llmkit.GenerationStep):
 
     # -- generation ------------------------------------------------------------------------
 
-    def _translate(self, units: list[Unit]) -> None:
-        """First attempt for every unit in one call, then the units still wrong, ``retries`` times."""
-        pending = units
-        for _attempt in range(1 + self.config.retries):
-            if not pending:
-                break
-            prompts = [self.chat_prompt(self._prompt(unit)) for unit in pending]
-            for unit, result in zip(pending, self.backend.generate(prompts, self.params), strict=True):
-                self._take(unit, result)
-            failed_docs = {u.doc for u in units if u.failure is not None}
-            pending = [u for u in pending if not u.done and u.doc not in failed_docs]
-        for unit in pending:
-            if not unit.done:
-                unit.failure = self._final_reject(unit)
-
     def _prompt(self, unit: Unit) -> str:
         values = {
             "source_lang": language_name(self.config.source_lang),
@@ -185,34 +195,18 @@ class TransferStep(llmkit.GenerationStep):
         assert unit.problems is not None
         return self.retry_template.render(**values, previous=unit.previous, problems=unit.problems.describe())
 
-    def _take(self, unit: Unit, result: GenerationResult) -> None:
-        unit.attempts += 1
-        if result.error is not None:
-            unit.failure = llmkit.Reject(result.error, result.detail)
-            return
-        if not result.completions:
-            unit.failure = llmkit.Reject("no_answer", "the backend returned no completion")
-            return
-        completion = result.completions[0]
+    def _read(self, unit: Unit, completion: llmkit.Completion) -> MarkedText | str | Problems:
+        """A unit's answer: a title's first line, a text's tagged mentions, or what is wrong with it."""
         text = completion.text.strip()
         if unit.kind == "title":
-            unit.answer = _first_line(text)
-            return
-        parsed: MarkedText | Problems
+            return _first_line(text)
         if completion.finish_reason == "length":
-            parsed = Problems(truncated=["the answer reached the token limit"])
-        elif not text:
-            parsed = Problems(blank=["the answer is empty"])
-        else:
-            homes = {n: sent_id + 1 for n, (_e, _m, sent_id) in unit.owners.items()} if unit.kind == "document" else None
-            sentences = len(unit.sentences) if unit.kind == "document" else 0
-            parsed = parse_marked(text, list(unit.owners), sentences, homes)
-        if isinstance(parsed, MarkedText):
-            unit.answer = parsed
-            return
-        unit.problems, unit.previous = parsed, text
-        if unit.first_problems is None:
-            unit.first_problems = parsed
+            return Problems(truncated=["the answer reached the token limit"])
+        if not text:
+            return Problems(blank=["the answer is empty"])
+        homes = {n: sent_id + 1 for n, (_e, _m, sent_id) in unit.owners.items()} if unit.kind == "document" else None
+        sentences = len(unit.sentences) if unit.kind == "document" else 0
+        return parse_marked(text, list(unit.owners), sentences, homes)
 
     def _final_reject(self, unit: Unit) -> llmkit.Reject:
         problems = unit.problems or Problems()
@@ -231,9 +225,6 @@ class TransferStep(llmkit.GenerationStep):
     # -- the translated document -----------------------------------------------------------
 
     def _rebuild(self, doc: Document, units: list[Unit]) -> llmkit.Outcome:
-        for unit in units:
-            if unit.failure is not None:
-                return unit.failure
         sents: list[list[str]] = [[] for _ in doc.sents]
         placed: dict[tuple[int, int], tuple[int, int, str]] = {}
         title = doc.title
