@@ -260,6 +260,16 @@ def remove_parts(folder: Place) -> None:
         raise OutputError(f"cannot remove the earlier parts of {folder.shown}: {exc}") from exc
 
 
+def remove_temporaries(folder: Place) -> None:
+    """Remove the partial parts (``.part-*.tmp``) a failed or killed write left: ``--resume``
+    keeps the finished parts and runs the batches of these again."""
+    try:
+        for partial in _listed(folder, _TEMPORARIES):
+            folder.fs.delete_file(partial.path)
+    except OSError as exc:
+        raise OutputError(f"cannot remove the partial parts of {folder.shown}: {exc}") from exc
+
+
 def scan_parts(folder: Place, id_field: str, done: Done) -> None:
     """Add the ids (and rejected lines) the folder's parts hold to ``done``, for ``--resume``."""
     for part in list_parts(folder):

@@ -44,6 +44,11 @@ class Cluster:
     temp: Path
 
     @property
+    def folder(self) -> Path:
+        """Where the nodes were started: a replica's working folder unless llmkit changes it."""
+        return self.temp / "nodes"
+
+    @property
     def namespace(self) -> str:
         return f"/proc/{self.holder.pid}/ns/net"
 
@@ -80,7 +85,7 @@ class Cluster:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"_StepActor" in cmdline and b"MapWorker" in cmdline:
+            if b"StepActor" in cmdline and b"MapWorker" in cmdline:
                 found.append(pid)
         return found
 
@@ -88,7 +93,7 @@ class Cluster:
 def _ray_start(cluster: Cluster, args: list[str]) -> None:
     done = subprocess.run(cluster.command([str(Path(sys.executable).with_name("ray")), "start", *args,
                                            "--num-cpus", "1", "--num-gpus", "1", "--disable-usage-stats"]),
-                          env=cluster.env, capture_output=True, timeout=300, check=False)
+                          env=cluster.env, capture_output=True, timeout=300, check=False, cwd=cluster.folder)
     if done.returncode != 0:
         raise RuntimeError(f"ray start {' '.join(args)} failed: {done.stderr.decode()[-3000:]}")
 
@@ -109,6 +114,7 @@ def ray_cluster() -> Iterator[Cluster]:
            "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_AUTH_TOKEN_PATH", None)
     cluster = Cluster(holder, env, temp)
+    cluster.folder.mkdir()
     try:
         for _ in range(100):
             if ready.exists() or holder.poll() is not None:

@@ -53,8 +53,8 @@ def counts(stderr: bytes) -> str:
     return re.sub(r", [0-9.]+ s \(.*\)$", "", line)
 
 
-def run_local(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "llmkit", *args], capture_output=True, timeout=600, check=False)
+def run_local(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "llmkit", *args], capture_output=True, timeout=600, check=False, **kwargs)
 
 
 LINT = ["rewrite-code", "--stages", "syntax,lint", "--workers", "1", "--batch-size", "3"]

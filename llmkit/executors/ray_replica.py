@@ -1,0 +1,224 @@
+"""One replica of the Ray executor: a Ray Data actor holding one opened step (one model).
+
+Each call is one contract batch, parsed, processed and written as its own part file (named by
+the batch, so a call Ray retries after the actor died writes the same name again). A step that
+``overlaps`` (an engine in another process) gets two calls at once: a call begins its batch,
+then completes it only once the next batch has begun (or none came soon), in the order begun,
+so the engine holds the next prompts while this batch is collected and written, as the local
+executor does; the step itself is called by one thread at a time.
+
+The replica runs in the driver's folder (when the node has it), so every relative path the step
+opens names what it names on the driver. The driver closes each replica's step explicitly once
+the run ends (:func:`close_replicas`, through Ray's ``__ray_call__``), not when Python collects it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+from llmkit.contract import IOOptions, Run, begin_batch, complete_batch, parse_batch
+from llmkit.errors import LlmkitError
+from llmkit.executors.storage import Place, write_part
+from llmkit.io import Done, dump_lines
+from llmkit.step import Step
+from llmkit.summary import Summary
+
+#: under --resume, why every record needs its own id
+IDS_REQUIRED = "with --executor ray --resume (a position is not known across parts)"
+#: seconds a begun batch waits for the next one to begin before it completes anyway (the input
+#: may be over): the engine works on it meanwhile, so the wait costs nothing but at the end
+PATIENCE = 0.5
+#: the replicas of this process (one, as Ray Data starts them), for close_replicas; weak, so that
+#: a replica Ray lets go is still collected (its __del__ is the backstop)
+_OPEN: weakref.WeakSet[StepActor] = weakref.WeakSet()
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ReplicaSettings:
+    """What every replica of a run is given by the driver."""
+
+    options: IOOptions
+    shard: tuple[int, int] | None
+    done: Done
+    tag: str
+    output: Place
+    rejects: Place | None
+    driver_folder: str
+
+
+def overlaps(step: Step) -> bool:
+    """Whether the step's engine works on its own between begin and complete."""
+    return bool(getattr(step, "overlaps", False))
+
+
+class StepActor:
+    """One replica: the step opened once, fed one contract batch per call."""
+
+    def __init__(self, step_blob: bytes, settings: ReplicaSettings) -> None:
+        self.settings = settings
+        _enter(settings.driver_folder)
+        self.step: Step = pickle.loads(step_blob)
+        self.turns = _Turns()
+        self.failed: LlmkitError | None = None
+        self.closed = False
+        self.announced = False
+        _OPEN.add(self)
+        try:
+            self.step.open()
+        except LlmkitError as exc:  # every batch reports it: the driver stops with its exit status
+            self.failed = portable(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug of the step: reported, not retried for ever
+            self.failed = LlmkitError(f"step {self.step.name!r} failed to open on a Ray worker: {type(exc).__name__}: {exc}")
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        results = [pickle.dumps(self._one(str(key), pickle.loads(payload))) for key, payload in zip(batch["key"], batch["payload"])]
+        return {"key": list(batch["key"]), "result": results, "replica": [self._handle()] * len(results)}
+
+    def _handle(self) -> bytes:
+        """This actor's handle, pickled, with its first answer (the driver closes it by it)."""
+        if self.announced:
+            return b""
+        import ray
+
+        self.announced = True
+        return pickle.dumps(ray.get_runtime_context().current_actor)
+
+    def _one(self, key: str, raw: Any) -> tuple[Summary, LlmkitError | None]:
+        settings = self.settings
+        run = Run(settings.options, self.step, settings.shard, done=settings.done)
+        if self.failed is not None:
+            return run.summary, self.failed
+        if settings.options.resume:
+            run.ids_required = IDS_REQUIRED
+        out, rejects = _Collect(), _Collect()
+        run.rejects = rejects  # type: ignore[assignment]
+        batch, error = parse_batch(run, raw)
+        name = f"part-{key}-{settings.tag}.jsonl"
+        try:
+            if batch.records:
+                self._process(run, batch, out, rejects)
+            # rejects first: the output part is the last thing a finished batch writes
+            if settings.rejects is not None and rejects.records:
+                write_part(settings.rejects, name, dump_lines(rejects.records))
+            if out.records:
+                write_part(settings.output, name, dump_lines(out.records))
+        except LlmkitError as exc:
+            return run.summary, portable(exc)
+        summary = run.summary
+        summary.started = 0.0  # not a clock of this process's: the driver times the run
+        return summary, portable(error) if error is not None else None
+
+    def _process(self, run: Run, batch: Any, out: _Collect, rejects: _Collect) -> None:
+        begun, ticket = self.turns.begin(lambda: begin_batch(run, batch))
+        wait = PATIENCE if overlaps(self.step) else 0.0
+        self.turns.complete(ticket, wait, lambda: complete_batch(run, begun, out, rejects))  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """Close the step once (it ends its engine, its workers, their folders)."""
+        with self.turns.lock:
+            if self.closed:
+                return
+            self.closed = True
+        self.step.close()
+
+    def __del__(self) -> None:
+        # a backstop only, for a replica Ray lets go without the driver's close (a driver
+        # killed outright): close_replicas is how a run ends its replicas
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - an actor going away has no one to tell
+            pass
+
+
+class _Turns:
+    """Two calls of one replica in step: the step is called by one thread at a time, batches
+    complete in the order they began, and a begun batch completes once the next one has begun
+    (or ``wait`` seconds passed without one), so the engine always has work queued."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Condition()
+        self.begun = 0
+        self.completed = 0
+
+    def begin(self, start: Callable[[], T]) -> tuple[T, int]:
+        with self.lock:
+            result = start()
+            ticket = self.begun
+            self.begun += 1
+            self.lock.notify_all()
+            return result, ticket
+
+    def complete(self, ticket: int, wait: float, finish: Callable[[], T]) -> T:
+        with self.lock:
+            if wait:
+                self.lock.wait_for(lambda: self.begun > ticket + 1, timeout=wait)
+            self.lock.wait_for(lambda: self.completed == ticket)
+            try:
+                return finish()
+            finally:
+                self.completed += 1
+                self.lock.notify_all()
+
+
+class _Collect:
+    """Stands in for a :class:`LineWriter`: keeps a batch's records for its part file."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def write_records(self, records: list[dict[str, Any]]) -> None:
+        self.records.extend(records)
+
+
+def close_here(_worker: Any) -> int:
+    """Run in a replica's process by ``__ray_call__``: close the steps it holds; how many."""
+    closed = 0
+    for replica in list(_OPEN):
+        replica.close()
+        closed += 1
+    _OPEN.clear()
+    return closed
+
+
+def close_replicas(ray: Any, handles: list[Any], timeout: float = 120.0) -> None:
+    """Close every replica's step, on the driver's word, once the run ends; a replica that died
+    meanwhile, or does not answer in ``timeout`` seconds, is killed instead."""
+    calls = {}
+    for handle in handles:
+        try:
+            calls[handle] = handle.__ray_call__.remote(close_here)
+        except Exception:  # noqa: BLE001 - an actor already gone has nothing to close
+            continue
+    for handle, call in calls.items():
+        try:
+            ray.get(call, timeout=timeout)
+        except Exception:  # noqa: BLE001 - dead or stuck: it goes, with its children
+            ray.kill(handle, no_restart=True)
+
+
+def _enter(driver_folder: str) -> None:
+    """Work in the driver's folder, so that every relative path the step opens (a side file, a
+    prompt, a model folder) names on this node what it names on the driver, as the inputs and
+    output folders do (made absolute on the driver). A replica is a process of its own: the
+    change is its alone. A node that lacks the folder keeps its own: absolute paths still work."""
+    if os.path.isdir(driver_folder):
+        os.chdir(driver_folder)
+
+
+def portable(exc: LlmkitError) -> LlmkitError:
+    """The error as it can cross to the driver: itself when it pickles back, else an error with
+    its message and exit status (an exception whose ``__init__`` takes other arguments than its
+    message does not unpickle)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - any failure to round-trip means: send the plain form
+        plain = LlmkitError(str(exc))
+        plain.exit_code = exc.exit_code
+        return plain

@@ -1,0 +1,170 @@
+"""The Ray executor's replica and driver-side pieces without a cluster: relative paths mean the
+driver's files, an overlapping step gets its batches begun ahead and its halves one at a time,
+the driver's close reaches every replica once, partial parts go under --resume."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from llmkit.contract import IOOptions
+from llmkit.io import Done, LineBatch
+from llmkit.step import Step
+from tests.conftest import IN_CI
+
+if not IN_CI:
+    pytest.importorskip("pyarrow")
+
+from llmkit.executors import ray_replica  # noqa: E402
+from llmkit.executors.ray_data import LocalFile, _read_file, input_files  # noqa: E402
+from llmkit.executors.ray_replica import ReplicaSettings, StepActor, _Turns, close_here  # noqa: E402
+from llmkit.executors.storage import place_of, remove_temporaries  # noqa: E402
+
+
+class SideFileStep(Step):
+    """Opens a side file by the path it was given (relative, as on a command line)."""
+
+    name = "side"
+
+    def __init__(self, side: str) -> None:
+        self.side = side
+        self.suffix: str | None = None
+        self.closed = 0
+
+    def open(self) -> None:
+        self.suffix = Path(self.side).read_text().strip()
+
+    def process(self, records):
+        return [{**r, "suffix": self.suffix} for r in records]
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def settings(tmp_path: Path, driver: Path) -> ReplicaSettings:
+    out = place_of(str(tmp_path / "out"), "-o")
+    (tmp_path / "out").mkdir(exist_ok=True)
+    return ReplicaSettings(IOOptions(inputs=["x"], output=str(tmp_path / "out")), None, Done(), "t", out, None, str(driver))
+
+
+def test_relative_input_is_the_drivers_file_named_as_given(tmp_path, monkeypatch):
+    driver, node = tmp_path / "driver", tmp_path / "node"
+    driver.mkdir(), node.mkdir()
+    (driver / "in.jsonl").write_bytes(b'{"id": 1}\n{"id": 2}\n')
+    (node / "in.jsonl").write_bytes(b'{"id": 9}\n')  # the same name where a worker runs
+    monkeypatch.chdir(driver)
+    [found] = input_files(["in.jsonl"])
+    assert found == LocalFile(str(driver / "in.jsonl"), "in.jsonl")
+    monkeypatch.chdir(node)  # a worker reads it elsewhere
+    [row] = list(_read_file({"index": 0, "file": pickle.dumps(found), "last": None}, size=10))
+    batch = pickle.loads(row["payload"])
+    assert (batch.source, batch.lines) == ("in.jsonl", [b'{"id": 1}\n', b'{"id": 2}\n'])
+
+
+def test_replica_opens_relative_side_files_in_the_drivers_folder(tmp_path, monkeypatch):
+    driver, node = tmp_path / "driver", tmp_path / "node"
+    driver.mkdir(), node.mkdir()
+    (driver / "side.txt").write_text("from-driver\n")
+    monkeypatch.chdir(node)
+    replica = StepActor(pickle.dumps(SideFileStep("side.txt")), settings(tmp_path, driver))
+    assert replica.failed is None
+    summary, error = replica._one("00000-000000000001", LineBatch("in.jsonl", 1, [b'{"id": 1}\n']))
+    assert error is None and summary.written == 1
+    [part] = (tmp_path / "out").glob("part-*.jsonl")
+    assert orjson.loads(part.read_bytes()) == {"id": 1, "suffix": "from-driver"}
+    close_here(None)
+
+
+def test_driver_close_reaches_each_replica_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "side.txt").write_text("s")
+    replica = StepActor(pickle.dumps(SideFileStep("side.txt")), settings(tmp_path, tmp_path))
+    assert close_here(None) == 1
+    assert replica.step.closed == 1
+    replica.close()  # and again, as Ray's collection of the actor would
+    assert replica.step.closed == 1 and close_here(None) == 0
+
+
+class Overlapping(Step):
+    """An overlapping step that logs its calls and fails if two run at once."""
+
+    name = "overlapping"
+    overlaps = True
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.inside = 0
+
+    def _enter(self, what: str) -> None:
+        self.inside += 1
+        assert self.inside == 1, "the step was called from two threads at once"
+        self.log.append(what)
+        time.sleep(0.01)
+        self.inside -= 1
+
+    def begin(self, records):
+        self._enter(f"begin {records[0]['id']}")
+        return records
+
+    def complete(self, begun):
+        self._enter(f"complete {begun[0]['id']}")
+        return begun
+
+    def process(self, records):
+        return records
+
+
+def test_two_calls_overlap_as_the_local_executor_does(tmp_path, monkeypatch):
+    """Call 0 begins, call 1 begins before call 0 completes; completes in the order begun; the
+    step's halves never run at once (Ray gives an overlapping step's replica two calls)."""
+    monkeypatch.setattr(ray_replica, "PATIENCE", 30.0)  # the next call always comes here
+    monkeypatch.chdir(tmp_path)
+    replica = StepActor(pickle.dumps(Overlapping()), settings(tmp_path, tmp_path))
+    started = threading.Event()
+    original = replica.turns.begin
+
+    def begin_then_signal(start):
+        result = original(start)
+        started.set()
+        return result
+
+    replica.turns.begin = begin_then_signal  # type: ignore[method-assign]
+    results: dict[int, tuple] = {}
+
+    def call(n: int) -> None:
+        results[n] = replica._one(f"00000-{n:012d}", LineBatch("in.jsonl", n, [orjson.dumps({"id": n}) + b"\n"]))
+
+    first = threading.Thread(target=call, args=(0,))
+    first.start()
+    started.wait(30)
+    second = threading.Thread(target=call, args=(1,))
+    second.start()
+    first.join(60), second.join(60)
+    assert replica.step.log == ["begin 0", "begin 1", "complete 0", "complete 1"]
+    assert all(error is None and summary.written == 1 for summary, error in results.values())
+    assert len(list((tmp_path / "out").glob("part-*.jsonl"))) == 2
+    close_here(None)
+
+
+def test_a_lone_call_completes_after_its_patience():
+    """The last batch of a replica waits for a next one only ``wait`` seconds."""
+    turns = _Turns()
+    _, ticket = turns.begin(lambda: None)
+    done = threading.Event()
+    threading.Thread(target=lambda: (turns.complete(ticket, 0.05, lambda: None), done.set()), daemon=True).start()
+    assert done.wait(30)
+
+
+def test_resume_removes_partial_parts_only(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "part-00000-000000000001-t.jsonl").write_bytes(b'{"id": 1}\n')
+    (folder / ".part-00000-000000000003-t.jsonl.77-abcdef01.tmp").write_bytes(b'{"id": 3')
+    (folder / "notes.txt").write_text("kept")
+    remove_temporaries(place_of(str(folder), "-o"))
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "part-00000-000000000001-t.jsonl"]
