@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STEP_AUTHORS = {
     "BackendOptions", "BackendUnavailable", "Chain", "Completion", "GenerationStep", "LazyBackend", "IOOptions", "InputError", "LateReject",
     "LlmkitError", "MissingDependency", "Outcome", "Prompt", "PromptTemplate", "Record", "RecordStep", "Reject",
-    "Repetition", "SamplingParams", "SideOutput", "SideOutputs", "Step", "Summary", "UsageError", "WholeInputOptions", "__version__",
+    "Repetition", "Retry", "SamplingParams", "SideOutput", "SideOutputs", "Step", "Summary", "UsageError", "WholeInputOptions", "__version__",
     "backend_options", "existing_field", "find_repetition", "get_text_field", "io_options", "load_prompt",
     "option_set", "read_jsonl", "require", "run_step", "source_of", "whole_input_options",
 }
