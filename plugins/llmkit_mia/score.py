@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import llmkit
-from llmkit import BackendOptions, LazyBackend, Outcome, Record, Reject, Step, UsageError
+from llmkit import BackendOptions, GenerationStep, LazyBackend, Outcome, Record, Reject, Step, UsageError
 from llmkit.backends import Backend, TokenScores
 from llmkit_mia import likelihood, official, samia
 from llmkit_mia.config import METHODS, ScoreConfig, parse_methods
@@ -136,8 +136,9 @@ class ScoreStep(Step):
             params = replace(base, max_tokens=budget, n=config.num_samples)
             results = backend.generate([prompts[i] for i in members], params)
             for i, result in zip(members, results, strict=True):
-                if result.error is not None:
-                    outcomes[i] = Reject(result.error, result.detail)
+                failed = GenerationStep.reject_of(result)  # the template's rejects: too_long, ..., no_answer
+                if failed is not None:
+                    outcomes[i] = failed
                     continue
                 continuations = [c.text for c in result.completions]
                 samples[i] = continuations
