@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmkit.backends import _render
+from llmkit.backends._engine_log import tail_stderr
+from llmkit.backends._kv_cache import sized_kv_cache
 from llmkit.backends.base import SUBMIT_CHUNK, Backend, Completion, GenerationResult, Prompt, SamplingParams, TokenScores
 from llmkit.backends.options import BackendOptions
 from llmkit.errors import BackendUnavailable, UsageError, require
@@ -253,10 +255,18 @@ def vllm_on_cpu() -> bool:
 
 
 def _open(vllm: Any, args: Mapping[str, Any], what: str) -> Any:
-    try:
-        return vllm.LLM(**args)
-    except Exception as exc:  # vLLM raises ValueError, RuntimeError, OSError, pydantic errors...
-        raise BackendUnavailable(f"vLLM could not open {what}: {_last_line(exc)}") from exc
+    if vllm_on_cpu():
+        args = sized_kv_cache(args)
+    with tail_stderr() as tail:
+        try:
+            return vllm.LLM(**args)
+        except Exception as exc:  # vLLM raises ValueError, RuntimeError, OSError, pydantic errors...
+            message = _last_line(exc)
+            cause = tail.cause(exclude=str(exc))
+            if cause and cause not in message:
+                # the engine's child printed the real reason; vLLM's own says "see root cause above"
+                message = f"{cause} (from the engine's log; vLLM said: {message})"
+            raise BackendUnavailable(f"vLLM could not open {what}: {message}") from exc
 
 
 def _sampling(params: SamplingParams, prompt_len: int, max_model_len: int | None) -> Any:

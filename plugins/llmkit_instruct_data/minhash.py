@@ -17,10 +17,13 @@ The index keeps, per band, a 64-bit key of the band and the id of the first text
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 #: shingle width, in characters
 SHINGLE = 5
+#: shingles permuted at once: bounds the memory of one signature
+CHUNK = 8192
 _FNV_OFFSET = 0x811C9DC5
 _FNV_PRIME = 0x01000193
 
@@ -65,24 +68,41 @@ class MinHasher:
 
     def shingle_hashes(self, text: str) -> Any:
         """The distinct 32-bit hashes of the text's character 5-grams (the whole text if shorter)."""
-        np = self.np
-        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
-        width = min(SHINGLE, len(codes))
-        if width == 0:
-            return np.zeros(1, dtype=np.uint64)
-        count = len(codes) - width + 1
-        hashes = np.full(count, _FNV_OFFSET, dtype=np.uint64)
-        for offset in range(width):  # FNV-1a over the code points of each window, all windows at once
-            hashes = ((hashes ^ codes[offset : offset + count]) * np.uint64(_FNV_PRIME)) & np.uint64(0xFFFFFFFF)
-        return np.unique(hashes)
+        return self.np.unique(self.np.concatenate(list(self._window_hashes(text))))
 
     def signature(self, text: str) -> Any:
-        """uint32 array of ``num_perm`` minima."""
+        """uint32 array of ``num_perm`` minima.
+
+        The text is hashed and permuted ``CHUNK`` windows at a time, the minima carried over
+        (a minimum over all shingles is the minimum of the chunks' minima), so one text costs
+        about ``CHUNK * num_perm * 8`` bytes (8 MiB at 128 permutations) whatever its length.
+        All shingles at once took about 1 KB a character: a 1.2M-character turn needed 1 GB."""
         np = self.np
-        hashes = self.shingle_hashes(text)
+        minima = np.full(self.num_perm, np.iinfo(np.uint64).max, dtype=np.uint64)
         with np.errstate(over="ignore"):  # the products wrap mod 2^64 on purpose
-            mixed = (hashes[:, None] * self.a[None, :] + self.b[None, :]) >> np.uint64(32)
-        return mixed.min(axis=0).astype(np.uint32)
+            for hashes in self._window_hashes(text):
+                mixed = (np.unique(hashes)[:, None] * self.a[None, :] + self.b[None, :]) >> np.uint64(32)
+                np.minimum(minima, mixed.min(axis=0), out=minima)
+        return minima.astype(np.uint32)
+
+    def _window_hashes(self, text: str) -> Iterator[Any]:
+        """32-bit FNV-1a hashes of the text's 5-gram windows, at most ``CHUNK`` at a time.
+
+        Consecutive pieces of the text overlap by ``SHINGLE - 1`` characters, so every window
+        is hashed exactly once; a text shorter than a shingle is one window."""
+        np = self.np
+        width = min(SHINGLE, len(text))
+        if width == 0:
+            yield np.zeros(1, dtype=np.uint64)
+            return
+        for start in range(0, len(text) - width + 1, CHUNK):
+            piece = text[start : start + CHUNK + width - 1]
+            codes = np.frombuffer(piece.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+            count = len(codes) - width + 1
+            hashes = np.full(count, _FNV_OFFSET, dtype=np.uint64)
+            for offset in range(width):  # FNV-1a over the code points of each window, all windows at once
+                hashes = ((hashes ^ codes[offset : offset + count]) * np.uint64(_FNV_PRIME)) & np.uint64(0xFFFFFFFF)
+            yield hashes
 
 
 class NearDuplicateIndex:

@@ -61,6 +61,9 @@ def _from_chat(chat: Any, name: str) -> str | Reject:
         role = turn.get("role")
         if role is None:
             role = turn.get("from")
+        if role is not None and not isinstance(role, str):
+            # a list or object here is a malformed turn, not a role this reader does not know
+            return Reject("bad_messages", f"a turn's role in {name!r} is {type(role).__name__}, not a string")
         if role in USER_ROLES:
             content = turn["content"] if "content" in turn else turn.get("value")
             if not isinstance(content, str):

@@ -11,6 +11,7 @@ the chosen score to be strictly higher.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,7 +135,7 @@ def _shape_problem(texts: Any, scores: Any, flags: Any, lengths: Any) -> str | N
         return "the responses are not a list of strings"
     n = len(texts)
     if not isinstance(scores, list) or len(scores) != n or not all(_is_number(s) for s in scores):
-        return f"preference_score must hold one number per response ({n})"
+        return f"preference_score must hold one number per response ({n}), each within a double's range"
     if flags is not None and (not isinstance(flags, list) or len(flags) != n or not all(isinstance(f, bool) for f in flags)):
         return f"repetition_flag must hold one true/false flag per response ({n})"
     if lengths is not None and (not isinstance(lengths, list) or len(lengths) != n or not all(_is_number(x) for x in lengths)):
@@ -143,7 +144,14 @@ def _shape_problem(texts: Any, scores: Any, flags: Any, lengths: Any) -> str | N
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A JSON number that a double holds: llmkit reads integers exactly, and one beyond a
+    double's range (about 1.8e308) cannot be compared as a score."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, float) or abs(value) <= _LARGEST_DOUBLE
+
+
+_LARGEST_DOUBLE = int(sys.float_info.max)
 
 
 def best(candidates: list[Candidate], allow_repetition: bool) -> Candidate | None:
