@@ -1,12 +1,13 @@
-"""Running ``llmkit docre ...`` in-process with real exit statuses."""
+"""Running ``llmkit docre ...`` in-process with real exit statuses; JSONL from llmkit.testing."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from llmkit.cli import run
+from llmkit.testing import read_jsonl, write_jsonl
+
+__all__ = ["docre", "read_jsonl", "write_jsonl"]
 
 
 def docre(*args: str) -> int:
@@ -14,10 +15,15 @@ def docre(*args: str) -> int:
     return run(["docre", *map(str, args)])
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+def build_tiny_encoder(
+    path: Path, hidden: int = 64, layers: int = 3, heads: int = 4, seed: int = 0, dropout: float = 0.1, arch: str = "bert"
+) -> Path:
+    """A tiny random encoder over the synthetic documents' vocabulary, by the builder behind
+    ``llmkit tiny-model --arch bert|deberta``."""
+    from llmkit_docre.synthetic import encoder_vocabulary
 
+    from llmkit.tiny_model import TinyModelSpec
+    from llmkit.tiny_model import build_tiny_encoder as build
 
-def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
-    Path(path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-    return Path(path)
+    spec = TinyModelSpec(arch=arch, hidden_size=hidden, layers=layers, heads=heads, dropout=dropout, max_position=512, seed=seed)
+    return build(path, spec, encoder_vocabulary())

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-import orjson
+from llmkit.testing import read_jsonl, write_jsonl
 
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
-    return path
-
-
-def read_jsonl(data: Path | bytes) -> list[dict]:
-    raw = data if isinstance(data, bytes) else Path(data).read_bytes() if Path(data).exists() else b""
-    return [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+__all__ = ["llmkit", "ok", "read_jsonl", "write_jsonl"]
 
 
 def llmkit(*args: str, stdin: bytes | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
