@@ -9,33 +9,24 @@ import orjson
 import pytest
 
 from llmkit import BackendOptions, Reject
-from llmkit.cli import main
 from llmkit_utf8.bytemap import ByteMap
 from llmkit_utf8.check import CheckStep
 from llmkit_utf8.generate import GenerateStep
 from llmkit_utf8.settings import GenerateSettings
 from llmkit_utf8.summary import SummaryStep
 from llmkit_utf8.tiers import CharTiersStep, assign_tiers, parse_candidates
-from llmkit.testing import ScriptedBackend
+from llmkit.testing import ScriptedBackend, run_command, write_jsonl
 
 
-def run_cli(args, capsys) -> tuple[int, list[dict], str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["utf8-eval", *args])
-    captured = capsys.readouterr()
-    rows = [orjson.loads(line) for line in captured.out.splitlines() if line.strip()]
-    return exit_info.value.code, rows, captured.err
-
-
-def write_jsonl(path, rows) -> str:
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
-    return str(path)
+def run_cli(args) -> tuple[int, list[dict], str]:
+    run = run_command(["utf8-eval", *args])
+    return run.status, run.outputs, run.stderr
 
 
 # -- check ---------------------------------------------------------------------------------------
 
 
-def test_check_encodings_and_rejects(tmp_path, capsys):
+def test_check_encodings_and_rejects(tmp_path):
     data = "日本".encode() + b"\xe3\x81"
     rows = [
         {"id": 1, "bytes": data.hex()},
@@ -45,7 +36,7 @@ def test_check_encodings_and_rejects(tmp_path, capsys):
     ]
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     rejects = tmp_path / "rejects.jsonl"
-    code, out, err = run_cli(["check", "-i", source, "--rejects", str(rejects)], capsys)
+    code, out, err = run_cli(["check", "-i", source, "--rejects", str(rejects)])
     assert code == 0
     assert [r["id"] for r in out] == [1]  # the base64 record is not valid hex
     assert out[0]["utf8"] == {
@@ -59,7 +50,7 @@ def test_check_encodings_and_rejects(tmp_path, capsys):
     assert [(b["id"], b["reject"]["reason"]) for b in bad] == [(2, "bad_hex"), (3, "bad_hex"), (4, "missing_field")]
     assert "'bytes'" in bad[1]["reject"]["detail"] and bad[1]["reject"]["source"].endswith(":3")
 
-    code, out, _ = run_cli(["check", "-i", source, "--encoding", "base64", "-q"], capsys)
+    code, out, _ = run_cli(["check", "-i", source, "--encoding", "base64", "-q"])
     # hex digits are base64 letters too: record 1 decodes (to other bytes), "not hex!" does not
     assert [r["id"] for r in out] == [1, 2] and out[1]["utf8"]["errors"] == [{"offset": 6, "length": 2, "kind": "truncated"}]
 
@@ -72,13 +63,13 @@ def test_check_text_encoding_and_error_cap():
     assert step.process_record({"text": "日本語"})["utf8"]["valid"] is True
 
 
-def test_check_bad_options_and_bad_json(tmp_path, capsys):
+def test_check_bad_options_and_bad_json(tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", [{"bytes": "41"}])
-    code, _, err = run_cli(["check", "-i", source, "--encoding", "utf16"], capsys)
+    code, _, err = run_cli(["check", "-i", source, "--encoding", "utf16"])
     assert code == 2 and "--encoding" in err
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"bytes": "41"}\n{oops\n')
-    code, out, err = run_cli(["check", "-i", str(broken)], capsys)
+    code, out, err = run_cli(["check", "-i", str(broken)])
     assert code == 65 and "broken.jsonl:2" in err and len(out) == 1
 
 
@@ -169,7 +160,7 @@ def test_generate_rejects():
     ]
 
 
-def test_generate_unsupported_tokenizer_exits_2(tmp_path, capsys):
+def test_generate_unsupported_tokenizer_exits_2(tmp_path):
     from tokenizers import Tokenizer, models
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -179,15 +170,15 @@ def test_generate_unsupported_tokenizer_exits_2(tmp_path, capsys):
     LlamaForCausalLM(config).save_pretrained(tmp_path / "m")
     source = write_jsonl(tmp_path / "in.jsonl", [{"char": "あ"}])
     for command in ("generate", "next-byte"):
-        code, _, err = run_cli([command, "--backend", "hf", "-m", str(tmp_path / "m"), "-i", source], capsys)
+        code, _, err = run_cli([command, "--backend", "hf", "-m", str(tmp_path / "m"), "-i", source])
         assert code == 2 and "no byte tokens" in err and "<0x00>" in err, err
 
 
-def test_output_fields_never_overwrite_input_data(tmp_path, capsys):
+def test_output_fields_never_overwrite_input_data(tmp_path):
     rows = [{"id": 1, "bytes": "e3", "utf8": True}, {"id": 2, "bytes": "e3", "utf8": {"valid": True}}]
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     rejects = tmp_path / "rejects.jsonl"
-    code, out, _ = run_cli(["check", "-i", source, "--rejects", str(rejects)], capsys)
+    code, out, _ = run_cli(["check", "-i", source, "--rejects", str(rejects)])
     assert code == 0
     assert [(r["id"], r["utf8"]["valid"]) for r in out] == [(2, False)]  # an earlier check's result: replaced
     (bad,) = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
@@ -198,21 +189,21 @@ def test_output_fields_never_overwrite_input_data(tmp_path, capsys):
     assert rows[1]["utf8_generate"]["byte_length"] == 1 and len(backend.prompts) == 1
 
 
-def test_next_byte_refuses_a_backend_it_would_ignore(tiny_byte, tmp_path, capsys):
+def test_next_byte_refuses_a_backend_it_would_ignore(tiny_byte, tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", [{"char": "あ"}])
     for backend in ("openai", "vllm"):
         code, out, err = run_cli(["next-byte", "-m", str(tiny_byte), "--backend", backend,
-                                  "--base-url", "http://127.0.0.1:9/v1", "-i", source], capsys)
+                                  "--base-url", "http://127.0.0.1:9/v1", "-i", source])
         assert code == 2 and out == [], err
         assert "next-token distributions locally" in err and "hf only" in err and f"--backend {backend}" in err
 
 
-def test_next_byte_keeps_input_fields(tiny_byte, tmp_path, capsys):
+def test_next_byte_keeps_input_fields(tiny_byte, tmp_path):
     rows = [{"id": 1, "char": "あ", "utf8_next_byte": "mine"}, {"id": 2, "char": "あ"}]
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     rejects = tmp_path / "rejects.jsonl"
     code, out, err = run_cli(["next-byte", "--backend", "hf", "-m", str(tiny_byte), "-i", source,
-                              "--rejects", str(rejects)], capsys)
+                              "--rejects", str(rejects)])
     assert code == 0, err
     assert [r["id"] for r in out] == [2] and len(out[0]["utf8_next_byte"]["positions"]) == 2
     (bad,) = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
@@ -222,13 +213,12 @@ def test_next_byte_keeps_input_fields(tiny_byte, tmp_path, capsys):
 # -- char-tiers ----------------------------------------------------------------------------------
 
 
-def test_char_tiers_counts_cutoffs_and_unseen(tmp_path, capsys):
+def test_char_tiers_counts_cutoffs_and_unseen(tmp_path):
     texts = ["ああああああ" * 50 + "い" * 10, "う"]
     total = sum(len(t) for t in texts)
     source = write_jsonl(tmp_path / "corpus.jsonl", [{"text": t} for t in texts] + [{"title": "no text"}])
     code, rows, err = run_cli(
         ["char-tiers", "-i", source, "--common-ppm", "10000", "--uncommon-ppm", "5000", "--candidates", "U+3041-U+3046"],
-        capsys,
     )
     assert code == 0 and "missing_field" in err
     by_char = {r["char"]: r for r in rows}
@@ -270,7 +260,7 @@ def test_char_tiers_sampling_per_tier():
 # -- summary -------------------------------------------------------------------------------------
 
 
-def test_summary_means_by_group(tmp_path, capsys):
+def test_summary_means_by_group(tmp_path):
     def record(tier, valid, completed):
         run = {"k": 1, "valid": valid, "soft": [0.5, 1.0], "partial": [0.75, 1.0], "completed": completed}
         return {"tier": tier, "utf8_generate": {"protocol": "context-free", "byte_length": 2, "runs": [run]}}
@@ -284,7 +274,7 @@ def test_summary_means_by_group(tmp_path, capsys):
         {"nothing": 1},
     ]
     source = write_jsonl(tmp_path / "gen.jsonl", rows)
-    code, out, err = run_cli(["summary", "-i", source], capsys)
+    code, out, err = run_cli(["summary", "-i", source])
     assert code == 0 and "utf8-eval generate" in err and "missing_field" in err
     final = {r["tier"]: r for r in out if r["summary"] == "generate" and r["step"] == "final"}
     assert final["rare"]["n"] == 2 and final["rare"]["valid"] == 0.5 and final["rare"]["completed"] == 0.5
@@ -297,7 +287,7 @@ def test_summary_means_by_group(tmp_path, capsys):
     assert [(r["k"], r["valid_mass"]) for r in nb[1:]] == [(1, 0.2), (2, 0.6)]
 
 
-def test_summary_completed_leaves_out_k_equal_L(tmp_path, capsys):
+def test_summary_completed_leaves_out_k_equal_L(tmp_path):
     def run(k, completed):
         return {"k": k, "valid": [True], "soft": [1.0], "partial": [1.0], "completed": completed}
 
@@ -307,7 +297,7 @@ def test_summary_completed_leaves_out_k_equal_L(tmp_path, capsys):
         {"tier": "rare", "utf8_generate": {"protocol": "context-free", "byte_length": 2, "runs": [run(1, [False]), run(2, [True])]}},
         {"tier": "common", "utf8_generate": {"protocol": "context-free", "byte_length": 1, "runs": [run(1, None)]}},
     ]
-    code, out, err = run_cli(["summary", "-i", write_jsonl(tmp_path / "gen.jsonl", rows)], capsys)
+    code, out, err = run_cli(["summary", "-i", write_jsonl(tmp_path / "gen.jsonl", rows)])
     assert code == 0 and "n/a" in err
     final = {r["tier"]: r for r in out if r["step"] == "final"}
     assert final["rare"]["n"] == 4 and final["rare"]["valid"] == 1.0 and final["rare"]["completed"] == 0.0
