@@ -49,6 +49,11 @@ class Cluster:
         return self.temp / "nodes"
 
     @property
+    def tmp(self) -> Path:
+        """The nodes' (and their workers') temporary folder ($TMPDIR): no other test writes there."""
+        return self.temp / "tmp"
+
+    @property
     def namespace(self) -> str:
         return f"/proc/{self.holder.pid}/ns/net"
 
@@ -115,6 +120,8 @@ def ray_cluster() -> Iterator[Cluster]:
     env.pop("RAY_AUTH_TOKEN_PATH", None)
     cluster = Cluster(holder, env, temp)
     cluster.folder.mkdir()
+    cluster.tmp.mkdir()
+    env["TMPDIR"] = str(cluster.tmp)
     try:
         for _ in range(100):
             if ready.exists() or holder.poll() is not None:
