@@ -8,6 +8,7 @@ import sys
 import orjson
 import pytest
 
+from llmkit.testing import write_jsonl
 from llmkit_rewrite_code.syntax import SyntaxStep
 
 from tests.teach import teach
@@ -15,11 +16,6 @@ from tests.teach import teach
 
 def llmkit_cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "llmkit", *args], capture_output=True, cwd=cwd)
-
-
-def write_jsonl(path, records):
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
-    return path
 
 
 def test_syntax_stage_on_known_snippets():
