@@ -8,7 +8,7 @@ import typer
 import llmkit
 from llmkit_contrastive.settings import GenSettings
 
-gen_options = llmkit.option_set(GenSettings, "settings")
+gen_options = llmkit.option_set(GenSettings)
 
 app = typer.Typer(
     help="Instruction-tuning responses by contrastive decoding (CoDIT: post-trained expert minus its "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmkit import Record, Reject, get_text_field
+from llmkit import Record, Reject, UsageError, get_text_field
 
 
 def record_messages(record: Record, field: str, system: str | None) -> list[dict[str, str]] | Reject:
@@ -42,3 +42,9 @@ def prompt_ids(tokenizer: Any, messages: list[dict[str, str]], chat: bool = True
     # a template that writes BOS itself must not get a second one from the tokenizer
     has_bos = bool(bos) and text.startswith(bos)
     return list(tokenizer(text, add_special_tokens=not has_bos)["input_ids"])
+
+
+def check_chat_template(tokenizer: Any, expert: str, chat: bool) -> None:
+    """A chat run needs the expert's template; say so once instead of rejecting every record."""
+    if chat and tokenizer is not None and not getattr(tokenizer, "chat_template", None):
+        raise UsageError(f"the expert {expert!r} has no chat template; give --no-chat to prompt with the bare text")

@@ -19,40 +19,15 @@ Inputs are ``[batch, vocab]`` logits already trimmed to the tokenizer's vocabula
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from llmkit_contrastive.contrast import FORMULAS, Contrast, plausible_mask
+from llmkit_contrastive.li import li_next
 
 if TYPE_CHECKING:
     import torch
 
-FORMULAS = ("difference", "obrien", "li")
-
-
-@dataclass(frozen=True, slots=True)
-class Contrast:
-    """The contrastive settings of one run (CoDIT's defaults)."""
-
-    beta: float = 1.0
-    alpha: float = 0.01
-    formula: str = "difference"
-    amateur_temperature: float = 1.0
-    #: ``li`` on the vLLM pair only: the sampling settings its scores are made with (the engine's
-    #: own sampler then draws from them untouched); the hf path reads them from each call
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-
-
-def plausible_mask(expert: "torch.Tensor", alpha: float) -> "torch.Tensor":
-    """True where ``expert[t] >= log(alpha) + max(expert)`` along the last dim.
-
-    ``expert`` is either log-probs or raw logits: the kept set is the same for both.
-    """
-    import torch
-
-    threshold = math.log(alpha) if alpha > 0 else -math.inf
-    top = expert.max(dim=-1, keepdim=True).values
-    return expert >= top + torch.tensor(threshold, dtype=expert.dtype, device=expert.device)
+__all__ = ["FORMULAS", "Contrast", "contrastive_scores", "next_tokens", "plausible_mask", "sample_next"]
 
 
 def difference_scores(
@@ -128,8 +103,6 @@ def next_tokens(
     """The next token of each row: ``li`` by its own rule, the others by :func:`sample_next` on
     :func:`contrastive_scores` (temperature, top-k and top-p on the contrastive score, as CoDIT)."""
     if contrast.formula == "li":
-        from llmkit_contrastive.li import li_next
-
         return li_next(expert, amateur, contrast, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
     scores = contrastive_scores(expert, amateur, contrast)
     return sample_next(scores, temperature=temperature, top_p=top_p, top_k=top_k, generator=generator)

@@ -14,7 +14,8 @@ from typing import Any
 
 from llmkit import Completion, SamplingParams
 
-from llmkit_contrastive.formulas import Contrast, next_tokens
+from llmkit_contrastive.contrast import Contrast
+from llmkit_contrastive.formulas import next_tokens
 
 
 @dataclass

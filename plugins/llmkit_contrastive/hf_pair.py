@@ -8,9 +8,9 @@ from typing import Any
 from llmkit import BackendOptions, Prompt, SamplingParams
 from llmkit.backends import Backend, GenerationResult, eos_token_ids, load_causal_lm
 
-from llmkit_contrastive.formulas import Contrast
+from llmkit_contrastive.contrast import Contrast
 from llmkit_contrastive.hf_decode import LockstepDecoder, context_length
-from llmkit_contrastive.pairs import fill_results, split_prompts
+from llmkit_contrastive.pair_prompts import fill_results, split_prompts
 
 
 class HFContrastivePair(Backend):

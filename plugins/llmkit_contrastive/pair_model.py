@@ -31,7 +31,9 @@ from vllm.model_executor.models.utils import AutoWeightsLoader, maybe_prefix
 from vllm.sequence import IntermediateTensors
 from vllm.transformers_utils.config import get_config
 
-from llmkit_contrastive.formulas import Contrast, contrastive_scores
+from llmkit_contrastive.contrast import Contrast
+from llmkit_contrastive.formulas import contrastive_scores
+from llmkit_contrastive.li import li_scores
 
 EXPERT, AMATEUR = "expert_model", "amateur_model"  # no digits: vLLM reads a layer's index from its name
 
@@ -45,6 +47,7 @@ class ContrastivePairForCausalLM(nn.Module):
         self.contrast = Contrast(
             float(pair["beta"]), float(pair["alpha"]), str(pair["formula"]), float(pair.get("amateur_temperature", 1.0)),
             temperature=float(li.get("temperature", 1.0)), top_k=int(li.get("top_k", 0)), top_p=float(li.get("top_p", 1.0)),
+            compat=str(pair.get("compat", "llmkit")),
         )
         self.vocab_size = int(pair["vocab_size"])
         expert_config = vllm_config.with_hf_config(model_config.hf_config, architectures=list(pair["expert_architectures"]))
@@ -81,8 +84,6 @@ class ContrastivePairForCausalLM(nn.Module):
         vocab = self.vocab_size
         contrast = self.contrast
         if contrast.formula == "li":  # the expert filtered and tempered here; vLLM samples at T 1, no filter
-            from llmkit_contrastive.li import li_scores
-
             scores = li_scores(expert[:, :vocab], amateur[:, :vocab], contrast,
                                temperature=contrast.temperature, top_k=contrast.top_k, top_p=contrast.top_p)
         else:

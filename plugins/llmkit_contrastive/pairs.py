@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
-from llmkit import BackendOptions, BackendUnavailable, Completion, Prompt, UsageError
-from llmkit.backends import Backend, GenerationResult, TokenIds, default_backend_name, load_tokenizer, prompt_problem
+from llmkit import BackendOptions, BackendUnavailable, UsageError
+from llmkit.backends import Backend, default_backend_name, load_tokenizer
 
-from llmkit_contrastive.formulas import Contrast
+from llmkit_contrastive.chat import check_chat_template
+from llmkit_contrastive.contrast import Contrast
+from llmkit_contrastive.settings import DEFAULT_SAMPLING, GenSettings
 from llmkit_contrastive.vocab import check_same_vocab
 
-if TYPE_CHECKING:
-    from llmkit_contrastive.step import GenSettings
 
-
-def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = True) -> Backend:
+def open_pair(settings: GenSettings, options: BackendOptions, chat: bool = True) -> Backend:
     """The contrastive pair backend: vLLM's one-engine pair, or hf lockstep decoding.
 
     The tokenizers are checked first, before either model loads. When vLLM cannot be imported,
@@ -28,8 +25,6 @@ def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = Tru
     engine and an hf run of a large pair would be far slower than they planned. A usage error (a
     malformed LLMKIT_VLLM_ENGINE_ARGS, remote code not allowed) always stops the run.
     """
-    from llmkit_contrastive.step import check_chat_template
-
     assert settings.amateur is not None
     expert_tokenizer = load_tokenizer(settings.expert_model, options.trust_remote_code)
     amateur_tokenizer = load_tokenizer(settings.amateur, options.trust_remote_code)
@@ -58,11 +53,9 @@ def open_pair(settings: "GenSettings", options: BackendOptions, chat: bool = Tru
     return HFContrastivePair(settings.expert_model, settings.amateur, expert_tokenizer, vocab_size, settings.contrast, options)
 
 
-def li_contrast(settings: "GenSettings", options: BackendOptions) -> Contrast:
+def li_contrast(settings: GenSettings, options: BackendOptions) -> Contrast:
     """``li``'s settings with the run's sampling settings, which the vLLM pair applies to the
     expert inside the engine (vLLM's sampler can only temper and filter the scores it is given)."""
-    from llmkit_contrastive.step import DEFAULT_SAMPLING
-
     params = options.sampling(**DEFAULT_SAMPLING)
     return dataclasses.replace(settings.contrast, temperature=params.temperature, top_k=max(params.top_k, 0), top_p=params.top_p)
 
@@ -74,29 +67,3 @@ def vllm_unavailable_reason() -> str | None:
     except Exception as exc:  # not installed, or broken beside this torch
         return f"vLLM cannot be imported: {exc}"
     return None
-
-
-def split_prompts(prompts: Sequence[Prompt], max_model_len: int) -> tuple[list[GenerationResult], list[list[int]]]:
-    """One result per prompt (an error where the prompt cannot run, by the backends' rule:
-    :func:`llmkit.backends.prompt_problem`) and the token ids of the prompts that can run, in order; both
-    pair backends share this."""
-    results: list[GenerationResult] = []
-    runnable: list[list[int]] = []
-    for prompt in prompts:
-        if not isinstance(prompt, TokenIds):
-            raise TypeError("the contrastive pair takes TokenIds prompts")
-        ids = list(prompt.ids)
-        problem = prompt_problem(ids, max_model_len)
-        results.append(problem or GenerationResult(prompt_token_ids=ids))
-        if problem is None:
-            runnable.append(ids)
-    return results, runnable
-
-
-def fill_results(results: list[GenerationResult], completions: Iterable[list[Completion]]) -> list[GenerationResult]:
-    """Put each runnable prompt's completions into its result, in order."""
-    given = iter(completions)
-    for result in results:
-        if result.error is None:
-            result.completions = next(given)
-    return results

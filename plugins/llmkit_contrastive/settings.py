@@ -9,7 +9,10 @@ from typing import Annotated
 import typer
 
 from llmkit import UsageError
-from llmkit_contrastive.formulas import FORMULAS, Contrast
+from llmkit_contrastive.contrast import COMPAT, FORMULAS, Contrast
+
+#: CoDIT's sampling defaults; the longest response we let a model write unless told otherwise.
+DEFAULT_SAMPLING = dict(temperature=1.0, top_p=1.0, max_tokens=2048)
 #: Fields every output record gets besides the text (whose name --response-field sets).
 FIXED_FIELDS = ("generation", "repetition")
 
@@ -32,6 +35,11 @@ class GenSettings:
     amateur_temperature: Annotated[
         float, typer.Option(help="The amateur's own temperature (Li et al.'s student_temperature, 0.5 there); 1.0 = CoDIT.")
     ] = 1.0
+    compat: Annotated[
+        str,
+        typer.Option(help="llmkit or official: with --formula li and greedy decoding (temperature 0), official takes the "
+                          "argmax over the whole vocabulary as Li et al.'s code does; llmkit keeps the plausibility cut."),
+    ] = "llmkit"
     field: Annotated[str, typer.Option(help="Input field holding the instruction (else `messages` is used).")] = "instruction"
     system: Annotated[str | None, typer.Option(help="System message put before each instruction.")] = None
     n: Annotated[int, typer.Option("--n", help="Responses per instruction (> 1 writes lists).")] = 1
@@ -44,6 +52,8 @@ class GenSettings:
         """Options that cannot work together, before anything loads."""
         if self.formula not in FORMULAS:
             raise UsageError(f"--formula must be one of {', '.join(FORMULAS)}, not {self.formula!r}")
+        if self.compat not in COMPAT:
+            raise UsageError(f"--compat must be one of {', '.join(COMPAT)}, not {self.compat!r}")
         if not math.isfinite(self.amateur_temperature) or self.amateur_temperature <= 0:
             raise UsageError("--amateur-temperature must be > 0")
         if not math.isfinite(self.beta) or self.beta < 0:
@@ -65,7 +75,8 @@ class GenSettings:
 
     @property
     def contrast(self) -> Contrast:
-        return Contrast(beta=self.beta, alpha=self.alpha, formula=self.formula, amateur_temperature=self.amateur_temperature)
+        return Contrast(beta=self.beta, alpha=self.alpha, formula=self.formula, amateur_temperature=self.amateur_temperature,
+                        compat=self.compat)
 
     @property
     def stops(self) -> tuple[str, ...]:

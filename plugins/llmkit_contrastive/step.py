@@ -19,19 +19,16 @@ from llmkit import (
     Outcome,
     Record,
     Reject,
-    UsageError,
     existing_field,
     find_repetition,
 )
 from llmkit.backends import Backend, TokenIds, open_backend
 
-from llmkit_contrastive.chat import prompt_ids, record_messages
-from llmkit_contrastive.settings import FIXED_FIELDS, GenSettings
+from llmkit_contrastive.chat import check_chat_template, prompt_ids, record_messages
+from llmkit_contrastive.pairs import open_pair
+from llmkit_contrastive.settings import DEFAULT_SAMPLING, FIXED_FIELDS, GenSettings
 
-__all__ = ["ContrastiveGenStep", "GenSettings", "check_chat_template"]
-
-#: CoDIT's sampling defaults; the longest response we let a model write unless told otherwise.
-DEFAULT_SAMPLING = dict(temperature=1.0, top_p=1.0, max_tokens=2048)
+__all__ = ["DEFAULT_SAMPLING", "ContrastiveGenStep", "GenSettings", "check_chat_template"]
 
 
 class ContrastiveGenStep(GenerationStep):
@@ -57,8 +54,6 @@ class ContrastiveGenStep(GenerationStep):
             backend = open_backend(backend_options)
             check_chat_template(backend.tokenizer, self.settings.expert_model, self.chat)
             return backend
-        from llmkit_contrastive.pairs import open_pair
-
         return open_pair(self.settings, backend_options, self.chat)
 
     def open(self) -> None:
@@ -114,9 +109,3 @@ class ContrastiveGenStep(GenerationStep):
             },
             "repetition": repeated[0] if single else repeated,
         }
-
-
-def check_chat_template(tokenizer: Any, expert: str, chat: bool) -> None:
-    """A chat run needs the expert's template; say so once instead of rejecting every record."""
-    if chat and tokenizer is not None and not getattr(tokenizer, "chat_template", None):
-        raise UsageError(f"the expert {expert!r} has no chat template; give --no-chat to prompt with the bare text")

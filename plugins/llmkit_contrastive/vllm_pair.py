@@ -19,8 +19,8 @@ from typing import Any
 from llmkit import BackendOptions, BackendUnavailable, Completion, Prompt, SamplingParams, UsageError
 from llmkit.backends import Backend, GenerationResult, vllm_engine_args, vllm_generate, vllm_on_cpu, vllm_open
 
-from llmkit_contrastive.formulas import Contrast
-from llmkit_contrastive.pairs import fill_results, split_prompts
+from llmkit_contrastive.contrast import Contrast
+from llmkit_contrastive.pair_prompts import fill_results, split_prompts
 
 ARCHITECTURE = "LlmkitContrastivePair"
 MODEL_CLASS = "llmkit_contrastive.pair_model:ContrastivePairForCausalLM"
@@ -70,6 +70,7 @@ def write_pair_dir(target: Path, expert: str, amateur: str, contrast: Contrast, 
         "alpha": contrast.alpha,
         "formula": contrast.formula,
         "amateur_temperature": contrast.amateur_temperature,
+        "compat": contrast.compat,
         "li_sampling": {"temperature": contrast.temperature, "top_k": contrast.top_k, "top_p": contrast.top_p},
         "vocab_size": vocab_size,
     }

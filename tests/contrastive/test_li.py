@@ -13,9 +13,10 @@ from llmkit import SamplingParams
 from .reference import MAX_TOKENS
 
 
-def naive_li(ze, za, *, beta, alpha, temperature, amateur_temperature, top_k, top_p):
-    """Li et al.: top-k then top-p on the expert, plausibility cut on the expert, expert / T after
-    the cut, amateur at its own temperature; returns {token: probability} (T = 0: {argmax: 1})."""
+def naive_li(ze, za, *, beta, alpha, temperature, amateur_temperature, top_k, top_p, compat="llmkit"):
+    """Li et al.: on the expert, top-k, then the plausibility cut, then top-p over the plausible
+    set renormalised; expert / T last, amateur at its own temperature; returns {token: probability}
+    (T = 0: {argmax: 1}, over the whole vocabulary under compat "official", as their greedy search)."""
     ze, za = [float(x) for x in ze], [float(x) for x in za]
     ze_max = max(ze)
     norm = math.log(sum(math.exp(x - ze_max) for x in ze)) + ze_max
@@ -24,8 +25,12 @@ def naive_li(ze, za, *, beta, alpha, temperature, amateur_temperature, top_k, to
     za_max = max(za)
     norm_a = math.log(sum(math.exp(x - za_max) for x in za)) + za_max
     lpa = [x - norm_a for x in za]
+    if temperature == 0 and compat == "official":
+        return {max(range(len(ze)), key=lambda t: lpe[t] - beta * lpa[t]): 1.0}
     order = sorted(range(len(ze)), key=lambda t: -lpe[t])
     candidates = order[:top_k] if 0 < top_k < len(ze) else order
+    best = max(math.exp(x) for x in lpe)
+    candidates = [t for t in candidates if math.exp(lpe[t]) >= alpha * best]
     total = sum(math.exp(lpe[t]) for t in candidates)
     kept, mass = [], 0.0
     for t in candidates:
@@ -33,8 +38,6 @@ def naive_li(ze, za, *, beta, alpha, temperature, amateur_temperature, top_k, to
             break
         kept.append(t)
         mass += math.exp(lpe[t]) / total
-    best = max(math.exp(x) for x in lpe)
-    kept = [t for t in kept if math.exp(lpe[t]) >= alpha * best]
     if temperature == 0:
         return {max(kept, key=lambda t: lpe[t] - beta * lpa[t]): 1.0}
     score = {t: lpe[t] / temperature - beta * lpa[t] for t in kept}
