@@ -32,7 +32,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins"))
 
 from llmkit import BackendOptions, IOOptions, run_step  # noqa: E402
-from llmkit.contract import Executor  # noqa: E402
+from llmkit.contract import ClusterOptions, Executor  # noqa: E402
 from llmkit_rewrite_code.pipeline import build_pipeline  # noqa: E402
 
 GOOD = '"""Module {n}."""\n\n\ndef add_{n}(first, second):\n    """Add two numbers and {n}."""\n    return first + second + {n}\n'
@@ -47,8 +47,8 @@ def write_input(path: Path, count: int) -> None:
 
 def one_run(data: Path, out: Path, workers: int, executor: Executor, replicas: int, cpus: float) -> float:
     step = build_pipeline("syntax,lint", "text", BackendOptions(), workers=workers)
-    options = IOOptions(inputs=[str(data)], output=str(out), quiet=True, batch_size=32, executor=executor,
-                        replicas=replicas, cpus_per_replica=cpus)
+    cluster = ClusterOptions(executor=executor, replicas=replicas, cpus_per_replica=cpus)
+    options = IOOptions(inputs=[str(data)], output=str(out), quiet=True, batch_size=32, cluster=cluster)
     started = time.perf_counter()
     summary = run_step(step, options)
     seconds = time.perf_counter() - started

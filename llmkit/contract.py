@@ -1,4 +1,5 @@
-"""The JSONL contract, implemented once: every subcommand runs its step through :func:`run_step`.
+"""The JSONL contract, implemented once: every subcommand runs its step through
+:func:`llmkit.run_step` (in :mod:`llmkit.executors.run`), which hands it to an executor.
 
 The core owns inputs, outputs, rejects, sharding, resume, limits, batching, progress and the
 closing summary; a plugin supplies a :class:`~llmkit.step.Step` and gets all of it.
@@ -6,7 +7,8 @@ closing summary; a plugin supplies a :class:`~llmkit.step.Step` and gets all of 
 This module holds what every executor shares: the options, how a batch read from an input is
 parsed and filtered (:func:`parse_batch`) and how the step's outcomes for it are checked, counted
 and written (:func:`process_batch`). Where the step runs is an executor's business
-(``llmkit.executors``: ``local``, this process; ``ray_data``, a Ray cluster).
+(``llmkit.executors``: ``local``, this process; ``ray_data``, a Ray cluster); the executors import
+this module, never the reverse.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import orjson
 import typer
@@ -38,7 +40,7 @@ from llmkit.io import (
     resolved_source,
 )
 from llmkit.options import option_set
-from llmkit.step import Reject, Step, check_outcomes
+from llmkit.step import Reject, SplitStep, Step, check_outcomes
 from llmkit.summary import Summary
 
 _PANEL = "Input and output"
@@ -72,6 +74,25 @@ def parse_shard(value: str | None) -> tuple[int, int] | None:
 
 
 @dataclass
+class ClusterOptions:
+    """Where a step runs: this process (the default) or a Ray cluster. Its options are offered
+    by every command that runs a step (:data:`io_options` includes them)."""
+
+    executor: Annotated[
+        Executor, typer.Option(help="Run the step here (local) or on a Ray cluster (ray: -o and --rejects are folders of part files).", rich_help_panel=_CLUSTER)
+    ] = Executor.local
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray started for the run).", rich_help_panel=_CLUSTER)
+    ] = None
+    replicas: Annotated[int, typer.Option(min=1, help="Ray actors, each holding one opened step (one model).", rich_help_panel=_CLUSTER)] = 1
+    cpus_per_replica: Annotated[float, typer.Option(min=0, help="CPUs each replica reserves on Ray.", rich_help_panel=_CLUSTER)] = 1.0
+    gpus_per_replica: Annotated[float, typer.Option(min=0, help="GPUs each replica reserves on Ray (a vLLM tensor-parallel size).", rich_help_panel=_CLUSTER)] = 0.0
+    stall_timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds without a finished batch after which a Ray run stops (exit 69).", rich_help_panel=_CLUSTER)
+    ] = 600.0
+
+
+@dataclass
 class IOOptions:
     inputs: Annotated[
         list[str] | None,
@@ -98,18 +119,9 @@ class IOOptions:
         int | None, typer.Option(min=1, help="Records per batch (default: the subcommand's).", rich_help_panel=_PANEL)
     ] = None
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary on stderr.", rich_help_panel=_PANEL)] = False
-    executor: Annotated[
-        Executor, typer.Option(help="Run the step here (local) or on a Ray cluster (ray: -o and --rejects are folders of part files).", rich_help_panel=_CLUSTER)
-    ] = Executor.local
-    ray_address: Annotated[
-        str | None, typer.Option(help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray started for the run).", rich_help_panel=_CLUSTER)
-    ] = None
-    replicas: Annotated[int, typer.Option(min=1, help="Ray actors, each holding one opened step (one model).", rich_help_panel=_CLUSTER)] = 1
-    cpus_per_replica: Annotated[float, typer.Option(min=0, help="CPUs each replica reserves on Ray.", rich_help_panel=_CLUSTER)] = 1.0
-    gpus_per_replica: Annotated[float, typer.Option(min=0, help="GPUs each replica reserves on Ray (a vLLM tensor-parallel size).", rich_help_panel=_CLUSTER)] = 0.0
-    stall_timeout: Annotated[
-        float, typer.Option(min=1, help="Seconds without a finished batch after which a Ray run stops (exit 69).", rich_help_panel=_CLUSTER)
-    ] = 600.0
+    #: where the step runs (this process, or a Ray cluster): an option set of its own, whose
+    #: options every command that takes these also offers
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
     def validate(self) -> tuple[int, int] | None:
         if self.resume and (self.output is None or self.output == "-"):
@@ -127,10 +139,11 @@ class WholeInputOptions(IOOptions):
     resume: bool = field(default=False, init=False)
 
 
-#: Decorator that adds the contract's options to a Typer command and passes ``io: IOOptions``.
-io_options = option_set(IOOptions, "io")
-#: The same for aggregating subcommands (``io: WholeInputOptions``).
-whole_input_options = option_set(WholeInputOptions, "io")
+#: Decorator that adds the contract's options (with the cluster's) to a Typer command, which
+#: receives them in its parameter annotated ``IOOptions``.
+io_options = option_set(IOOptions)
+#: The same for aggregating subcommands (a parameter annotated ``WholeInputOptions``).
+whole_input_options = option_set(WholeInputOptions)
 
 
 @dataclass(slots=True)
@@ -171,6 +184,11 @@ class Run:
     #: under --resume: why every record must have its own id (an executor that cannot number
     #: records by their input position says so here); None: a position may stand in for it
     ids_required: str | None = None
+    #: whether the step comes in two halves (:class:`~llmkit.step.SplitStep`), asked once
+    split: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.split = isinstance(self.step, SplitStep)
 
     @property
     def filters(self) -> bool:
@@ -180,18 +198,6 @@ class Run:
     def full(self) -> bool:
         """``--limit`` is reached: nothing more is taken from the input."""
         return self.options.limit is not None and self.taken >= self.options.limit
-
-
-def run_step(step: Step, options: IOOptions) -> Summary:
-    """Stream the inputs through ``step`` under the JSONL contract, on the executor the options
-    name (this process, or a Ray cluster). Returns the summary."""
-    if options.executor is Executor.ray:
-        from llmkit.executors.ray_data import run_on_ray
-
-        return run_on_ray(step, options)
-    from llmkit.executors.local import run_local
-
-    return run_local(step, options)
 
 
 #: The batch the step is processing now; set by the core around ``step.process`` (a context
@@ -217,7 +223,8 @@ def process_batch(run: Run, batch: Batch, out: LineWriter, rejects: LineWriter |
 
 @dataclass(slots=True)
 class Begun:
-    """A batch the step has begun (:meth:`~llmkit.Step.begin`) and not yet completed."""
+    """A batch the step has begun (:meth:`~llmkit.step.SplitStep.begin`; for any other step,
+    its records waiting for ``process``) and not yet completed."""
 
     batch: Batch
     todo: list[dict[str, Any]]
@@ -232,7 +239,7 @@ def begin_batch(run: Run, batch: Batch) -> Begun:
         todo = [r for r in batch.records if id(r) not in batch.prerejected]
     token = _current_batch.set(batch)
     try:
-        state = run.step.begin(todo) if todo else None
+        state = cast(SplitStep, run.step).begin(todo) if todo and run.split else todo
     finally:
         _current_batch.reset(token)
     return Begun(batch, todo, state)
@@ -243,7 +250,10 @@ def complete_batch(run: Run, begun: Begun, out: LineWriter, rejects: LineWriter 
     batch, todo = begun.batch, begun.todo
     token = _current_batch.set(batch)
     try:
-        outcomes = run.step.complete(begun.state) if todo else []
+        if not todo:
+            outcomes = []
+        else:
+            outcomes = cast(SplitStep, run.step).complete(begun.state) if run.split else run.step.process(begun.state)
     finally:
         _current_batch.reset(token)
     plain = type(outcomes) is list and len(outcomes) == len(todo) and _all_dicts(outcomes)

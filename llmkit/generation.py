@@ -38,13 +38,18 @@ answers may be unusable (markers lost, say) writes ``retry(record, index, result
 returns a :class:`~llmkit.answers.Retry` (the prompt to ask instead, and the reject should no
 attempt be left) and sets ``max_attempts``; the batch's second asks go in one call per round
 (:mod:`llmkit.answers`). ``sampling_for(records)`` may set the values of one
-batch's call (a token budget from the records, say). All prompts of a batch still go in one call.
+batch's call (a token budget from the records, say; declare ``sampling_per_batch = True``). All
+prompts of a batch still go in one call.
 
-The call is split in two, so the core can overlap batches (``overlaps``): :meth:`begin` runs steps
-1-4 and hands the prompts to :meth:`Backend.submit` (the vllm engine starts on them at once);
-:meth:`complete` takes the results from :meth:`Backend.collect` and accepts them. ``process`` is
-both at once. A subclass that writes its own ``process`` (several calls per batch) does not
-overlap: its ``process`` runs whole in ``complete``.
+The call is split in two, so the core can overlap batches (``overlaps``; the executors recognise
+the two halves, :class:`llmkit.step.SplitStep`): :meth:`begin` runs steps 1-4 and hands the prompts
+to :meth:`Backend.submit` (the vllm engine starts on them at once); :meth:`complete` takes the
+results from :meth:`Backend.collect` and accepts them. ``process`` is both at once. Two class
+attributes are declared, never guessed from which methods a subclass overrides: a subclass that
+writes its own ``process`` (several calls per batch) declares ``overlaps = False`` (its
+``process`` then runs whole in ``complete``), and one that overrides ``sampling_for`` declares
+``sampling_per_batch`` (True when the values depend on the batch's records: the batch then goes
+in one submission). Leaving either unsaid is a ``TypeError`` when the subclass is defined.
 
 The backend is opened on first use, not in ``open()``, through a :class:`LazyBackend`: a step built
 with ``backend=`` (a test's :class:`llmkit.testing.ScriptedBackend`) uses that one and never closes
@@ -127,7 +132,13 @@ class GenerationStep(Step):
     name = "generate"
     batch_size = 256
     #: the next batch's prompts go to the backend before this batch's results are taken
-    overlaps = True
+    #: (:class:`llmkit.step.SplitStep`); a subclass with its own ``process`` (several calls per
+    #: batch) declares ``overlaps = False``, and its ``process`` then runs whole in ``complete``
+    overlaps: ClassVar[bool] = True
+    #: ``sampling_for`` reads the batch's records (a token budget from them, say): a subclass
+    #: that overrides it declares whether it does; when it does, the batch goes to the backend
+    #: in one submission, not in chunks as its prompts are made
+    sampling_per_batch: ClassVar[bool] = False
     #: the method's sampling values; the user's ``--temperature`` etc. override them
     sampling_defaults: ClassVar[Mapping[str, Any]] = {}
     #: prompts are chat turns unless ``--no-chat`` (see :meth:`chat_prompt`)
@@ -249,20 +260,30 @@ class GenerationStep(Step):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # a subclass with its own process() (several calls per batch) runs it whole, in complete()
-        if "overlaps" not in cls.__dict__:
-            cls.overlaps = cls.process is GenerationStep.process
+        # the two switches are declared, never guessed: a subclass that replaces what one of them
+        # describes and leaves it unsaid is refused when it is defined, not run the wrong way
+        for method, switch in (("process", "overlaps"), ("sampling_for", "sampling_per_batch")):
+            if method in cls.__dict__ and not _declares(cls, switch):
+                raise TypeError(f"{cls.__qualname__} defines {method}(): declare {switch} (see GenerationStep)")
 
     def process(self, records: list[Record]) -> list[Outcome]:
-        return self.complete(self.begin(records))
+        return self._complete(self._begin(records))
 
     def begin(self, records: list[Record]) -> Any:
+        """The first half of the batch (:meth:`_begin`); for a step that does not overlap, the
+        records, which :meth:`complete` hands to ``process``."""
+        return self._begin(records) if self.overlaps else records
+
+    def complete(self, begun: Any) -> list[Outcome]:
+        """The second half of the batch (:meth:`_complete`), or ``process`` for a step that
+        does not overlap."""
+        return self._complete(begun) if self.overlaps else self.process(begun)
+
+    def _begin(self, records: list[Record]) -> _Begun:
         """Steps 1-4 for each record, and the batch's prompts handed to the backend, which may
         start on them at once (:meth:`Backend.submit`). A backend that does (``starts_on_submit``)
         gets them a chunk at a time as they are made, when one sampling value serves the batch
-        (``sampling_for`` not overridden): the engine starts on the first chunk at once."""
-        if type(self).process is not GenerationStep.process:
-            return records
+        (not ``sampling_per_batch``): the engine starts on the first chunk at once."""
         begun = _Begun(records, [], [], [])
         chunk: int | None = None  # known at the first prompt (a batch without any opens no model)
         prompts: list[Prompt] = []
@@ -287,7 +308,7 @@ class GenerationStep(Step):
     def _submit_chunk(self) -> int:
         """Prompts per submission: 0 (the whole batch in one) unless the backend starts on a
         submission at once and the batch's sampling values do not depend on its records."""
-        if type(self).sampling_for is not GenerationStep.sampling_for:
+        if self.sampling_per_batch:
             return 0
         return SUBMIT_CHUNK if self.backend.starts_on_submit else 0
 
@@ -297,11 +318,9 @@ class GenerationStep(Step):
         # before each batch; a vllm engine wants several times the sequences it runs at once)
         self.batch_size = self.backend.preferred_batch_size(type(self).batch_size)
 
-    def complete(self, begun: Any) -> list[Outcome]:
+    def _complete(self, begun: _Begun) -> list[Outcome]:
         """The backend's results of a begun batch, each record's through :mod:`llmkit.answers`
         (its reject, its retries, then :meth:`accept_results`)."""
-        if not isinstance(begun, _Begun):
-            return self.process(begun)  # a subclass's own process()
         outcomes = begun.outcomes
         answers = Answers(self, begun.records, outcomes)
         results: list[GenerationResult] = []
@@ -340,6 +359,11 @@ class GenerationStep(Step):
 
     def close(self) -> None:
         self.model.close()
+
+
+def _declares(cls: type, name: str) -> bool:
+    """Whether ``cls`` or a base below :class:`GenerationStep` sets the class attribute ``name``."""
+    return any(name in base.__dict__ for base in cls.__mro__[: cls.__mro__.index(GenerationStep)])
 
 
 @dataclass(slots=True)

@@ -3,7 +3,9 @@
 An option set is a dataclass whose fields carry ``typer.Option`` metadata through
 ``Annotated``. :func:`option_set` turns it into a decorator: the command's signature gains the
 set's options (so ``--help`` shows them), and the command receives one instance of the dataclass
-under the parameter name given. Plugins therefore never copy option declarations.
+in the parameter annotated with its class. A field whose type is itself an option set (with a
+default factory) offers that set's options too, and receives its instance. Plugins therefore
+never copy option declarations.
 """
 
 from __future__ import annotations
@@ -13,50 +15,99 @@ import functools
 import inspect
 import math
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, ParamSpec, TypeVar, get_args, get_origin, get_type_hints
 
 from llmkit.errors import UsageError
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def option_set(cls: type[T], param: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator factory: inject the fields of dataclass ``cls`` as options, pass ``param=cls(...)``."""
-    hints = get_type_hints(cls, include_extras=True)
-    fields = [f for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
-    prefix = f"_{param}__"
+def option_set(cls: type[T]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorator factory: offer the fields of dataclass ``cls`` as options of a Typer command,
+    which receives them as one ``cls`` instance in its parameter annotated ``cls`` (or a base
+    class of it). The command keeps its type for mypy; Typer sees the options instead of the
+    parameter. A command with no such parameter, or two, is a ``TypeError`` when decorated."""
+    options = _options_of(cls, "")
 
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
         signature = inspect.signature(func)
         # Resolve the command's own annotations now: a module with `from __future__ import
         # annotations` leaves strings that Typer cannot evaluate outside that module.
         resolved = get_type_hints(func, include_extras=True)
-        own = [
-            p.replace(annotation=resolved.get(name, p.annotation))
-            for name, p in signature.parameters.items()
-            if name != param
-        ]
+        own = [p.replace(annotation=resolved.get(name, p.annotation)) for name, p in signature.parameters.items()]
+        param = _parameter_for(cls, own, func)
+        prefix = f"_{param}__"
         injected = [
-            inspect.Parameter(
-                prefix + f.name,
-                inspect.Parameter.KEYWORD_ONLY,
-                annotation=_named(hints[f.name], f.name),
-                default=_default(f),
-            )
-            for f in fields
+            inspect.Parameter(prefix + option.name, inspect.Parameter.KEYWORD_ONLY, annotation=option.annotation,
+                              default=option.default)
+            for option in options
         ]
-        keyword_only = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+        keyword_only = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own if p.name != param]
 
         @functools.wraps(func)
-        def wrapper(**kwargs: Any) -> Any:
-            values = {f.name: kwargs.pop(prefix + f.name) for f in fields}
-            kwargs[param] = cls(**values)
-            return func(**kwargs)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            values = {option.name: kwargs.pop(prefix + option.name) for option in options}
+            kwargs[param] = _build(cls, values, "")
+            return func(*args, **kwargs)
 
         wrapper.__signature__ = signature.replace(parameters=keyword_only + injected)  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
+
+
+@dataclasses.dataclass(frozen=True)
+class _Option:
+    """One option a set offers: its parameter name (``sub__field`` for a field of a nested
+    set), its annotation with flags, and its default."""
+
+    name: str
+    annotation: Any
+    default: Any
+
+
+def _options_of(cls: type, path: str) -> list[_Option]:
+    hints = get_type_hints(cls, include_extras=True)
+    options: list[_Option] = []
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if not field.init:
+            continue
+        if _is_nested(hints[field.name]):
+            options.extend(_options_of(hints[field.name], f"{path}{field.name}__"))
+        else:
+            options.append(_Option(path + field.name, _named(hints[field.name], field.name), _default(field)))
+    return options
+
+
+def _is_nested(annotation: Any) -> bool:
+    """A field whose type is an option set of its own (a dataclass, not an option's value)."""
+    return isinstance(annotation, type) and dataclasses.is_dataclass(annotation)
+
+
+def _build(cls: type[T], values: dict[str, Any], path: str) -> T:
+    """The instance of ``cls`` (and of its nested sets) from the values of its options."""
+    hints = get_type_hints(cls, include_extras=True)
+    kwargs = {
+        field.name: _build(hints[field.name], values, f"{path}{field.name}__")
+        if _is_nested(hints[field.name]) else values[path + field.name]
+        for field in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if field.init
+    }
+    return cls(**kwargs)
+
+
+def _parameter_for(cls: type, params: list[inspect.Parameter], func: Callable[..., Any]) -> str:
+    """The name of the command's parameter that receives the set: annotated ``cls``, else a
+    base class of it (a command written for ``IOOptions`` also takes ``WholeInputOptions``)."""
+    exact = [p.name for p in params if p.annotation is cls]
+    based = [p.name for p in params if _is_nested(p.annotation) and p.annotation is not cls and issubclass(cls, p.annotation)]
+    found = exact or based
+    if len(found) != 1:
+        what = "no parameter" if not found else f"{len(found)} parameters ({', '.join(found)})"
+        raise TypeError(f"option set {cls.__name__}: {func.__qualname__} has {what} annotated {cls.__name__}; it needs one")
+    return found[0]
 
 
 def _default(field: dataclasses.Field[Any]) -> Any:
@@ -90,12 +141,12 @@ def _named(annotation: Any, name: str) -> Any:
     return Annotated[(base, *named)]  # type: ignore[return-value]
 
 
-def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
+def backend_options(func: Callable[P, R]) -> Callable[P, R]:
     """Decorator: add the shared backend options (``--model``, ``--backend``, sampling, ...) to a
-    Typer command, which receives them as ``backend_options: BackendOptions``."""
+    Typer command, which receives them in its parameter annotated ``BackendOptions``."""
     from llmkit.backends.options import BackendOptions
 
-    return option_set(BackendOptions, "backend_options")(func)
+    return option_set(BackendOptions)(func)
 
 
 def require_finite_floats(command: Any) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, Protocol, Union, runtime_checkable
 
 from llmkit.errors import LlmkitError
 
@@ -96,33 +96,11 @@ class Step:
     #: silently analyse a part and ``--resume`` would append a second result, so both are refused.
     aggregate: ClassVar[bool] = False
 
-    #: The step's work on a batch can run on its own while the core does other things (an
-    #: engine in another process): the core then :meth:`begin`\ s the next batch before it
-    #: :meth:`complete`\ s this one, so the engine has the next prompts while the core writes this
-    #: batch and reads the next. Two batches are then in memory at once, never more.
-    overlaps: ClassVar[bool] = False
-
     def open(self) -> None:
         """Called once before the first batch (load models here, not in ``__init__``)."""
 
     def process(self, records: list[Record]) -> list[Outcome]:
         raise NotImplementedError
-
-    def planned_batch_size(self) -> int:
-        """The batch size the step will ask for once open, known before ``open()``: for an
-        executor that cuts the input before any replica opens the step (Ray). Default: the
-        current ``batch_size``."""
-        return self.batch_size
-
-    def begin(self, records: list[Record]) -> Any:
-        """Start work on a batch and return what :meth:`complete` needs to end it (default: the
-        records, all work done by :meth:`process` in ``complete``). Only an ``overlaps`` step
-        needs both halves; the core calls ``complete`` on begun batches in the order begun."""
-        return records
-
-    def complete(self, begun: Any) -> list[Outcome]:
-        """The outcomes of a batch :meth:`begin` started, one per record."""
-        return self.process(begun)
 
     def finish(self) -> Iterable[Record | LateReject]:
         """Records to write after the last batch (aggregates), and :class:`LateReject` items for
@@ -182,6 +160,41 @@ class Chain(Step):
     def close(self) -> None:
         for step in reversed(self.steps):
             step.close()
+
+
+@runtime_checkable
+class SplitStep(Protocol):
+    """A step whose work on a batch comes in two halves (the generation template is one).
+
+    The executors recognise it by these members, with no base class to inherit: they call
+    :meth:`begin` with a batch's records and :meth:`complete` with what it returned, in the order
+    begun, instead of ``process``. When ``overlaps`` is true the local executor begins the next
+    batch before it completes this one, so an engine in another process has the next prompts
+    while the core writes this batch and reads the next; two batches are then in memory at once,
+    never more.
+    """
+
+    overlaps: bool
+
+    def begin(self, records: list[Record]) -> Any:
+        """Start work on a batch; return what :meth:`complete` needs to end it."""
+
+    def complete(self, begun: Any) -> list[Outcome]:
+        """The outcomes of a batch :meth:`begin` started, one per record."""
+
+
+@runtime_checkable
+class PlansBatchSize(Protocol):
+    """A step that knows, before ``open()``, the batch size it will ask for once open (a
+    generation step asks its backend's class): for an executor that cuts the input before any
+    replica opens the step (Ray)."""
+
+    def planned_batch_size(self) -> int: ...
+
+
+def planned_batch_size(step: Step) -> int:
+    """The batch size ``step`` will ask for once open: its plan, else its ``batch_size``."""
+    return step.planned_batch_size() if isinstance(step, PlansBatchSize) else step.batch_size
 
 
 _PLAIN = frozenset({dict, Reject})

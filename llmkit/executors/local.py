@@ -2,8 +2,9 @@
 
 Inputs are read in order, one contract batch at a time (its size asked before each batch, so a
 step whose backend opens on its first batch sizes the next ones by it), processed, and written
-in order to one output file (or stdout) and one rejects file, each locked for the run. A step
-that ``overlaps`` has the next batch begun before this one is completed.
+in order to one output file (or stdout) and one rejects file, each locked for the run. A step in
+two halves that ``overlaps`` (:class:`~llmkit.step.SplitStep`) has the next batch begun before
+this one is completed.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from llmkit.contract import Batch, Begun, IOOptions, Run, begin_batch, complete_batch, parse_batch, reject_record
 from llmkit.errors import InputError, OutputClosed, UsageError
 from llmkit.io import LineWriter, check_distinct_files, read_batches, scan_done
 from llmkit.progress import Progress
-from llmkit.step import LateReject, Step
+from llmkit.step import LateReject, SplitStep, Step
 from llmkit.summary import Summary
 
 
@@ -90,7 +91,7 @@ def _stream(run: Run, out: LineWriter, rejects: LineWriter | None, progress: Pro
     step = run.step
     # an overlapping step has the next batch begun while this one is completed and written:
     # its engine never waits for llmkit between batches (two batches in memory at most)
-    ahead = 1 if step.overlaps else 0
+    ahead = 1 if run.split and cast(SplitStep, step).overlaps else 0
     # bad lines of a batch read ahead are held until the batches before it are written: the
     # rejects file stays in input order
     held = _Held(rejects) if ahead and rejects is not None else None

@@ -58,7 +58,7 @@ from llmkit.executors.storage import (
     write_part,
 )
 from llmkit.io import Done, LineBatch, LineWriter, RecordBatch, dump_lines, is_dataset_dir, read_batches
-from llmkit.step import Step
+from llmkit.step import Step, planned_batch_size
 from llmkit.summary import Summary
 
 #: files of a folder given as input that are read (a folder saved by datasets is read whole)
@@ -173,7 +173,7 @@ def _lock_folder(folder: Place) -> LineWriter:
 
 
 def _connect(ray: Any, options: IOOptions) -> None:
-    address = options.ray_address or os.environ.get("RAY_ADDRESS") or None
+    address = options.cluster.ray_address or os.environ.get("RAY_ADDRESS") or None
     try:
         ray.init(
             address=address, logging_level=logging.WARNING, log_to_driver=not options.quiet,
@@ -199,14 +199,14 @@ def _execute(
     # every replica starts before the first batch, or the run ends: left alone, Ray Data runs on
     # the actors it could place and silently leaves the others pending (3 one-GPU replicas on 2
     # GPUs ran as 2)
-    context.wait_for_min_actors_s = max(1, int(options.stall_timeout))
+    context.wait_for_min_actors_s = max(1, int(options.cluster.stall_timeout))
     # a block per contract batch (a row is bigger than this): one file's batches spread over
     # every replica instead of going to one actor as one block
     context.target_max_block_size = 1024
     tag = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     # cut here, before any replica opens the step: the size its backend will ask for (a vLLM
     # replica's is 4x its engine's max_num_seqs), unless --batch-size says
-    size = options.batch_size or step.planned_batch_size()
+    size = options.batch_size or planned_batch_size(step)
     last_lines: dict[int, int | None] = dict.fromkeys(range(len(files)))
     if options.limit is not None:
         last_lines = limit_cuts(files, options, shard, done, size)
@@ -229,11 +229,11 @@ def _execute(
                                "folders": folders},
         # Ray Data restarts a dead actor and retries its batches (max_restarts and
         # max_task_retries default to -1 for an actor pool)
-        compute=ray.data.ActorPoolStrategy(size=options.replicas),
-        num_cpus=options.cpus_per_replica,
-        num_gpus=options.gpus_per_replica or None,
+        compute=ray.data.ActorPoolStrategy(size=options.cluster.replicas),
+        num_cpus=options.cluster.cpus_per_replica,
+        num_gpus=options.cluster.gpus_per_replica or None,
     )
-    for row in _rows(dataset, options.stall_timeout, lambda: _shortfall(ray, options)):
+    for row in _rows(dataset, options.cluster.stall_timeout, lambda: _shortfall(ray, options)):
         counts, error = pickle.loads(row["result"])
         _add(summary, counts)
         if error is not None:
@@ -304,13 +304,13 @@ def _shortfall(ray: Any, options: IOOptions) -> str | None:
         nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
     except Exception:  # noqa: BLE001 - a diagnosis only: the stall is reported without it
         return None
-    for resource, each, option in (("GPU", options.gpus_per_replica, "--gpus-per-replica"),
-                                   ("CPU", options.cpus_per_replica, "--cpus-per-replica")):
+    for resource, each, option in (("GPU", options.cluster.gpus_per_replica, "--gpus-per-replica"),
+                                   ("CPU", options.cluster.cpus_per_replica, "--cpus-per-replica")):
         if not each or not nodes:
             continue
         total = sum(node.get(resource, 0) for node in nodes)
-        if each * options.replicas > total:
-            return (f"the replicas ask for {each * options.replicas:g} {resource}s (--replicas {options.replicas} x "
+        if each * options.cluster.replicas > total:
+            return (f"the replicas ask for {each * options.cluster.replicas:g} {resource}s (--replicas {options.cluster.replicas} x "
                     f"{option} {each:g}) and the cluster has {total:g}")
         if max(node.get(resource, 0) for node in nodes) < each:
             return f"one replica asks for {each:g} {resource}s ({option}) and no node of the cluster has that many"

@@ -94,6 +94,7 @@ class PerPrefix(GenerationStep):
     """Several prompts per record: one per prefix of the text."""
 
     name = "prefixes"
+    sampling_per_batch = True
 
     def __init__(self, backend):
         super().__init__(BackendOptions(model="m"), backend, field="text")

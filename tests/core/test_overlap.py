@@ -98,6 +98,7 @@ class Echo(GenerationStep):
 
 class Several(Echo):
     name = "several"
+    overlaps = False
 
     def process(self, records: list[dict]) -> list[Any]:  # its own: two calls per batch, say
         return [{**r, "answer": "own"} for r in records]
@@ -155,6 +156,7 @@ def test_a_backend_that_starts_on_submit_gets_the_batch_in_chunks_as_prompts_are
 
 class PerBatchBudget(Echo):
     name = "budget"
+    sampling_per_batch = True
 
     def sampling_for(self, records: list[dict]) -> SamplingParams:
         return SamplingParams(max_tokens=len(records))
