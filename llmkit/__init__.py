@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 from llmkit.answers import Retry
 from llmkit.backends.base import Completion, Prompt, SamplingParams
-from llmkit.backends.options import BackendOptions
+from llmkit.backends.options import BackendOptions, ModelOptions
 from llmkit.contract import IOOptions, WholeInputOptions, io_options, source_of, whole_input_options
 from llmkit.executors.run import run_step
 from llmkit.io import read_jsonl
@@ -52,6 +52,7 @@ __all__ = [
     "LazyBackend",
     "LlmkitError",
     "MissingDependency",
+    "ModelOptions",
     "Outcome",
     "Prompt",
     "PromptTemplate",

@@ -55,7 +55,7 @@ The backend is opened on first use, not in ``open()``, through a :class:`LazyBac
 with ``backend=`` (a test's :class:`llmkit.testing.ScriptedBackend`) uses that one and never closes
 it; steps of one run that use the same model share one ``LazyBackend`` (``shared=``). Building a
 step without a backend and without ``--model`` (other than for the openai backend) is the usage
-error ``--model is required``, before anything is opened.
+error :meth:`BackendOptions.check_model` says, before anything is opened.
 """
 
 from __future__ import annotations
@@ -68,15 +68,9 @@ from typing import Any, ClassVar
 from llmkit.answers import Answers, Retry, reject_of
 from llmkit.backends.base import SUBMIT_CHUNK, Backend, Completion, GenerationResult, Prompt, SamplingParams
 from llmkit.backends.options import BackendOptions
-from llmkit.errors import UsageError
 from llmkit.step import Outcome, Record, Reject, Step, existing_field, get_text_field
 
-__all__ = ["GenerationStep", "LazyBackend", "check_model"]
-
-def check_model(backend_options: BackendOptions) -> None:
-    """``--model is required`` unless the backend is openai (a server knows its model)."""
-    if backend_options.model is None and backend_options.backend != "openai":
-        raise UsageError("--model is required")
+__all__ = ["GenerationStep", "LazyBackend"]
 
 
 class LazyBackend:
@@ -94,7 +88,7 @@ class LazyBackend:
         opener: Callable[[BackendOptions], Backend] | None = None,
     ) -> None:
         if backend is None and opener is None:
-            check_model(backend_options)
+            backend_options.check_model()  # before anything is opened
         self.backend_options = backend_options
         self._backend = backend
         self._owned = backend is None

@@ -23,7 +23,8 @@ from llmkit.backends.base import (
     TokenIds,
     TokenScores,
 )
-from llmkit.backends.options import BackendOptions
+from llmkit.backends.local_model import LocalModel
+from llmkit.backends.options import BackendOptions, ModelOptions
 
 if TYPE_CHECKING:  # what the lazy names are, for mypy
     from llmkit.backends.hf import eos_token_ids, load_causal_lm
@@ -62,6 +63,8 @@ __all__ = [
     "ChatMessages",
     "Completion",
     "GenerationResult",
+    "LocalModel",
+    "ModelOptions",
     "Prompt",
     "SamplingParams",
     "TokenIds",
@@ -107,11 +110,8 @@ def default_backend_name() -> str:
 
 def open_backend(options: BackendOptions) -> Backend:
     """Open the backend the options name, once per run. Raises UsageError / BackendUnavailable."""
-    from llmkit.errors import UsageError
     from llmkit.plugins import load_backend_class
 
-    name = options.backend or default_backend_name()
-    if options.model is None and name != "openai":
-        raise UsageError("--model is required")
-    cls = load_backend_class(name)
+    options.check_model()
+    cls = load_backend_class(options.backend or default_backend_name())
     return cls(options)

@@ -26,8 +26,8 @@ from llmkit.backends.base import (
     TokenDistributionScores,
     TokenScores,
 )
-from llmkit.backends.options import BackendOptions
-from llmkit.errors import BackendUnavailable, UsageError
+from llmkit.backends.options import BackendOptions, ModelOptions
+from llmkit.errors import BackendUnavailable
 
 _DTYPES = {"float32": "float32", "float": "float32", "float16": "float16", "half": "float16", "bfloat16": "bfloat16"}
 
@@ -40,12 +40,11 @@ class HFBackend(Backend):
     can_score_full = True
 
     def __init__(self, options: BackendOptions) -> None:
-        if not options.model:
-            raise UsageError("--model is required by the hf backend")
+        model = options.require_model("by the hf backend")
         self.options = options
         self.device = _device(options)
-        self._tokenizer = _render.load_tokenizer(options.model, options.trust_remote_code)
-        self.model = load_causal_lm(options.model, options)
+        self._tokenizer = _render.load_tokenizer(model, options.trust_remote_code)
+        self.model = load_causal_lm(model, options)
         config = self.model.config
         self._max_model_len = _render.context_length(
             getattr(config, "max_position_embeddings", None), self._tokenizer, options.max_model_len
@@ -248,13 +247,13 @@ def _torch_dtype(name: str, device: str) -> Any:
     return getattr(torch, _DTYPES[name])  # BackendOptions has checked the name
 
 
-def _device(options: BackendOptions) -> str:
+def _device(options: ModelOptions) -> str:
     import torch
 
     return options.device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def load_causal_lm(path: str, options: BackendOptions) -> Any:
+def load_causal_lm(path: str, options: ModelOptions) -> Any:
     """A transformers causal LM in eval mode, loaded as the hf backend loads its model: on
     ``--device`` (cuda when available), ``--dtype`` (``auto`` = float32 on the CPU), remote code
     only with ``--trust-remote-code``. For plugins that need the model itself (two models in

@@ -1,4 +1,6 @@
-"""The backend option set every generating subcommand shares (declared once, here)."""
+"""The option sets of a model: :class:`ModelOptions` for one held in this process (hooks, scores,
+gradients), and :class:`BackendOptions`, every generating subcommand's, which adds the backend,
+sampling and server options to it. Each option is declared once, here."""
 
 from __future__ import annotations
 
@@ -12,23 +14,61 @@ from llmkit.backends.base import Prompt, SamplingParams
 from llmkit.errors import UsageError
 
 _PANEL = "Backend"
+_MODEL_PANEL = "Model"
 #: --dtype values, with the aliases both vLLM and transformers accept
 DTYPES = frozenset({"auto", "float32", "float", "float16", "half", "bfloat16"})
 
 
 @dataclass
-class BackendOptions:
+class ModelOptions:
+    """A model loaded with transformers: which, in which dtype, on which device, with its own code
+    or not. :class:`llmkit.backends.LocalModel` loads it; the hf backend loads its model by the same
+    rules."""
+
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Model: a Hugging Face hub name or a local path.", rich_help_panel=_PANEL),
+        typer.Option("--model", "-m", help="Model: a Hugging Face hub name or a local path.", rich_help_panel=_MODEL_PANEL),
     ] = None
+    dtype: Annotated[
+        str, typer.Option(help="Weights dtype: auto, float32, float16 or bfloat16.", rich_help_panel=_MODEL_PANEL)
+    ] = "auto"
+    device: Annotated[
+        str | None,
+        typer.Option(help="torch device of a model held in this process (hf; default: cuda when available, else cpu).",
+                     rich_help_panel=_MODEL_PANEL),
+    ] = None
+    max_model_len: Annotated[
+        int | None,
+        typer.Option(min=1, help="Context length to use (default: the model's); longer inputs are rejected too_long.",
+                     rich_help_panel=_MODEL_PANEL),
+    ] = None
+    trust_remote_code: Annotated[
+        bool, typer.Option(help="Allow the model's own Python code to run. Off unless given.", rich_help_panel=_MODEL_PANEL)
+    ] = False
+
+    def __post_init__(self) -> None:
+        # checked here, once, so that every backend refuses a bad value the same way (exit 2);
+        # the openai backend never reads it, vLLM and transformers would fail late and differently
+        if self.dtype not in DTYPES:
+            raise UsageError(f"unknown --dtype {self.dtype!r}; choose auto, float32, float16 or bfloat16")
+
+    def require_model(self, why: str = "") -> str:
+        """The model named by ``--model``; without one, the usage error that says so (``why``: by
+        what, for a longer message), the one place the tree says it."""
+        if not self.model:
+            raise UsageError(f"--model is required{' ' + why if why else ''}")
+        return self.model
+
+
+@dataclass
+class BackendOptions(ModelOptions):
+    """The model (:class:`ModelOptions`) and how to run it: the backend, sampling values, engine
+    and server settings."""
+
     backend: Annotated[
         str | None,
         typer.Option(help="Generation backend: vllm, hf or openai (default: vllm when installed, else hf).", rich_help_panel=_PANEL),
     ] = None
-    dtype: Annotated[
-        str, typer.Option(help="Weights dtype: auto, float32, float16 or bfloat16.", rich_help_panel=_PANEL)
-    ] = "auto"
     max_tokens: Annotated[
         int | None, typer.Option(help="Most new tokens per completion (default: the subcommand's).", rich_help_panel=_PANEL)
     ] = None
@@ -41,15 +81,9 @@ class BackendOptions:
     tensor_parallel_size: Annotated[
         int, typer.Option(min=1, help="vllm: GPUs to shard the model over.", rich_help_panel=_PANEL)
     ] = 1
-    max_model_len: Annotated[
-        int | None, typer.Option(min=1, help="Context length to use (default: the model's).", rich_help_panel=_PANEL)
-    ] = None
     gpu_memory_utilization: Annotated[
         float, typer.Option(min=0.01, max=1.0, help="vllm: share of GPU memory the engine may take.", rich_help_panel=_PANEL)
     ] = 0.9
-    device: Annotated[
-        str | None, typer.Option(help="hf: torch device (default: cuda when available, else cpu).", rich_help_panel=_PANEL)
-    ] = None
     base_url: Annotated[
         str | None, typer.Option(help="openai: server URL, e.g. http://127.0.0.1:8000/v1.", rich_help_panel=_PANEL)
     ] = None
@@ -75,21 +109,20 @@ class BackendOptions:
         bool | None,
         typer.Option("--chat/--no-chat", help="Render prompts with the model's chat template (default: the subcommand's).", rich_help_panel=_PANEL),
     ] = None
-    trust_remote_code: Annotated[
-        bool, typer.Option(help="Allow the model's own Python code to run. Off unless given.", rich_help_panel=_PANEL)
-    ] = False
 
     def __post_init__(self) -> None:
-        # checked here, once, so that every backend refuses a bad value the same way (exit 2);
-        # the openai backend never reads it, vLLM and transformers would fail late and differently
-        if self.dtype not in DTYPES:
-            raise UsageError(f"unknown --dtype {self.dtype!r}; choose auto, float32, float16 or bfloat16")
+        super().__post_init__()
         # the values given: a bad one is known now, not after minutes of loading a model
         check_sampling_values({name: getattr(self, name) for name in ("max_tokens", "temperature", "top_p", "top_k")})
         if self.base_url is not None:  # a broken URL is known before any input is read (httpx: imported here)
             from llmkit.backends._http import checked_base_url
 
             checked_base_url(self.base_url)
+
+    def check_model(self) -> None:
+        """``--model is required`` unless the backend is openai (a server knows its model)."""
+        if self.backend != "openai":
+            self.require_model()
 
     def sampling(self, **defaults: Any) -> SamplingParams:
         """Sampling params: the subcommand's ``defaults`` overridden by what the user gave."""

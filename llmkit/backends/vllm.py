@@ -49,8 +49,7 @@ class VLLMBackend(Backend):
     can_score = True
 
     def __init__(self, options: BackendOptions, engine_args: Mapping[str, Any] | None = None) -> None:
-        if not options.model:
-            raise UsageError("--model is required by the vllm backend")
+        options.require_model("by the vllm backend")
         _logs_to_stderr()  # before vLLM's first import configures its logging
         vllm = require("vllm", "vllm", "the vllm backend")
         self.options = options

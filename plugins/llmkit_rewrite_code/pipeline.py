@@ -30,8 +30,8 @@ def build_pipeline(
 ) -> llmkit.Chain:
     """The chain for ``stages`` (e.g. ``"syntax,lint"``); ``backend`` replaces opening one (tests)."""
     chosen = parse_stages(stages)
-    if LLM_STAGES & set(chosen) and backend is None and backend_options.model is None and backend_options.backend != "openai":
-        raise llmkit.UsageError(f"--model is required for the LLM stage(s) {', '.join(s for s in chosen if s in LLM_STAGES)}")
+    if LLM_STAGES & set(chosen) and backend is None and backend_options.backend != "openai":
+        backend_options.require_model(f"for the LLM stage(s) {', '.join(s for s in chosen if s in LLM_STAGES)}")
     # one model for both LLM stages, opened when the first batch reaches one
     model = llmkit.LazyBackend(backend_options, backend) if LLM_STAGES & set(chosen) else None
     steps: list[llmkit.Step] = []

@@ -13,13 +13,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 STEP_AUTHORS = {
     "BackendOptions", "BackendUnavailable", "Chain", "Completion", "GenerationStep", "LazyBackend", "IOOptions", "InputError", "LateReject",
-    "LlmkitError", "MissingDependency", "Outcome", "Prompt", "PromptTemplate", "Record", "RecordStep", "Reject",
+    "LlmkitError", "MissingDependency", "ModelOptions", "Outcome", "Prompt", "PromptTemplate", "Record", "RecordStep", "Reject",
     "Repetition", "Retry", "SamplingParams", "SideOutput", "SideOutputs", "Step", "Summary", "UsageError", "WholeInputOptions", "__version__",
     "backend_options", "existing_field", "find_repetition", "get_text_field", "io_options", "load_prompt",
     "option_set", "read_jsonl", "require", "run_step", "source_of", "whole_input_options",
 }
 BACKENDS = {
-    "Backend", "BackendOptions", "Block", "ChatMessages", "Completion", "GenerationResult", "Prompt",
+    "Backend", "BackendOptions", "Block", "ChatMessages", "Completion", "GenerationResult", "LocalModel", "ModelOptions", "Prompt",
     "SamplingParams", "TokenIds", "TokenScores", "default_backend_name", "eos_token_ids", "head_features",
     "input_width", "load_causal_lm", "load_tokenizer", "mask_input_features", "open_backend", "prompt_problem",
     "render_prompt", "save_checkpoint", "transformer_blocks", "vllm_engine_args", "vllm_generate", "vllm_on_cpu", "vllm_open",
@@ -39,6 +39,7 @@ def test_each_surface_is_pinned_and_every_name_resolves():
 def test_the_types_a_step_author_sees_are_the_backends_own():
     assert llmkit.Completion is llmkit.backends.Completion and llmkit.Prompt is llmkit.backends.Prompt
     assert llmkit.BackendOptions is llmkit.backends.BackendOptions
+    assert llmkit.ModelOptions is llmkit.backends.ModelOptions
 
 
 PUBLIC_MODULES = {"llmkit", "llmkit.backends", "llmkit.testing"}

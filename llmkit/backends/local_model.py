@@ -1,0 +1,91 @@
+"""A transformers causal LM held in this process, for the plugins that need the model itself:
+hooks on its modules, gradients, whole next-token distributions.
+
+    local = LocalModel(options)      # a ModelOptions (or BackendOptions): --model checked now, nothing loaded
+    local.tokenizer, local.model     # the first use loads both, once: on --device, in --dtype
+
+It loads by the hf backend's rules (:func:`llmkit.backends.load_causal_lm`): float32 on the CPU
+for ``--dtype auto``, a model's own code only with ``--trust-remote-code``, a load failure
+:class:`~llmkit.BackendUnavailable` (exit 69). A step builds one in ``__init__`` (so a missing
+``--model`` is a usage error before any input is read) and uses it in ``open`` or later.
+
+Pickling one (a step shipped to Ray workers) carries its options only, loaded or not: each
+process that uses it loads its own copy, and the weights never travel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmkit.backends.options import ModelOptions
+
+__all__ = ["LocalModel"]
+
+
+class LocalModel:
+    """A model and its tokenizer, loaded on first use (see the module doc)."""
+
+    def __init__(self, options: ModelOptions, why: str = "") -> None:
+        """``why`` lengthens the usage error of a missing ``--model`` ("by neuron-attr", say)."""
+        self.options = options
+        self.name = options.require_model(why)
+        self._model: Any = None
+        self._tokenizer: Any = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> LocalModel:
+        """Load the tokenizer and the model now, unless they are (returns self)."""
+        if self._model is None:
+            from llmkit.backends._render import load_tokenizer
+            from llmkit.backends.hf import load_causal_lm
+
+            self._tokenizer = load_tokenizer(self.name, self.options.trust_remote_code)
+            self._model = load_causal_lm(self.name, self.options)
+        return self
+
+    @property
+    def model(self) -> Any:
+        """The transformers model, in eval mode on its device."""
+        return self.load()._model
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.load()._tokenizer
+
+    @property
+    def device(self) -> Any:
+        """The torch device the weights are on."""
+        return self.model.device
+
+    @property
+    def context_length(self) -> int | None:
+        """Tokens the model takes at once: ``--max-model-len`` when given, else its config's (the
+        text model's, for a multimodal one), else the tokenizer's, as the hf backend counts it."""
+        from llmkit.backends._render import context_length
+
+        config = self.model.config
+        text = config.get_text_config() if hasattr(config, "get_text_config") else config
+        config_max = getattr(text, "max_position_embeddings", None) or getattr(text, "n_positions", None)
+        return context_length(config_max, self.tokenizer, self.options.max_model_len)
+
+    def close(self) -> None:
+        """Let the weights go (a later use loads them again)."""
+        if self._model is not None and str(self._model.device).startswith("cuda"):
+            import torch
+
+            self._model = None
+            torch.cuda.empty_cache()
+        self._model = self._tokenizer = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"options": self.options, "name": self.name}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.options, self.name = state["options"], state["name"]
+        self._model = self._tokenizer = None
+
+    def __repr__(self) -> str:
+        return f"LocalModel({self.name!r}, {'loaded' if self.loaded else 'not loaded'})"

@@ -1,0 +1,90 @@
+"""The core's in-process model: ModelOptions (one option set) and LocalModel (loaded on first use, once)."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from typing import Annotated
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import llmkit
+from llmkit import BackendOptions, BackendUnavailable, ModelOptions, UsageError
+from llmkit.backends import LocalModel
+
+
+@pytest.mark.parametrize(("why", "message"), [("", "--model is required"), ("by neuron-attr", "--model is required by neuron-attr")])
+def test_without_model_it_is_the_usage_error_at_construction(why, message):
+    with pytest.raises(UsageError) as caught:
+        LocalModel(ModelOptions(), why)
+    assert str(caught.value) == message
+
+
+def test_nothing_loads_at_construction_and_the_first_use_loads(tmp_path):
+    local = LocalModel(ModelOptions(model=str(tmp_path / "missing")))
+    assert not local.loaded
+    with pytest.raises(BackendUnavailable):
+        local.model
+
+
+def test_building_one_imports_no_engine():
+    code = ("import sys, llmkit, llmkit.backends\n"
+            "llmkit.backends.LocalModel(llmkit.ModelOptions(model='m'))\n"
+            "print(sorted(m for m in ('torch', 'transformers', 'vllm') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_it_loads_once_with_the_options_and_pickles_without_its_weights(tiny_llama, monkeypatch):
+    import torch
+
+    import llmkit.backends.hf as hf
+
+    loads = []
+    real = hf.load_causal_lm
+    monkeypatch.setattr(hf, "load_causal_lm", lambda path, options: loads.append(path) or real(path, options))
+    local = LocalModel(ModelOptions(model=str(tiny_llama), dtype="bfloat16", device="cpu"))
+    unloaded = pickle.loads(pickle.dumps(local))
+    assert not unloaded.loaded and unloaded.name == str(tiny_llama)
+    first = local.model
+    assert local.tokenizer is not None and local.model is first and local.device == torch.device("cpu")
+    assert first.dtype == torch.bfloat16 and not first.training
+    assert loads == [str(tiny_llama)]
+    again = pickle.loads(pickle.dumps(local))  # a loaded one travels as its options only
+    assert not again.loaded and again.options == local.options
+    local.close()
+    assert not local.loaded
+
+
+def test_context_length_is_the_override_else_the_config(tiny_llama):
+    from transformers import AutoConfig
+
+    config_max = AutoConfig.from_pretrained(tiny_llama).max_position_embeddings
+    assert LocalModel(ModelOptions(model=str(tiny_llama))).context_length == config_max
+    assert LocalModel(ModelOptions(model=str(tiny_llama), max_model_len=7)).context_length == 7
+
+
+def test_backend_options_are_model_options_and_the_set_offers_only_the_model():
+    assert issubclass(BackendOptions, ModelOptions)
+    with pytest.raises(UsageError, match="unknown --dtype"):
+        ModelOptions(dtype="int3")
+    app = typer.Typer()
+
+    @app.command()
+    @llmkit.option_set(ModelOptions)
+    def show(options: ModelOptions, top_k: Annotated[int, typer.Option()] = 5) -> None:
+        print(options, top_k)
+
+    result = CliRunner().invoke(app, ["--model", "m", "--device", "cpu", "--max-model-len", "9", "--trust-remote-code", "--top-k", "3"])
+    assert result.exit_code == 0, result.output
+    expected = ModelOptions(model="m", device="cpu", max_model_len=9, trust_remote_code=True)
+    assert result.output.strip() == f"{expected} 3"  # --top-k is the command's own: no sampling option clashes
+
+
+def test_check_model_spares_the_openai_backend_only():
+    BackendOptions(backend="openai").check_model()
+    with pytest.raises(UsageError, match="^--model is required$"):
+        BackendOptions(backend="hf").check_model()
