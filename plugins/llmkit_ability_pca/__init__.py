@@ -15,8 +15,8 @@ from llmkit_ability_pca.settings import AnalysisSettings, TableSettings, parse_n
 
 app = typer.Typer(help="Ability factors of LLMs from benchmark scores: correlations, PCA, varimax, scaling with compute, plots.")
 
-table_options = llmkit.option_set(TableSettings, "table")
-analysis_options = llmkit.option_set(AnalysisSettings, "analysis")
+table_options = llmkit.option_set(TableSettings)
+analysis_options = llmkit.option_set(AnalysisSettings)
 
 
 @app.command()

@@ -230,10 +230,10 @@ class EditStepsConfig:
             self.fields = ["recommended_labels"]
 
 
-architecture_options = llmkit.option_set(Architecture, "architecture")
-schedule_options = llmkit.option_set(Schedule, "schedule")
-run_options = llmkit.option_set(RunFlags, "run")
-transfer_options = llmkit.option_set(TransferConfig, "config")
-recommend_options = llmkit.option_set(RecommendConfig, "config")
-edit_steps_options = llmkit.option_set(EditStepsConfig, "config")
-self_train_options = llmkit.option_set(SelfTrainPhases, "phases")
+architecture_options = llmkit.option_set(Architecture)
+schedule_options = llmkit.option_set(Schedule)
+run_options = llmkit.option_set(RunFlags)
+transfer_options = llmkit.option_set(TransferConfig)
+recommend_options = llmkit.option_set(RecommendConfig)
+edit_steps_options = llmkit.option_set(EditStepsConfig)
+self_train_options = llmkit.option_set(SelfTrainPhases)

@@ -11,7 +11,7 @@ import typer
 import llmkit
 from llmkit_mia.config import ScoreConfig
 
-score_options = llmkit.option_set(ScoreConfig, "config")
+score_options = llmkit.option_set(ScoreConfig)
 
 app = typer.Typer(
     help="Membership inference: SaMIA (sampled text only) and loss, zlib, Min-K%, Min-K%++ baselines; AUC/TPR evaluation.",

@@ -7,7 +7,7 @@ import typer
 import llmkit
 from llmkit_rewrite_code.settings import PipelineSettings
 
-pipeline_options = llmkit.option_set(PipelineSettings, "settings")
+pipeline_options = llmkit.option_set(PipelineSettings)
 
 app = typer.Typer(
     help="Rewrite Python snippets the SwallowCode way: syntax check, pylint filter, two LLM rewrites.",

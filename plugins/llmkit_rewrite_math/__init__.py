@@ -9,7 +9,7 @@ from llmkit_rewrite_math.settings import RewriteSettings
 
 app = typer.Typer(help="Rewrite web math text the SwallowMath way: drop boilerplate, restore context, step-by-step solution.")
 
-rewrite_options = llmkit.option_set(RewriteSettings, "settings")
+rewrite_options = llmkit.option_set(RewriteSettings)
 
 
 @app.command()

@@ -15,7 +15,7 @@ import typer
 import llmkit
 from llmkit_utf8.settings import GenerateSettings
 
-generate_options = llmkit.option_set(GenerateSettings, "settings")
+generate_options = llmkit.option_set(GenerateSettings)
 
 app = typer.Typer(
     help="UTF-8 validity of byte-level generation: validator, generation protocols, next-byte mass, character tiers.",
