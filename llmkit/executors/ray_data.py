@@ -38,12 +38,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 
-from llmkit.contract import IOOptions, Run, parse_batch, process_batch
-from llmkit.errors import BackendUnavailable, LlmkitError, UsageError, require
+from llmkit.contract import IOOptions, Run, parse_batch
+from llmkit.errors import BackendUnavailable, LlmkitError, OutputError, UsageError, require
 from llmkit.executors.storage import (
     Place,
     input_places,
@@ -53,19 +54,27 @@ from llmkit.executors.storage import (
     prepare_folder,
     read_place_batches,
     remove_parts,
+    remove_temporaries,
     same,
     scan_parts,
-    write_part,
 )
-from llmkit.io import Done, LineBatch, LineWriter, RecordBatch, dump_lines, is_dataset_dir, read_batches
+from llmkit.executors.ray_replica import IDS_REQUIRED, ReplicaSettings, StepActor, close_replicas, overlaps
+from llmkit.io import (
+    Done,
+    LineBatch,
+    LineWriter,
+    RecordBatch,
+    is_dataset_dir,
+    is_table,
+    read_batches,
+    read_line_batches,
+)
 from llmkit.step import Step, planned_batch_size
 from llmkit.summary import Summary
 
 #: files of a folder given as input that are read (a folder saved by datasets is read whole)
 _INPUT_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".gz", ".parquet")
 _LOCK = ".llmkit-lock"
-#: under --resume, why every record needs its own id
-_IDS_REQUIRED = "with --executor ray --resume (a position is not known across parts)"
 
 
 def run_on_ray(step: Step, options: IOOptions) -> Summary:
@@ -84,12 +93,13 @@ def run_on_ray(step: Step, options: IOOptions) -> Summary:
     folders = [(output, "-o")] + ([(rejects, "--rejects")] if rejects is not None else [])
     _check_folders(files, folders)
     # a folder on the local file system is locked; an object store has no lock to take
-    locks = [_lock_folder(folder) for folder, _ in folders if folder.local]
+    locks = [_lock_folder(folder, option) for folder, option in folders if folder.local]
     summary = Summary()
     try:
         done = Done()
         if options.resume:
             for folder, _ in folders:
+                remove_temporaries(folder)  # a failed write's, never read: its batch runs again
                 scan_parts(folder, options.id_field, done)
             summary.resumed = len(done)
         else:
@@ -126,8 +136,17 @@ def _refuse(step: Step, options: IOOptions) -> None:
         raise UsageError("--executor ray reads files every node can see: give -i PATH or URI (standard input is not read)")
 
 
+@dataclass(frozen=True)
+class LocalFile:
+    """An input file on a path every node mounts: ``path`` made absolute on the driver (a worker
+    runs in another folder), ``shown`` as the user gave it, for ``FILE:LINE`` as a local run says it."""
+
+    path: str
+    shown: str
+
+
 #: an input file: a path every node mounts (read as a local run reads it), or a file behind a URI
-InputFile = str | Place
+InputFile = LocalFile | Place
 
 
 def input_files(inputs: list[str]) -> list[InputFile]:
@@ -144,22 +163,21 @@ def input_files(inputs: list[str]) -> list[InputFile]:
             found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.name.endswith(_INPUT_SUFFIXES))
             if not found:
                 raise UsageError(f"input folder {given} holds no .jsonl, .jsonl.gz or .parquet file")
-            files.extend(found)
         elif path.exists():
-            files.append(given)
+            found = [given]
         elif glob.has_magic(given):
             found = sorted(glob.glob(given, recursive=True))
             if not found:
                 raise UsageError(f"input {given}: no file matches")
-            files.extend(found)
         else:
             raise UsageError(f"cannot open input {given}: No such file or directory")
+        files.extend(LocalFile(os.path.abspath(name), name) for name in found)
     return files
 
 
 def _check_folders(files: list[InputFile], folders: list[tuple[Place, str]]) -> None:
     """Each output folder is a folder (made if missing) that holds no input."""
-    places = [file if isinstance(file, Place) else place_of(file, "input") for file in files]
+    places = [file if isinstance(file, Place) else place_of(file.shown, "input") for file in files]
     for folder, option in folders:
         for file in places:
             if inside(file, folder):
@@ -167,9 +185,13 @@ def _check_folders(files: list[InputFile], folders: list[tuple[Place, str]]) -> 
         prepare_folder(folder, option)
 
 
-def _lock_folder(folder: Place) -> LineWriter:
-    """A lock file held for the run: a second run on the same folder exits 75."""
-    return LineWriter(os.path.join(folder.path, _LOCK))
+def _lock_folder(folder: Place, option: str) -> LineWriter:
+    """A lock file held for the run: a second run on the same folder exits 75. A folder where
+    it cannot be made (read-only, full) is an output that cannot be written: exit 74."""
+    try:
+        return LineWriter(os.path.join(folder.path, _LOCK))
+    except UsageError as exc:  # a usage error of a file the user named; here the folder is the output
+        raise OutputError(f"{option} {folder.shown} cannot be written: {exc}") from exc
 
 
 def _connect(ray: Any, options: IOOptions) -> None:
@@ -221,23 +243,39 @@ def _execute(
     # reading takes no CPU of its own: actors that hold every CPU must not starve it (Ray Data
     # then waits for ever with the read task backpressured)
     dataset = dataset.flat_map(_read_file, fn_kwargs={"size": size}, num_cpus=0)
+    output, rejects = folders
+    settings = ReplicaSettings(options, shard, done, tag, output, rejects, driver_folder=os.getcwd())
+    # an overlapping step gets two batches at once: one begun while the other is collected and
+    # written, so its engine never waits between batches (see llmkit.executors.ray_replica)
+    calls = 2 if overlaps(step) else 1
     dataset = dataset.map_batches(
-        _StepActor,
+        StepActor,
         batch_size=1,  # one contract batch (a row) per call: its part is named by it
         batch_format="numpy",
-        fn_constructor_kwargs={"step_blob": step_blob, "options": options, "shard": shard, "done": done, "tag": tag,
-                               "folders": folders},
+        fn_constructor_kwargs={"step_blob": step_blob, "settings": settings},
         # Ray Data restarts a dead actor and retries its batches (max_restarts and
         # max_task_retries default to -1 for an actor pool)
-        compute=ray.data.ActorPoolStrategy(size=options.cluster.replicas),
+        compute=ray.data.ActorPoolStrategy(
+            size=options.cluster.replicas, max_tasks_in_flight_per_actor=calls,
+            max_concurrent_calls_per_actor=calls, enable_true_multi_threading=calls > 1,
+        ),
         num_cpus=options.cluster.cpus_per_replica,
         num_gpus=options.cluster.gpus_per_replica or None,
     )
-    for row in _rows(dataset, options.cluster.stall_timeout, lambda: _shortfall(ray, options)):
-        counts, error = pickle.loads(row["result"])
-        _add(summary, counts)
-        if error is not None:
-            raise error
+    replicas: dict[str, Any] = {}
+    try:
+        for row in _rows(dataset, options.cluster.stall_timeout, lambda: _shortfall(ray, options)):
+            if len(row["replica"]):
+                handle = pickle.loads(row["replica"])
+                replicas.setdefault(handle._actor_id.hex(), handle)
+            counts, error = pickle.loads(row["result"])
+            _add(summary, counts)
+            if error is not None:
+                raise error
+    finally:
+        # each replica's step ends here, on the driver's word: its engine, its workers and their
+        # temporary folders go before the run returns (Ray alone would leave it to __del__)
+        close_replicas(ray, list(replicas.values()))
 
 
 def _read_file(item: dict[str, Any], size: int) -> Any:
@@ -255,7 +293,24 @@ def _read_file(item: dict[str, Any], size: int) -> Any:
 
 
 def _batches_of(file: InputFile, size: int) -> Iterator[LineBatch | RecordBatch]:
-    return read_place_batches(file, size) if isinstance(file, Place) else read_batches(file, size)
+    if isinstance(file, Place):
+        return read_place_batches(file, size)
+    return _local_batches(file, size)
+
+
+def _local_batches(file: LocalFile, size: int) -> Iterator[LineBatch | RecordBatch]:
+    """A local file's batches, read from its absolute path, each naming the file as given."""
+    if is_table(file.path):
+        for batch in read_batches(file.path, size):
+            batch.source = file.shown
+            yield batch
+        return
+    try:
+        handle = open(file.path, "rb")  # noqa: SIM115 - closed below, once the batches are read
+    except OSError as exc:
+        raise UsageError(f"cannot open input {file.shown}: {exc.strerror or exc}") from exc
+    with handle:
+        yield from read_line_batches(file.shown, size, handle=handle)
 
 
 def limit_cuts(
@@ -267,7 +322,7 @@ def limit_cuts(
     kept, so the cluster stops on it too); the cluster then handles exactly those lines."""
     run = Run(options, Step(), shard, done=done)
     if options.resume:
-        run.ids_required = _IDS_REQUIRED
+        run.ids_required = IDS_REQUIRED
     cuts: dict[int, int | None] = {}
     for index, file in enumerate(files):
         if run.full:
@@ -383,79 +438,3 @@ def _add(summary: Summary, counts: Summary) -> None:
     summary.invalid += counts.invalid
     summary.skipped += counts.skipped
     summary.other_shards += counts.other_shards
-
-
-class _Collect:
-    """Stands in for a :class:`LineWriter`: keeps a batch's records for its part file."""
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def write_records(self, records: list[dict[str, Any]]) -> None:
-        self.records.extend(records)
-
-
-class _StepActor:
-    """One replica: the step opened once, fed one contract batch per call."""
-
-    def __init__(
-        self, step_blob: bytes, options: IOOptions, shard: tuple[int, int] | None, done: Done, tag: str,
-        folders: tuple[Place, Place | None],
-    ) -> None:
-        self.options, self.shard, self.done, self.tag = options, shard, done, tag
-        self.output, self.rejects = folders
-        self.step: Step = pickle.loads(step_blob)
-        self.failed: LlmkitError | None = None
-        try:
-            self.step.open()
-        except LlmkitError as exc:  # every batch reports it: the driver stops with its exit status
-            self.failed = _portable(exc)
-        except Exception as exc:  # noqa: BLE001 - a bug of the step: reported, not retried for ever
-            self.failed = LlmkitError(f"step {self.step.name!r} failed to open on a Ray worker: {type(exc).__name__}: {exc}")
-
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        results = [pickle.dumps(self._one(str(key), pickle.loads(payload))) for key, payload in zip(batch["key"], batch["payload"])]
-        return {"key": list(batch["key"]), "result": results}
-
-    def _one(self, key: str, raw: Any) -> tuple[Summary, LlmkitError | None]:
-        run = Run(self.options, self.step, self.shard, done=self.done)
-        if self.failed is not None:
-            return run.summary, self.failed
-        if self.options.resume:
-            run.ids_required = _IDS_REQUIRED
-        out, rejects = _Collect(), _Collect()
-        run.rejects = rejects  # type: ignore[assignment]
-        batch, error = parse_batch(run, raw)
-        name = f"part-{key}-{self.tag}.jsonl"
-        try:
-            if batch.records:
-                process_batch(run, batch, out, rejects)  # type: ignore[arg-type]
-            # rejects first: the output part is the last thing a finished batch writes
-            if self.rejects is not None and rejects.records:
-                write_part(self.rejects, name, dump_lines(rejects.records))
-            if out.records:
-                write_part(self.output, name, dump_lines(out.records))
-        except LlmkitError as exc:
-            return run.summary, _portable(exc)
-        summary = run.summary
-        summary.started = 0.0  # not a clock of this process's: the driver times the run
-        return summary, _portable(error) if error is not None else None
-
-    def __del__(self) -> None:
-        try:
-            self.step.close()
-        except Exception:  # noqa: BLE001 - an actor going away has no one to tell
-            pass
-
-
-def _portable(exc: LlmkitError) -> LlmkitError:
-    """The error as it can cross to the driver: itself when it pickles back, else an error with
-    its message and exit status (an exception whose ``__init__`` takes other arguments than its
-    message does not unpickle)."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:  # noqa: BLE001 - any failure to round-trip means: send the plain form
-        plain = LlmkitError(str(exc))
-        plain.exit_code = exc.exit_code
-        return plain
