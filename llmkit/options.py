@@ -27,8 +27,9 @@ R = TypeVar("R")
 def option_set(cls: type[T]) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorator factory: offer the fields of dataclass ``cls`` as options of a Typer command,
     which receives them as one ``cls`` instance in its parameter annotated ``cls`` (or a base
-    class of it). The command keeps its type for mypy; Typer sees the options instead of the
-    parameter. A command with no such parameter, or two, is a ``TypeError`` when decorated."""
+    class of it). Typer sees the options instead of the parameter; the command keeps its type,
+    so mypy checks it and Python code may still call it with the set itself. A command with no
+    such parameter, or two, is a ``TypeError`` when decorated."""
     options = _options_of(cls, "")
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
@@ -48,6 +49,8 @@ def option_set(cls: type[T]) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            if not any(key.startswith(prefix) for key in kwargs):
+                return func(*args, **kwargs)  # called from Python with the set itself, as typed
             values = {option.name: kwargs.pop(prefix + option.name) for option in options}
             kwargs[param] = _build(cls, values, "")
             return func(*args, **kwargs)
