@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # DREEAM end to end on the CPU in a few minutes: a synthetic templated corpus and a tiny random
-# BERT (both built here), train with the evidence loss, predict the dev set, score it with the
+# DeBERTa-v2 encoder (both built here, offline), train with the evidence loss, predict the dev set, score it with the
 # official DocRED evaluation, then fuse (ISF).
 #   examples/docre/dreeam_tiny.sh [workdir]
 #
@@ -19,14 +19,11 @@
 set -euo pipefail
 work="${1:-docre_tiny}"
 mkdir -p "$work"
-python - "$work" <<'PY'
-import sys
-from pathlib import Path
-from llmkit_docre.synthetic import build_tiny_encoder, write_corpus
-work = Path(sys.argv[1])
-write_corpus(work / "data", train=96, dev=40, seed=0)
-build_tiny_encoder(work / "encoder", hidden=32, dropout=0.0, arch="deberta")
-PY
+python -c 'import sys; from llmkit_docre.synthetic import write_corpus; write_corpus(sys.argv[1], train=96, dev=40, seed=0)' \
+  "$work/data"
+# a tiny random DeBERTa-v2 (relative positions) whose vocabulary is the corpus's words
+llmkit tiny-model "$work/encoder" --arch deberta --hidden-size 32 --layers 3 --heads 4 --dropout 0 --max-position 512 \
+  --words-from "$work/data/train.jsonl" --words-from "$work/data/dev.jsonl" > /dev/null
 rm -rf "$work/model" "$work"/*.jsonl
 llmkit docre train --encoder "$work/encoder" --train "$work/data/train.jsonl" --dev "$work/data/dev.jsonl" \
   --relations "$work/data/rel2id.json" -o "$work/model" \

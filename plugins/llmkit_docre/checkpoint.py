@@ -98,12 +98,13 @@ def check_output(directory: str | Path, resume: bool) -> Path:
 
 def load_encoder(name: str) -> tuple[Any, Any]:
     """A Hugging Face encoder (with eager attention, so that attentions are returned) and its fast tokenizer."""
+    from safetensors import SafetensorError
     from transformers import AutoModel, AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(name, use_fast=True)
         encoder = AutoModel.from_pretrained(name, attn_implementation="eager")
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SafetensorError) as exc:  # missing, unreadable, truncated weights
         raise BackendUnavailable(f"cannot load the encoder {name!r}: {exc}") from exc
     if not getattr(tokenizer, "is_fast", False):
         raise UsageError(f"{name}: docre needs a fast tokenizer (tokenizer.json)")

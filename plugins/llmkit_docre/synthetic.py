@@ -123,74 +123,12 @@ def write_corpus(directory: str | Path, train: int = 160, dev: int = 40, seed: i
     return paths
 
 
-def build_tiny_encoder(
-    directory: str | Path, hidden: int = 64, layers: int = 3, heads: int = 4, seed: int = 0, dropout: float = 0.1,
-    sinusoidal: bool = False, arch: str = "bert",
-) -> Path:
-    """A random encoder (eager attention) with a word-level tokenizer over the corpus vocabulary
-    and the name pools, saved with ``save_pretrained``. ``arch``: ``deberta`` (DeBERTa-v2 with
-    relative positions: learns the planted relations from ~100 documents) or ``bert`` (absolute
-    positions: with this little data it memorises documents rather than learning to look at the
-    stating sentence; measured dev F1 at most 0.33 after 20 epochs of 128 documents)."""
-    import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
-
+def encoder_vocabulary() -> list[str]:
+    """Every word the synthetic documents can hold (corpus words, then the name pools, each
+    sorted): the vocabulary of a tiny encoder for them (``llmkit tiny-model --arch deberta``
+    builds one from the corpus files; the tests pass this list to ``llmkit.tiny_model``)."""
     words: set[str] = {"*", "."}
     for text in [_TOGETHER, *_FILLER, *(t for v in _INTRO.values() for t in v), *(v[0] for v in _STATE.values()), *_DISTRACT.values()]:
         words.update(w for w in text.split() if not w.startswith("{"))
     names = {name for kind in _INTRO for name in _pool_cache.get(kind) or _pool(kind)}
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    vocab = {w: i for i, w in enumerate([*specials, *sorted(words), *sorted(names)])}
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
-    tok.normalizer = normalizers.Lowercase()
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])]
-    )
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]"
-    )
-    torch.manual_seed(seed)
-    if arch == "deberta":
-        from transformers import DebertaV2Config, DebertaV2Model
-
-        # relative positions (DeBERTa's c2p/p2c attention): a random encoder learns to look at
-        # nearby tokens from a few hundred documents, which absolute positions do not allow
-        config = DebertaV2Config(
-            vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-            intermediate_size=2 * hidden, max_position_embeddings=512, relative_attention=True, position_buckets=16,
-            max_relative_positions=64, pos_att_type=["c2p", "p2c"], position_biased_input=False,
-            hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout, attn_implementation="eager",
-        )
-        model = DebertaV2Model(config)
-    else:
-        config = BertConfig(
-            vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-            intermediate_size=2 * hidden, max_position_embeddings=512, attn_implementation="eager",
-            hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
-        )
-        model = BertModel(config)
-        if sinusoidal:
-            _sinusoidal_positions(model)
-    path = Path(directory)
-    model.save_pretrained(path)
-    fast.save_pretrained(path)
-    return path
-
-
-def _sinusoidal_positions(model: Any) -> None:
-    """Start the position embeddings from the sinusoidal table (and the word embeddings at the
-    same scale), so that attending to nearby tokens is a linear function of the offset that a
-    random encoder learns in a few hundred steps rather than thousands."""
-    import math
-
-    import torch
-
-    table = model.embeddings.position_embeddings.weight
-    positions, size = table.shape
-    angle = torch.arange(positions)[:, None] / torch.pow(10000, torch.arange(0, size, 2)[None, :] / size)
-    with torch.no_grad():
-        table[:, 0::2] = torch.sin(angle)
-        table[:, 1::2] = torch.cos(angle)
-        model.embeddings.word_embeddings.weight.normal_(0.0, 1.0 / math.sqrt(2))
+    return [*sorted(words), *sorted(names)]

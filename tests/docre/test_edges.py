@@ -19,7 +19,9 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
     from llmkit_docre.checkpoint import ModelSettings, load_encoder, save
     from llmkit_docre.data import load_relations
     from llmkit_docre.model import DocREModel
-    from llmkit_docre.synthetic import build_tiny_encoder, write_corpus
+    from llmkit_docre.synthetic import write_corpus
+
+    from tests.docre.helpers import build_tiny_encoder
 
     root = tmp_path_factory.mktemp("docre_edges")
     paths = write_corpus(root / "data", train=4, dev=2, seed=0)

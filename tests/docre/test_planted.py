@@ -26,7 +26,9 @@ TRAIN = ["--emb-size", "64", "--block-size", "16", "--lr", "2e-3", "--added-lr",
 def corpus(tmp_path_factory) -> dict[str, Path]:
     import torch
 
-    from llmkit_docre.synthetic import build_tiny_encoder, write_corpus
+    from llmkit_docre.synthetic import write_corpus
+
+    from tests.docre.helpers import build_tiny_encoder
 
     # one thread: these matrices are too small to gain from two, and on a loaded machine a
     # second thread spins more than it computes

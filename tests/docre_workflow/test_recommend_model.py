@@ -13,7 +13,9 @@ from tests.docre.helpers import docre, read_jsonl
 
 @pytest.fixture(scope="module")
 def docre_model(tmp_path_factory):
-    from llmkit_docre.synthetic import build_tiny_encoder, write_corpus
+    from llmkit_docre.synthetic import write_corpus
+
+    from tests.docre.helpers import build_tiny_encoder
 
     root = tmp_path_factory.mktemp("docre_rec")
     paths = write_corpus(root / "data", train=16, dev=6, seed=3)
