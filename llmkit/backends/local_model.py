@@ -2,7 +2,8 @@
 hooks on its modules, gradients, whole next-token distributions.
 
     local = LocalModel(options)      # a ModelOptions (or BackendOptions): --model checked now, nothing loaded
-    local.tokenizer, local.model     # the first use loads both, once: on --device, in --dtype
+    local.tokenizer                  # loaded on first use, once
+    local.model                      # likewise: on --device, in --dtype, in eval mode
 
 It loads by the hf backend's rules (:func:`llmkit.backends.load_causal_lm`): float32 on the CPU
 for ``--dtype auto``, a model's own code only with ``--trust-remote-code``, a load failure
@@ -38,22 +39,27 @@ class LocalModel:
 
     def load(self) -> LocalModel:
         """Load the tokenizer and the model now, unless they are (returns self)."""
-        if self._model is None:
-            from llmkit.backends._render import load_tokenizer
-            from llmkit.backends.hf import load_causal_lm
-
-            self._tokenizer = load_tokenizer(self.name, self.options.trust_remote_code)
-            self._model = load_causal_lm(self.name, self.options)
+        self.tokenizer  # noqa: B018 (loads it)
+        self.model  # noqa: B018
         return self
 
     @property
     def model(self) -> Any:
         """The transformers model, in eval mode on its device."""
-        return self.load()._model
+        if self._model is None:
+            from llmkit.backends.hf import load_causal_lm
+
+            self._model = load_causal_lm(self.name, self.options)
+        return self._model
 
     @property
     def tokenizer(self) -> Any:
-        return self.load()._tokenizer
+        """The model's tokenizer (loading it does not load the model)."""
+        if self._tokenizer is None:
+            from llmkit.backends._render import load_tokenizer
+
+            self._tokenizer = load_tokenizer(self.name, self.options.trust_remote_code)
+        return self._tokenizer
 
     @property
     def device(self) -> Any:

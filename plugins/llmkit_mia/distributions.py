@@ -2,7 +2,8 @@
 
 The backend interface gives only the log-prob of the observed token; Min-K%++ also needs the
 mean and standard deviation of log p(z) over the whole vocabulary at each position. This module
-loads the model with transformers (a second copy when the backend is vllm) and computes them.
+holds the model in this process (the core's :class:`~llmkit.backends.LocalModel`: a second copy
+when the backend is vllm) and computes them.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmkit import BackendOptions, UsageError
-from llmkit.backends import load_causal_lm, load_tokenizer
+from llmkit import ModelOptions
+from llmkit.backends import LocalModel
 
 
 @dataclass(slots=True)
@@ -29,33 +30,22 @@ class PositionStats:
 class DistributionScorer:
     """Teacher-forced passes through a transformers causal LM, one batch at a time."""
 
-    def __init__(self, options: BackendOptions, batch_size: int = 8) -> None:
-        if options.model is None:
-            raise UsageError("minkpp needs --model (a model transformers can load)")
-        self.options = options
+    def __init__(self, options: ModelOptions, batch_size: int = 8) -> None:
+        self.local = LocalModel(options, "by minkpp (a model transformers can load)")
         self.batch_size = batch_size
-        self.model: Any = None
-        self.tokenizer: Any = None
-        self.device = "cpu"
-        self.max_len: int | None = None
 
     def open(self) -> None:
-        opts = self.options
-        if opts.model is None:
-            raise UsageError("--model is required")
-        self.tokenizer = load_tokenizer(opts.model, opts.trust_remote_code)
-        self.model = load_causal_lm(opts.model, opts)
-        self.device = self.model.device
-        self.max_len = opts.max_model_len or getattr(self.model.config, "max_position_embeddings", None)
+        self.local.load()
 
     def stats(self, texts: Sequence[str]) -> list[PositionStats]:
-        encoded = [self.tokenizer(text, add_special_tokens=True)["input_ids"] for text in texts]
+        encoded = [self.local.tokenizer(text, add_special_tokens=True)["input_ids"] for text in texts]
+        max_len = self.local.context_length
         results: list[PositionStats | None] = [None] * len(texts)
         runnable = []
         for i, ids in enumerate(encoded):
             if len(ids) < 2:
                 results[i] = PositionStats([], [], [], error="too_short")
-            elif self.max_len is not None and len(ids) + 1 > self.max_len:  # the backends' rule, so
+            elif max_len is not None and len(ids) + 1 > max_len:  # the backends' rule, so
                 # every method scores the same texts (vLLM needs room for one generated token)
                 results[i] = PositionStats([], [], [], error="too_long")
             else:
@@ -69,12 +59,13 @@ class DistributionScorer:
     def _forward(self, batch: list[list[int]]) -> list[PositionStats]:
         torch = _torch()
         width = max(len(ids) for ids in batch)
-        pad = self.tokenizer.pad_token_id or 0
+        pad = self.local.tokenizer.pad_token_id or 0
+        device = self.local.device
         # right padding: positions before the padding see exactly the unpadded prefix
-        input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids in batch], device=self.device)
-        mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in batch], device=self.device)
+        input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids in batch], device=device)
+        mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in batch], device=device)
         with torch.inference_mode():
-            logits = self.model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()
+            logits = self.local.model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()
             logp = torch.log_softmax(logits, dim=-1)
             probs = logp.exp()
             means = (probs * logp).sum(-1)
@@ -87,7 +78,7 @@ class DistributionScorer:
         return out
 
     def close(self) -> None:
-        self.model = None
+        self.local.close()
 
 
 def _torch() -> Any:

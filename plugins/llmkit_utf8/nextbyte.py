@@ -2,8 +2,9 @@
 probability the model puts on tokens that keep the bytes well-formed.
 
 The backend interface gives sampled tokens or the log-prob of a given text, not the whole
-next-token distribution, so this module loads the model with transformers itself (float32 by
-default). One teacher-forced forward pass per record gives the distribution after every prefix.
+next-token distribution, so this module holds the model in this process (the core's
+:class:`~llmkit.backends.LocalModel`: transformers, float32 on the CPU by default). One
+teacher-forced forward pass per record gives the distribution after every prefix.
 """
 
 from __future__ import annotations
@@ -88,24 +89,19 @@ class NextByteStep(llmkit.Step):
 
     def __init__(self, options: llmkit.BackendOptions, field: str = "char", context_field: str | None = None, top: int = 5) -> None:
         check_backend(options.backend)
-        self.options, self.field, self.context_field, self.top = options, field, context_field, top
-        self.model: Any = None
-        self.tokenizer: Any = None
+        self.field, self.context_field, self.top = field, context_field, top
+        self.local = llmkit.backends.LocalModel(options)
         self.bytemap: ByteMap | None = None
         self.masks: ValidityMasks | None = None
 
     def open(self) -> None:
         llmkit.require("transformers", "hf", "next-byte distributions")
-        if self.options.model is None:
-            raise llmkit.UsageError("--model is required")
-        self.tokenizer = llmkit.backends.load_tokenizer(self.options.model, self.options.trust_remote_code)
-        self.bytemap = build_bytemap(self.tokenizer)
-        self.model = llmkit.backends.load_causal_lm(self.options.model, self.options)
-        vocab_size = self.model.get_output_embeddings().weight.shape[0]
-        self.masks = ValidityMasks(self.bytemap, vocab_size, self.model.device)
+        self.bytemap = build_bytemap(self.local.tokenizer)  # a tokenizer without byte tokens: before the model loads
+        vocab_size = self.local.model.get_output_embeddings().weight.shape[0]
+        self.masks = ValidityMasks(self.bytemap, vocab_size, self.local.device)
 
     def close(self) -> None:
-        self.model = None
+        self.local.close()
 
     def _prompt(self, record: dict[str, Any]) -> tuple[list[int], bytes] | Reject:
         assert self.bytemap is not None
@@ -121,7 +117,7 @@ class NextByteStep(llmkit.Step):
             context = llmkit.get_text_field(record, self.context_field)
             if isinstance(context, Reject):
                 return context
-            head += list(self.tokenizer.encode(context, add_special_tokens=False))
+            head += list(self.local.tokenizer.encode(context, add_special_tokens=False))
         return head + self.bytemap.encode_bytes(data), data
 
     def process(self, records: list[dict[str, Any]]) -> list[llmkit.Outcome]:
@@ -129,7 +125,7 @@ class NextByteStep(llmkit.Step):
 
         prompts = [self._prompt(r) for r in records]
         live = [i for i, p in enumerate(prompts) if not isinstance(p, Reject)]
-        limit = getattr(self.model.config, "max_position_embeddings", None)
+        limit = self.local.context_length
         outcomes: list[llmkit.Outcome] = [p if isinstance(p, Reject) else None for p in prompts]
         for i in list(live):
             if limit is not None and len(prompts[i][0]) > limit:  # type: ignore[index]
@@ -139,14 +135,14 @@ class NextByteStep(llmkit.Step):
             return outcomes
         ids = [prompts[i][0] for i in live]  # type: ignore[index]
         width = max(len(x) for x in ids)
-        device = self.model.device
+        model, device = self.local.model, self.local.device
         batch = torch.zeros((len(ids), width), dtype=torch.long)
         attention = torch.zeros((len(ids), width), dtype=torch.long)
         for row, x in enumerate(ids):  # right padding: a causal model never looks at it
             batch[row, : len(x)] = torch.tensor(x)
             attention[row, : len(x)] = 1
         with torch.no_grad():
-            logits = self.model(input_ids=batch.to(device), attention_mask=attention.to(device)).logits
+            logits = model(input_ids=batch.to(device), attention_mask=attention.to(device)).logits
         probs = torch.softmax(logits.float(), dim=-1)
         for row, i in enumerate(live):
             tokens, data = prompts[i]  # type: ignore[misc]
@@ -184,4 +180,4 @@ class NextByteStep(llmkit.Step):
     def _describe(self, token: int, p: float) -> dict[str, Any]:
         assert self.bytemap is not None
         piece = self.bytemap.id_bytes[token] if token < len(self.bytemap.id_bytes) else None
-        return {"hex": None if piece is None else piece.hex(), "token": self.tokenizer.convert_ids_to_tokens(token), "p": round(p, 6)}
+        return {"hex": None if piece is None else piece.hex(), "token": self.local.tokenizer.convert_ids_to_tokens(token), "p": round(p, 6)}

@@ -49,8 +49,9 @@ def test_it_loads_once_with_the_options_and_pickles_without_its_weights(tiny_lla
     local = LocalModel(ModelOptions(model=str(tiny_llama), dtype="bfloat16", device="cpu"))
     unloaded = pickle.loads(pickle.dumps(local))
     assert not unloaded.loaded and unloaded.name == str(tiny_llama)
+    assert local.tokenizer is not None and not local.loaded and loads == []  # the tokenizer alone
     first = local.model
-    assert local.tokenizer is not None and local.model is first and local.device == torch.device("cpu")
+    assert local.model is first and local.device == torch.device("cpu")
     assert first.dtype == torch.bfloat16 and not first.training
     assert loads == [str(tiny_llama)]
     again = pickle.loads(pickle.dumps(local))  # a loaded one travels as its options only
