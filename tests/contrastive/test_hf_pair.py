@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from llmkit import SamplingParams
+from llmkit.testing import run_command
 
 from .reference import INSTRUCTIONS, MAX_TOKENS
 
@@ -88,13 +89,9 @@ def test_sampling_is_reproducible_with_a_seed_and_n_gives_several(pair):
 # --- the command line -------------------------------------------------------------------------
 
 
-def _run(args, capsys):
-    from llmkit.cli import main
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(["contrastive-gen", *args])
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
+def _run(args):
+    run = run_command(["contrastive-gen", *args])
+    return run.status, run.stdout.decode(), run.stderr
 
 
 def _swapped_vocab_copy(src: Path, dst: Path) -> str:
@@ -109,17 +106,17 @@ def _swapped_vocab_copy(src: Path, dst: Path) -> str:
     return first
 
 
-def test_a_vocabulary_mismatch_stops_before_any_work_with_exit_2(tiny_llama, tiny_llama_twin, tmp_path, capsys):
+def test_a_vocabulary_mismatch_stops_before_any_work_with_exit_2(tiny_llama, tiny_llama_twin, tmp_path):
     first = _swapped_vocab_copy(tiny_llama_twin, tmp_path / "swapped")
     inputs = tmp_path / "in.jsonl"
     inputs.write_text('{"instruction": "hi"}\n')
     code, out, err = _run(["--expert", str(tiny_llama), "--amateur", str(tmp_path / "swapped"), "--backend", "hf",
-                           "-i", str(inputs)], capsys)
+                           "-i", str(inputs)])
     assert code == 2 and out == ""
     assert repr(first) in err and "id 40" in err and "id 41" in err
 
 
-def test_cli_writes_responses_and_rejects_prompts_over_the_context(pair, reference, tiny_llama, tiny_llama_twin, tmp_path, capsys):
+def test_cli_writes_responses_and_rejects_prompts_over_the_context(pair, reference, tiny_llama, tiny_llama_twin, tmp_path):
     expert, amateur, tokenizer, prompts = pair
     long_text = " ".join(["the river runs north"] * 40)
     rows = [{"id": i, "instruction": t, "keep": i} for i, t in enumerate(INSTRUCTIONS[:2])]
@@ -130,7 +127,7 @@ def test_cli_writes_responses_and_rejects_prompts_over_the_context(pair, referen
     rejects = tmp_path / "rejects.jsonl"
     code, out, err = _run(["--expert", str(tiny_llama), "--amateur", str(tiny_llama_twin), "--backend", "hf",
                            "--formula", "obrien", "--temperature", "0", "--max-tokens", str(MAX_TOKENS),
-                           "--max-model-len", "100", "-i", str(inputs), "--rejects", str(rejects)], capsys)
+                           "--max-model-len", "100", "-i", str(inputs), "--rejects", str(rejects)])
     assert code == 0, err
     written = [json.loads(line) for line in out.splitlines()]
     assert [r["id"] for r in written] == [0, 1, 10]
@@ -160,7 +157,7 @@ def test_system_message_goes_through_the_experts_template(pair):
 
 
 @pytest.mark.parametrize("contrast_args", [["--beta", "0"], []])
-def test_cli_beta_zero_or_no_amateur_is_plain_greedy_generation_from_the_expert(pair, tiny_llama, tiny_llama_twin, tmp_path, capsys, contrast_args):
+def test_cli_beta_zero_or_no_amateur_is_plain_greedy_generation_from_the_expert(pair, tiny_llama, tiny_llama_twin, tmp_path, contrast_args):
     import torch
 
     expert, _, tokenizer, prompts = pair
@@ -168,7 +165,7 @@ def test_cli_beta_zero_or_no_amateur_is_plain_greedy_generation_from_the_expert(
     inputs = tmp_path / "in.jsonl"
     inputs.write_text("".join(json.dumps({"instruction": t}) + "\n" for t in INSTRUCTIONS))
     code, out, err = _run(["--expert", str(tiny_llama), *amateur_args, "--backend", "hf", "--temperature", "0",
-                           "--max-tokens", str(MAX_TOKENS), "-i", str(inputs)], capsys)
+                           "--max-tokens", str(MAX_TOKENS), "-i", str(inputs)])
     assert code == 0, err
     written = [json.loads(line) for line in out.splitlines()]
     for record, prompt in zip(written, prompts, strict=True):
@@ -177,11 +174,11 @@ def test_cli_beta_zero_or_no_amateur_is_plain_greedy_generation_from_the_expert(
         assert record["generation"]["formula"] == "plain" and record["generation"]["amateur"] is None
 
 
-def test_bad_options_exit_2(tiny_llama, tmp_path, capsys):
+def test_bad_options_exit_2(tiny_llama, tmp_path):
     inputs = tmp_path / "in.jsonl"
     inputs.write_text('{"instruction": "hi"}\n')
     for args in (["--formula", "ratio"], ["--alpha", "2"], ["--beta", "-1"], ["--model", "/elsewhere"]):
-        code, out, err = _run(["--expert", str(tiny_llama), "--amateur", str(tiny_llama), "-i", str(inputs), *args], capsys)
+        code, out, err = _run(["--expert", str(tiny_llama), "--amateur", str(tiny_llama), "-i", str(inputs), *args])
         assert code == 2 and out == "", args
-    code, _, err = _run(["-i", str(inputs)], capsys)
+    code, _, err = _run(["-i", str(inputs)])
     assert code == 2 and "--expert" in err

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from llmkit.cli import main
 from llmkit_mia import metrics
 from llmkit_mia.evaluate import parse_label
+from llmkit.testing import run_command
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -54,14 +54,12 @@ def _write(path, records):
     return path
 
 
-def _run(argv, capfd):
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    out, err = capfd.readouterr()
-    return exit_info.value.code, out, err
+def _run(argv):
+    run = run_command(argv)
+    return run.status, run.stdout.decode(), run.stderr
 
 
-def test_eval_cli_outputs_one_record_per_method_and_a_table(tmp_path, capfd):
+def test_eval_cli_outputs_one_record_per_method_and_a_table(tmp_path):
     from sklearn.metrics import roc_auc_score
 
     rng = np.random.default_rng(7)
@@ -73,7 +71,7 @@ def test_eval_cli_outputs_one_record_per_method_and_a_table(tmp_path, capfd):
     ]
     records.append({"id": "x", "label": 1, "mia": {"samia": None, "loss": 0.0}})  # a null score is left out
     path = _write(tmp_path / "scored.jsonl", records)
-    code, out, err = _run(["mia", "eval", "-i", str(path)], capfd)
+    code, out, err = _run(["mia", "eval", "-i", str(path)])
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["method"] for r in rows] == ["samia", "loss"]
@@ -85,36 +83,36 @@ def test_eval_cli_outputs_one_record_per_method_and_a_table(tmp_path, capfd):
     assert "TPR@1%FPR" in err and "samia" in err
 
 
-def test_eval_bad_label_exits_65_naming_the_line(tmp_path, capfd):
+def test_eval_bad_label_exits_65_naming_the_line(tmp_path):
     path = _write(tmp_path / "bad.jsonl", [
         {"label": 1, "mia": {"samia": 0.5}},
         {"label": 0, "mia": {"samia": 0.1}},
         {"label": "maybe", "mia": {"samia": 0.3}},
     ])
-    code, _out, err = _run(["mia", "eval", "-i", str(path)], capfd)
+    code, _out, err = _run(["mia", "eval", "-i", str(path)])
     assert code == 65
     assert f"{path}:3" in err and "'maybe'" in err and "label" in err
 
 
-def test_eval_missing_label_exits_65(tmp_path, capfd):
+def test_eval_missing_label_exits_65(tmp_path):
     path = _write(tmp_path / "bad.jsonl", [{"mia": {"samia": 0.5}}])
-    code, _out, err = _run(["mia", "eval", "-i", str(path)], capfd)
+    code, _out, err = _run(["mia", "eval", "-i", str(path)])
     assert code == 65 and f"{path}:1" in err
 
 
-def test_eval_single_class_is_a_clear_error(tmp_path, capfd):
+def test_eval_single_class_is_a_clear_error(tmp_path):
     path = _write(tmp_path / "one.jsonl", [{"label": 1, "mia": {"samia": 0.5}}, {"label": 1, "mia": {"samia": 0.2}}])
-    code, out, err = _run(["mia", "eval", "-i", str(path)], capfd)
+    code, out, err = _run(["mia", "eval", "-i", str(path)])
     assert code == 65 and out == ""
     assert "both classes" in err and "members (label 1)" in err
 
 
-def test_eval_record_without_scores_is_rejected_not_counted(tmp_path, capfd):
+def test_eval_record_without_scores_is_rejected_not_counted(tmp_path):
     path = _write(tmp_path / "mixed.jsonl", [
         {"label": 1, "mia": {"loss": 0.5}}, {"label": 0, "mia": {"loss": 0.1}}, {"label": 0, "text": "unscored"},
     ])
     rejects = tmp_path / "rejects.jsonl"
-    code, out, _err = _run(["mia", "eval", "-i", str(path), "--rejects", str(rejects)], capfd)
+    code, out, _err = _run(["mia", "eval", "-i", str(path), "--rejects", str(rejects)])
     assert code == 0
     assert json.loads(out)["n"] == 2 and json.loads(out)["auc"] == 1.0
     assert json.loads(rejects.read_text())["reject"]["reason"] == "missing_field"

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from llmkit.cli import main
+from llmkit.testing import run_command
 
 MEMBER = "the quick brown fox jumps over the lazy dog"  # prefix: "the quick brown fox"
 OTHER = "a slow green turtle walks under the busy bridge"
@@ -51,18 +51,16 @@ def server():
     httpd.server_close()
 
 
-def _run(argv, capfd):
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    out, err = capfd.readouterr()
-    return info.value.code, out, err
+def _run(argv):
+    run = run_command(argv)
+    return run.status, run.stdout.decode(), run.stderr
 
 
-def test_samia_runs_on_sampled_text_only(server, tmp_path, capfd):
+def test_samia_runs_on_sampled_text_only(server, tmp_path):
     data = tmp_path / "in.jsonl"
     data.write_text(json.dumps({"input": MEMBER}) + "\n" + json.dumps({"input": OTHER}) + "\n")
     code, out, err = _run(["mia", "score", "-i", str(data), "-q", "--backend", "openai", "--base-url", server,
-                           "--methods", "samia,samia-zlib"], capfd)  # fmt: skip
+                           "--methods", "samia,samia-zlib"])  # fmt: skip
     assert code == 0, err
     first, second = (json.loads(line)["mia"] for line in out.splitlines())
     assert first["samia"] == 1.0 and second["samia"] == 0.0
@@ -77,11 +75,11 @@ def test_samia_runs_on_sampled_text_only(server, tmp_path, capfd):
 
 
 @pytest.mark.parametrize("method", ["loss", "minkpp"])
-def test_likelihood_methods_say_the_server_cannot(server, tmp_path, capfd, method):
+def test_likelihood_methods_say_the_server_cannot(server, tmp_path, method):
     """Refused before the first request (the server is not vLLM), not at it."""
     data = tmp_path / "in.jsonl"
     data.write_text(json.dumps({"input": MEMBER}) + "\n")
     posts = len(_Handler.bodies)
     code, _out, err = _run(["mia", "score", "-i", str(data), "-q", "--backend", "openai", "--base-url", server,
-                            "--methods", method], capfd)  # fmt: skip
+                            "--methods", method])  # fmt: skip
     assert code == 2 and "cannot give token log-probabilities" in err and len(_Handler.bodies) == posts

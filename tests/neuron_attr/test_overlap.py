@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from llmkit.cli import main
 from llmkit_neuron_attr.neurons import read_neuron_sets
+from llmkit.testing import run_command
 
 SETS = {
     "a": [(0, 1), (0, 2), (1, 3)],
@@ -25,17 +25,15 @@ def _write(path, sets, layers=4, width=8):
     return str(path)
 
 
-def _run(args, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["neuron-attr", *args, "-q"])
-    captured = capsys.readouterr()
-    return exit_info.value.code, [orjson.loads(line) for line in captured.out.splitlines()], captured.err
+def _run(args):
+    run = run_command(["neuron-attr", *args, "-q"])
+    return run.status, run.outputs, run.stderr
 
 
-def test_overlap_matrices_shared_and_specific(tmp_path, capsys):
+def test_overlap_matrices_shared_and_specific(tmp_path):
     source = _write(tmp_path / "n.jsonl", SETS)
     shared, specific = tmp_path / "shared.jsonl", tmp_path / "specific.jsonl"
-    code, out, _ = _run(["overlap", "-i", source, "--shared", str(shared), "--specific", str(specific)], capsys)
+    code, out, _ = _run(["overlap", "-i", source, "--shared", str(shared), "--specific", str(specific)])
     assert code == 0
     pairs = {(r["task_a"], r["task_b"]): r for r in out if r["kind"] == "pair"}
     # by hand: a&b = {(0,2),(1,3)}, a|b has 5; a&c = {(0,2)}, a|c has 4; b&c = {(0,2)}, b|c has 5
@@ -54,28 +52,28 @@ def test_overlap_matrices_shared_and_specific(tmp_path, capsys):
     assert specific_sets["c"].ordered() == [(2, 0)]
 
 
-def test_min_tasks_and_top_k(tmp_path, capsys):
+def test_min_tasks_and_top_k(tmp_path):
     source = _write(tmp_path / "n.jsonl", SETS)
     shared = tmp_path / "shared.jsonl"
-    code, out, _ = _run(["overlap", "-i", source, "--min-tasks", "2", "--shared", str(shared)], capsys)
+    code, out, _ = _run(["overlap", "-i", source, "--min-tasks", "2", "--shared", str(shared)])
     assert code == 0
     # (0,2) is in three sets, (1,3) in two: more tasks first
     assert read_neuron_sets([str(shared)])["shared"].ordered() == [(0, 2), (1, 3)]
-    code, out, _ = _run(["overlap", "-i", source, "--top-k", "1"], capsys)
+    code, out, _ = _run(["overlap", "-i", source, "--top-k", "1"])
     pairs = {(r["task_a"], r["task_b"]): r["jaccard"] for r in out if r["kind"] == "pair"}
     assert pairs[("a", "b")] == 0.0 and pairs[("b", "c")] == 1.0  # a: {(0,1)}, b: {(0,2)}, c: {(0,2)}
 
 
-def test_sets_of_models_of_other_shapes_are_refused(tmp_path, capsys):
+def test_sets_of_models_of_other_shapes_are_refused(tmp_path):
     first = _write(tmp_path / "one.jsonl", {"a": SETS["a"]})
     second = _write(tmp_path / "two.jsonl", {"b": SETS["b"]}, layers=6)
-    code, _, err = _run(["overlap", "-i", first, "-i", second], capsys)
+    code, _, err = _run(["overlap", "-i", first, "-i", second])
     assert code == 2 and "different shapes" in err
 
 
-def test_layers_distribution_by_hand(tmp_path, capsys):
+def test_layers_distribution_by_hand(tmp_path):
     source = _write(tmp_path / "n.jsonl", {"b": SETS["b"]})
-    code, out, _ = _run(["layers", "-i", source, "--bins", "2"], capsys)
+    code, out, _ = _run(["layers", "-i", source, "--bins", "2"])
     assert code == 0
     by_layer = [(r["layer"], r["depth"], r["count"], r["fraction"], r["layer_share"]) for r in out if r["kind"] == "layer"]
     assert by_layer == [(0, 0.0, 1, 0.25, 1 / 8), (1, 0.25, 2, 0.5, 2 / 8), (2, 0.5, 0, 0.0, 0.0), (3, 0.75, 1, 0.25, 1 / 8)]
@@ -83,8 +81,8 @@ def test_layers_distribution_by_hand(tmp_path, capsys):
     assert bins == [(0.0, 3, 0.75), (0.5, 1, 0.25)]
 
 
-def test_bad_neuron_record_names_its_line(tmp_path, capsys):
+def test_bad_neuron_record_names_its_line(tmp_path):
     source = tmp_path / "n.jsonl"
     source.write_text('{"task": "a", "layers": 2, "layer": 0, "index": 1}\n{"task": "a", "layers": 2, "layer": -1, "index": 1}\n')
-    code, _, err = _run(["overlap", "-i", str(source)], capsys)
+    code, _, err = _run(["overlap", "-i", str(source)])
     assert code == 65 and f"{source}:2" in err and "layer" in err

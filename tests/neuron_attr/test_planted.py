@@ -7,7 +7,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from llmkit.cli import main
+from llmkit.testing import run_command
 from tests.neuron_attr.planted import task_records, train_two_tasks
 
 pytestmark = pytest.mark.slow
@@ -18,25 +18,23 @@ def two_task_model(tiny_byte, tmp_path_factory):
     return train_two_tasks(tiny_byte, tmp_path_factory.mktemp("two_tasks") / "model")
 
 
-def _run(args, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["neuron-attr", *args, "-q"])
-    captured = capsys.readouterr()
-    assert exit_info.value.code == 0, captured.err
-    return [orjson.loads(line) for line in captured.out.splitlines()]
+def _run(args):
+    run = run_command(["neuron-attr", *args, "-q"])
+    assert run.status == 0, run.stderr
+    return run.outputs
 
 
-def test_suppressing_a_tasks_top_neurons_collapses_it_and_only_it(two_task_model, tmp_path, capsys):
+def test_suppressing_a_tasks_top_neurons_collapses_it_and_only_it(two_task_model, tmp_path):
     tasks = tmp_path / "tasks.jsonl"
     tasks.write_bytes(b"".join(orjson.dumps(r) + b"\n" for t in ("upper", "recall") for r in task_records(t)))
     upper = tmp_path / "upper.jsonl"
     upper.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in task_records("upper")))
     neurons = tmp_path / "neurons.jsonl"
     scored = _run(["score", "-m", str(two_task_model), "-i", str(upper), "--method", "ig", "--steps", "16",
-                   "--top-k", "64", "-o", str(neurons)], capsys)  # fmt: skip
+                   "--top-k", "64", "-o", str(neurons)])  # fmt: skip
     assert scored == []  # written to -o
     rows = _run(["ablate", "-m", str(two_task_model), "--neurons", str(neurons), "-i", str(tasks), "--seeds", "3",
-                 "--batch-size", "64"], capsys)  # fmt: skip
+                 "--batch-size", "64"])  # fmt: skip
     summary = {r["task"]: r for r in rows if r["condition"] == "summary"}
     assert summary["upper"]["none"] == 1.0 and summary["recall"]["none"] == 1.0
     assert summary["upper"]["top"] <= 0.35  # chance is 1/26
