@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmkit import BackendOptions, UsageError
-from llmkit.backends import load_causal_lm, load_tokenizer
+from llmkit.backends import LocalModel
 from llmkit_neuron_attr.records import TaskItem
 
 
@@ -42,20 +42,18 @@ class StudiedModel:
 
 
 def check_backend(options: BackendOptions) -> None:
-    """neuron-attr hooks transformers modules: no other backend can run it."""
+    """neuron-attr hooks transformers modules: no other backend can run it; and it needs --model."""
     if options.backend not in (None, "hf"):
         raise UsageError("neuron-attr runs the model through transformers (hooks, gradients): --backend must be hf")
-    if options.model is None:
-        raise UsageError("--model is required")
+    options.require_model()
 
 
 def open_model(options: BackendOptions) -> StudiedModel:
-    """Load the model and tokenizer once; UsageError (exit 2) when its MLPs cannot be located."""
+    """Load the model and tokenizer once (the core's :class:`~llmkit.backends.LocalModel`, by the hf
+    backend's rules); UsageError (exit 2) when its MLPs cannot be located."""
     check_backend(options)
-    name: str = options.model  # type: ignore[assignment]
-    tokenizer = load_tokenizer(name, options.trust_remote_code)
-    model = load_causal_lm(name, options)
-    return studied(model, tokenizer, name, options.max_model_len)
+    local = LocalModel(options)
+    return studied(local.model, local.tokenizer, local.name, local.context_length)
 
 
 def studied(model: Any, tokenizer: Any, name: str, max_model_len: int | None = None) -> StudiedModel:

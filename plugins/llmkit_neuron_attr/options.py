@@ -1,10 +1,9 @@
 """The option sets of neuron-attr's subcommands, each option declared once.
 
-``ModelOptions`` is not the core's backend option set: neuron-attr runs transformers itself
-(hooks, gradients), so sampling and server options do not apply, and the backend set's sampling
-``--top-k`` would clash with this subcommand's ``--top-k`` (how many neurons). The options kept
-mean what they mean for the hf backend, and are handed to the core's loader as a
-:class:`llmkit.BackendOptions`.
+``ModelOptions`` is the core's set for a model held in this process (:class:`llmkit.ModelOptions`)
+plus ``--chat`` and ``--seed``; not the backend set: neuron-attr runs transformers itself (hooks,
+gradients), so sampling and server options do not apply, and the backend set's sampling
+``--top-k`` would clash with this subcommand's ``--top-k`` (how many neurons).
 
 ``ScoreConfig``, ``AblateConfig``, ``CrossConfig`` and ``OverlapConfig`` are the options of one
 subcommand each; values are checked when the set is made, before any model loads. Only typer
@@ -31,17 +30,12 @@ METHODS = ("act-grad", "ig", "activation")
 
 
 @dataclass
-class ModelOptions:
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Model: a Hugging Face hub name or a local path.", rich_help_panel=_PANEL)] = None
-    dtype: Annotated[str, typer.Option(help="Weights dtype: auto, float32, float16 or bfloat16.", rich_help_panel=_PANEL)] = "auto"
-    device: Annotated[str | None, typer.Option(help="torch device (default: cuda when available, else cpu).", rich_help_panel=_PANEL)] = None
-    max_model_len: Annotated[int | None, typer.Option(min=1, help="Context length (default: the model's); longer records are too_long.", rich_help_panel=_PANEL)] = None
+class ModelOptions(llmkit.ModelOptions):
     chat: Annotated[bool, typer.Option("--chat/--no-chat", help="Render prompts with the model's chat template.", rich_help_panel=_PANEL)] = False
-    trust_remote_code: Annotated[bool, typer.Option(help="Allow the model's own Python code to run. Off unless given.", rich_help_panel=_PANEL)] = False
     seed: Annotated[int, typer.Option(help="First seed of the random controls.", rich_help_panel=_PANEL)] = 0
 
     def backend(self) -> llmkit.BackendOptions:
-        """The core's option record for :func:`llmkit.backends.load_causal_lm`."""
+        """The steps' option record: the hf backend's options for this model."""
         return llmkit.BackendOptions(
             model=self.model,
             backend="hf",
