@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from llmkit.backends.base import Backend, GenerationResult, Prompt, SamplingParams
 from llmkit.step import Outcome, Record, Reject
@@ -54,7 +54,7 @@ class AnsweringStep(Protocol):
     """The generation step's hooks that decide what its answers become."""
 
     max_attempts: int
-    partial_results: bool
+    partial_results: ClassVar[bool]
 
     @property
     def backend(self) -> Backend: ...

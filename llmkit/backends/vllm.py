@@ -49,13 +49,13 @@ class VLLMBackend(Backend):
     can_score = True
 
     def __init__(self, options: BackendOptions, engine_args: Mapping[str, Any] | None = None) -> None:
-        options.require_model("by the vllm backend")
+        model = options.require_model("by the vllm backend")
         _logs_to_stderr()  # before vLLM's first import configures its logging
         vllm = require("vllm", "vllm", "the vllm backend")
         self.options = options
         args = vllm_engine_args(options, engine_args)
-        self._tokenizer = _render.load_tokenizer(options.model, options.trust_remote_code)
-        self._llm = _open(vllm, args, f"model {options.model!r}")
+        self._tokenizer = _render.load_tokenizer(model, options.trust_remote_code)
+        self._llm = _open(vllm, args, f"model {model!r}")
         self._max_model_len = int(self._llm.llm_engine.model_config.max_model_len)
         self._pending = _Requests(self._llm)
         self.starts_on_submit = self._pending.queued  # a vLLM without LLM.enqueue generates in collect()

@@ -136,6 +136,5 @@ def pairs(
     """
     from llmkit_ret_heads.pairs import PairsConfig, run_pairs
 
-    if backend_options.model is None and backend_options.backend != "openai":
-        raise llmkit.UsageError("--model is required")  # before run_pairs prepares its files
+    backend_options.check_model()  # before run_pairs prepares its files
     run_pairs(io, backend_options, masked, PairsConfig(field=field, chat_format=chat_format, drop_truncated=drop_truncated), spill)
