@@ -16,8 +16,14 @@ from llmkit_mia.config import METHODS, ScoreConfig, parse_methods
 __all__ = ["METHODS", "ScoreConfig", "ScoreStep", "parse_methods"]
 
 
+#: Where a record says why an asked score is null: {method: reason}.
+UNDEFINED_FIELD = "mia_undefined"
+
+
 class ScoreStep(Step):
-    """Adds ``mia`` = {method: score} (merged into an existing ``mia`` dict) to each record."""
+    """Adds ``mia`` = {method: score} (merged into an existing ``mia`` dict) to each record; a score
+    the method does not define for the text (--compat official Min-K% on a text with int(k x T) = 0
+    tokens) is null, with its reason in ``mia_undefined``."""
 
     name = "mia"
     batch_size = 16
@@ -78,13 +84,14 @@ class ScoreStep(Step):
                 texts[i] = text
         scores: dict[int, dict[str, float | None]] = {i: {} for i in texts}
         samples: dict[int, list[str]] = {}
+        undefined: dict[int, dict[str, str]] = {}
         if self.config.sampling:
             self._sample(texts, scores, samples, outcomes)
         if self.config.scoring:
-            self._likelihoods(texts, scores, outcomes)
+            self._likelihoods(texts, scores, outcomes, undefined)
         for i, record in enumerate(records):
             if outcomes[i] is None:
-                outcomes[i] = self._output(record, scores[i], samples.get(i))
+                outcomes[i] = self._output(record, scores[i], samples.get(i), undefined.get(i, {}))
         return outcomes
 
     def _too_short(self, text: str) -> bool:
@@ -108,14 +115,25 @@ class ScoreStep(Step):
         into only when it is an object (an earlier run's scores), and ``mia_samples`` (with
         --keep-samples) replaced only when it is a list (an earlier run's samples)."""
         clash = llmkit.existing_field(record, "mia", earlier=dict)
+        if clash is None:
+            clash = llmkit.existing_field(record, UNDEFINED_FIELD, earlier=dict)
         if clash is None and self.config.keep_samples:
             clash = llmkit.existing_field(record, "mia_samples", earlier=list)
         return clash
 
-    def _output(self, record: Record, scores: dict[str, float | None], samples: list[str] | None) -> Record:
+    def _output(
+        self, record: Record, scores: dict[str, float | None], samples: list[str] | None, undefined: dict[str, str]
+    ) -> Record:
         previous = record.get("mia")
         merged = {**previous, **scores} if isinstance(previous, dict) else scores
         out = {**record, "mia": {m: merged[m] for m in sorted(merged, key=_method_order)}}
+        # an earlier run's reasons stay for the methods this run did not score again
+        reasons = {m: r for m, r in (record.get(UNDEFINED_FIELD) or {}).items() if m not in scores}
+        reasons.update(undefined)
+        if reasons:
+            out[UNDEFINED_FIELD] = {m: reasons[m] for m in sorted(reasons, key=_method_order)}
+        else:
+            out.pop(UNDEFINED_FIELD, None)
         if self.config.keep_samples and samples is not None:
             out["mia_samples"] = samples
         return out
@@ -171,7 +189,7 @@ class ScoreStep(Step):
             count = len(tokenizer(prompt)["input_ids"])
         return official.token_budget(count, self.backend.max_model_len)
 
-    def _likelihoods(self, texts: dict[int, str], scores: dict, outcomes: list[Outcome]) -> None:
+    def _likelihoods(self, texts: dict[int, str], scores: dict, outcomes: list[Outcome], undefined: dict) -> None:
         alive = [i for i in texts if outcomes[i] is None]
         if not alive:
             return
@@ -196,11 +214,15 @@ class ScoreStep(Step):
                 outcomes[i] = Reject("too_short", "no token to score")
                 continue
             values = {m: _likelihood(m, scored.logprobs, stat, texts[i], config) for m in config.scoring}
-            if any(v is None for v in values.values()):
-                outcomes[i] = Reject("too_short", f"int({config.mink_k} x {len(scored.logprobs)} tokens) = 0 tokens to average")
+            why = f"int({config.mink_k} x {len(scored.logprobs)} tokens) = 0 tokens to average"
+            missing = {m: why for m, v in values.items() if v is None}
+            if len(missing) == len(values) and not scores[i]:  # no asked score is defined (samia's included)
+                outcomes[i] = Reject("too_short", why)
                 continue
             for method, value in values.items():
-                scores[i][method] = likelihood.finite(value)  # type: ignore[arg-type]
+                scores[i][method] = None if value is None else likelihood.finite(value)
+            if missing:
+                undefined[i] = missing
 
 
 def _likelihood(method: str, logprobs: list[float], stat: Any, text: str, config: ScoreConfig) -> float | None:
