@@ -73,6 +73,11 @@ def paper_scores(data: bytes) -> PaperScores:
     """The paper's three scores of ``data`` (see the module docstring)."""
     if not data:
         return PaperScores(1.0, 1.0, 1.0)
+    try:  # well-formed: every character completes, all scores 1.0 (C speed for most inputs)
+        data.decode("utf-8")
+        return PaperScores(1.0, 1.0, 1.0)
+    except UnicodeDecodeError:
+        pass
     last_boundary = 0  # offset just after the last complete character
     lead, needs, has = 0, 0, 0  # the unfinished sequence (needs == 0: none)
     broken = False
