@@ -13,6 +13,7 @@ from llmkit_utf8.paper_scores import paper_scores
 from llmkit_utf8.validate import check_bytes
 
 ENCODINGS = ("hex", "base64", "text")
+_PAPER_VALID = {"V_binary_soft": 1.0, "V_partial": 1.0}
 
 
 def field_bytes(record: dict[str, Any], field: str, encoding: str) -> bytes | Reject:
@@ -46,7 +47,8 @@ class CheckStep(llmkit.RecordStep):
         data = llmkit.existing_field(record, "utf8", earlier=dict) or field_bytes(record, self.field, self.encoding)
         if isinstance(data, Reject):
             return data
-        found = check_bytes(data).as_dict(self.max_errors)
-        if self.paper:
-            found.update(paper_scores(data).as_dict())
+        check = check_bytes(data)
+        found = check.as_dict(self.max_errors)
+        if self.paper:  # well-formed bytes score 1.0 in the paper too: no second pass for them
+            found.update(_PAPER_VALID if check.valid else paper_scores(data).as_dict())
         return {**record, "utf8": found}

@@ -117,3 +117,9 @@ def test_check_adds_the_paper_scores_only_when_asked():
     assert found["utf8"]["V_binary_soft"] == pytest.approx(5 / 7)
     assert found["utf8"]["V_partial"] == pytest.approx((5 + 0.666) / 7)
     assert found["utf8"]["soft"] == plain["utf8"]["soft"]  # llmkit's own scores stay as they are
+
+
+def test_check_gives_well_formed_bytes_full_paper_scores():
+    [found] = CheckStep(paper=True).process([{"bytes": "日本".encode().hex()}])
+    assert {k: found["utf8"][k] for k in ("V_binary_soft", "V_partial")} == paper_scores("日本".encode()).as_dict()
+    assert found["utf8"]["V_partial"] == official("日本".encode())[2] == 1.0
