@@ -123,3 +123,16 @@ def test_check_gives_well_formed_bytes_full_paper_scores():
     [found] = CheckStep(paper=True).process([{"bytes": "日本".encode().hex()}])
     assert {k: found["utf8"][k] for k in ("V_binary_soft", "V_partial")} == paper_scores("日本".encode()).as_dict()
     assert found["utf8"]["V_partial"] == official("日本".encode())[2] == 1.0
+
+
+def test_summary_averages_the_paper_scores_where_generate_wrote_them():
+    from llmkit_utf8.summary import SummaryStep
+
+    run = {"k": 1, "valid": [False, True], "soft": [0.5, 1.0], "partial": [0.75, 1.0], "completed": [False, True],
+           "V_binary_soft": [0.0, 1.0], "V_partial": [0.667, 1.0]}
+    step = SummaryStep()
+    step.process([{"utf8_generate": {"protocol": "context-free", "byte_length": 3, "runs": [run]}},
+                  {"utf8_generate": {"protocol": "context-free", "byte_length": 3, "runs": [{**run, "V_partial": [0.333, 0.5]}]}}])
+    rows = {(r["k"], r["step"]): r for r in step.finish()}
+    assert rows[(1, 1)]["V_partial"] == pytest.approx(0.5) and rows[(1, 2)]["V_binary_soft"] == 1.0
+    assert rows[(None, "final")]["V_partial"] == pytest.approx(0.75)
