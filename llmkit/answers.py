@@ -82,10 +82,6 @@ class Answers:
         self.step, self.records, self.outcomes = step, records, outcomes
         self.waiting: dict[int, _Waiting] = {}
 
-    def take(self, index: int, results: list[GenerationResult]) -> None:
-        """The first answers of every prompt of record ``index``."""
-        self._settle(index, results, range(len(results)), attempt=1)
-
     def finish(self) -> None:
         """Ask the retried prompts again, a round (one backend call) at a time."""
         attempt = 1
@@ -104,35 +100,29 @@ class Answers:
                 results[position] = answer
             waiting, self.waiting = self.waiting, {}
             for index, record_waiting in waiting.items():
-                self._settle(index, record_waiting.results, sorted(record_waiting.retries), attempt)
+                self.take(index, record_waiting.results, sorted(record_waiting.retries), attempt)
 
-    def _settle(self, index: int, results: list[GenerationResult], answered: Iterable[int], attempt: int) -> None:
-        """Steps 1-3 of the module doc for the prompts just ``answered`` (at their ``attempt``-th ask)."""
+    def take(self, index: int, results: list[GenerationResult], answered: Iterable[int] | None = None,
+             attempt: int = 1) -> None:
+        """Steps 1-3 of the module doc for record ``index``: its first answers (``answered``: every
+        prompt), or those of the prompts asked again at their ``attempt``-th ask. One pass, as it
+        runs for every record: the first failure ends it (a backend failure wins over the retries
+        of answers before it)."""
         step, record = self.step, self.records[index]
-        answered = list(answered)
-        if not step.partial_results:
-            failed = _first_failure(results[position] for position in answered)
-            if failed is not None:
-                self.outcomes[index] = failed
-                return
-        retries = {}
-        for position in answered:
-            if reject_of(results[position]) is None:
-                again = step.retry(record, position, results[position], attempt)
+        retries: dict[int, Retry] | None = None
+        for position in range(len(results)) if answered is None else answered:
+            result = results[position]
+            if result.error is None and result.completions:
+                again = step.retry(record, position, result, attempt)
                 if again is not None:
+                    retries = retries or {}
                     retries[position] = again
-        if not retries:
+            elif not step.partial_results:
+                self.outcomes[index] = reject_of(result)
+                return
+        if retries is None:
             self.outcomes[index] = step.accept_results(record, results)
         elif attempt >= step.max_attempts:
             self.outcomes[index] = retries[min(retries)].reject
         else:
             self.waiting[index] = _Waiting(results, retries)
-
-
-def _first_failure(results: Iterable[GenerationResult]) -> Reject | None:
-    for result in results:
-        failed = reject_of(result)
-        if failed is not None:
-            return failed
-    return None
-

@@ -249,8 +249,9 @@ class GenerationStep(Step):
 
     def after(self, record: Record, result: GenerationResult) -> Outcome:
         """The outcome of one generation result."""
-        failed = reject_of(result)
-        return failed if failed is not None else self.accept(record, result.completions)
+        if result.error is None and result.completions:
+            return self.accept(record, result.completions)
+        return reject_of(result)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
