@@ -34,8 +34,9 @@ console would return. It hands back a :class:`CommandRun`::
     assert run.status == 0 and run.summary["rejected_by_reason"] == {"empty": 1}
     assert run.outputs[0]["text"] == "a" and run.rejects[0]["reject"]["source"] == "in.jsonl:2"
 
-``outputs`` are the records of ``-o FILE`` when the arguments name one, else those of standard
-output; ``rejects`` those of ``--rejects FILE``; ``summary`` is the closing summary line of
+``outputs`` are the records of ``-o FILE`` when the arguments name one (none when it names a
+folder: ``run.path(...)`` reaches it), else those of standard output; ``rejects`` those of
+``--rejects FILE``; ``summary`` is the closing summary line of
 standard error read back into the fields of ``Summary.as_dict`` (``None`` when the run printed
 none: ``--quiet``, or an error before the end). ``plugins=`` runs the CLI with those plugins
 instead of the installed ones. ``separate_process=True`` runs ``python -m llmkit`` in a child
@@ -332,7 +333,8 @@ def run_command(
 
     def records_of(*names: str) -> list[Record]:
         path = _option_value(argv, *names)
-        return read_jsonl(folder / path) if path is not None and path != "-" else []
+        # a folder (a checkpoint, the parts of a cluster run) is the test's to read
+        return read_jsonl(folder / path) if path not in (None, "-") and (folder / path).is_file() else []
 
     output_path = _option_value(argv, "-o", "--output")
     outputs = records_of("-o", "--output") if output_path not in (None, "-") else read_jsonl(out)

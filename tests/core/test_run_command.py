@@ -116,3 +116,9 @@ def test_run_records_sets_source_of_per_record_across_batches():
     named = run_records(Sources(), [{"n": 0}, {"n": 1}, {"n": 2}], batch_size=1, source="data.jsonl")
     assert [r["source"] for r in named.outputs] == ["data.jsonl:1", "data.jsonl:2", "data.jsonl:3"]
     assert llmkit.source_of({"n": 0}) is None  # nothing is left set after the run
+
+
+def test_an_output_folder_is_left_to_the_test(tmp_path):
+    (tmp_path / "parts").mkdir()
+    run = demo("-o", "parts", stdin=[{"text": "a"}], workdir=tmp_path)
+    assert run.status != 0 and run.outputs == [] and run.path("parts").is_dir()
