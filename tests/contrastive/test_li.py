@@ -9,6 +9,7 @@ import math
 import pytest
 
 from llmkit import SamplingParams
+from llmkit.testing import run_command
 
 from .reference import MAX_TOKENS
 
@@ -161,23 +162,19 @@ def test_hf_lockstep_amateur_temperature_equals_the_naive_decoder(pair, referenc
     assert want != reference(formula)  # the amateur's temperature changes the output
 
 
-def _run(args, capsys):
-    from llmkit.cli import main
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(["contrastive-gen", *args])
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
+def _run(args):
+    run = run_command(["contrastive-gen", *args])
+    return run.status, run.stdout.decode(), run.stderr
 
 
-def test_cli_li_on_hf_records_its_settings(tiny_llama, tiny_llama_twin, tmp_path, capsys):
+def test_cli_li_on_hf_records_its_settings(tiny_llama, tiny_llama_twin, tmp_path):
     inputs = tmp_path / "in.jsonl"
     inputs.write_text(json.dumps({"instruction": "hi"}) + "\n")
     base = ["--expert", str(tiny_llama), "--amateur", str(tiny_llama_twin), "--formula", "li", "-i", str(inputs)]
     code, out, err = _run([*base, "--backend", "hf", "--amateur-temperature", "0.5", "--max-tokens", "4",
-                           "--temperature", "0"], capsys)
+                           "--temperature", "0"])
     assert code == 0, err
     generation = json.loads(out)["generation"]
     assert (generation["formula"], generation["amateur_temperature"]) == ("li", 0.5)
-    code, _, err = _run([*base, "--amateur-temperature", "0"], capsys)
+    code, _, err = _run([*base, "--amateur-temperature", "0"])
     assert code == 2 and "--amateur-temperature" in err

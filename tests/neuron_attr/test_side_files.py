@@ -9,9 +9,10 @@ import orjson
 import pytest
 
 import llmkit_neuron_attr.conditions as conditions
-from llmkit.cli import build_app, main
+from llmkit.cli import build_app
 from llmkit_neuron_attr.neurons import read_neuron_sets
 from llmkit_neuron_attr.options import AblateConfig, CrossConfig, OverlapConfig, ScoreConfig
+from llmkit.testing import run_command
 from tests.neuron_attr.planted import task_records
 
 SETS = {"a": [(0, 1), (0, 2), (1, 3)], "b": [(0, 2), (1, 3), (1, 4)]}
@@ -27,14 +28,12 @@ def _write_sets(path, sets, layers=2, width=128):
     return str(path)
 
 
-def _run(args, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["neuron-attr", *args, "-q"])
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
+def _run(args):
+    run = run_command(["neuron-attr", *args, "-q"])
+    return run.status, run.stdout.decode(), run.stderr
 
 
-def test_overlap_side_files_are_never_the_input_nor_another_output(tmp_path, capsys):
+def test_overlap_side_files_are_never_the_input_nor_another_output(tmp_path):
     source = _write_sets(tmp_path / "n.jsonl", SETS)
     before = (tmp_path / "n.jsonl").read_bytes()
     out, side = tmp_path / "out.jsonl", tmp_path / "side.jsonl"
@@ -45,23 +44,23 @@ def test_overlap_side_files_are_never_the_input_nor_another_output(tmp_path, cap
         (["--shared", str(side), "--specific", str(side)], "--specific .* and --shared .* are the same file"),
     ]
     for args, message in cases:
-        code, _, err = _run(["overlap", "-i", source, *args], capsys)
+        code, _, err = _run(["overlap", "-i", source, *args])
         assert code == 2, err
         assert pytest.importorskip("re").search(message, err), err
     assert (tmp_path / "n.jsonl").read_bytes() == before
     assert not out.exists() and not side.exists()
 
 
-def test_overlap_unwritable_shared_is_74_before_the_run(tmp_path, capsys):
+def test_overlap_unwritable_shared_is_74_before_the_run(tmp_path):
     source = _write_sets(tmp_path / "n.jsonl", SETS)
     out = tmp_path / "out.jsonl"
     missing = tmp_path / "no" / "shared.jsonl"
-    code, _, err = _run(["overlap", "-i", source, "-o", str(out), "--shared", str(missing)], capsys)
+    code, _, err = _run(["overlap", "-i", source, "-o", str(out), "--shared", str(missing)])
     assert code == 74 and f"--shared {missing}" in err
     assert not out.exists()  # refused before -o was opened
 
 
-def test_overlap_and_layers_take_ranks_beyond_a_double(tmp_path, capsys):
+def test_overlap_and_layers_take_ranks_beyond_a_double(tmp_path):
     rows = [
         b'{"task": "a", "layers": 2, "width": 8, "layer": 1, "index": 0, "rank": 1' + b"0" * 400 + b"}",
         b'{"task": "a", "layers": 2, "width": 8, "layer": 0, "index": 5, "rank": 3}',
@@ -70,34 +69,34 @@ def test_overlap_and_layers_take_ranks_beyond_a_double(tmp_path, capsys):
     source = tmp_path / "n.jsonl"
     source.write_bytes(b"\n".join(rows) + b"\n")
     shared = tmp_path / "shared.jsonl"
-    code, _, err = _run(["overlap", "-i", str(source), "--top-k", "2", "--shared", str(shared)], capsys)
+    code, _, err = _run(["overlap", "-i", str(source), "--top-k", "2", "--shared", str(shared)])
     assert code == 0, err
     assert read_neuron_sets([str(shared)])["shared"].neurons == [(0, 6), (0, 5)]  # the huge rank is last
-    code, out, err = _run(["layers", "-i", str(source), "--top-k", "2"], capsys)
+    code, out, err = _run(["layers", "-i", str(source), "--top-k", "2"])
     assert code == 0, err
     counts = {r["layer"]: r["count"] for r in map(orjson.loads, out.splitlines())}
     assert counts == {0: 2, 1: 0}
 
 
-def test_layers_plot_naming_the_input_leaves_it_alone(tmp_path, capsys):
+def test_layers_plot_naming_the_input_leaves_it_alone(tmp_path):
     source = _write_sets(tmp_path / "n.jsonl", SETS)
     before = (tmp_path / "n.jsonl").read_bytes()
-    code, _, err = _run(["layers", "-i", source, "--plot", source], capsys)
+    code, _, err = _run(["layers", "-i", source, "--plot", source])
     assert code in (2, 74) and "--plot" in err
     assert (tmp_path / "n.jsonl").read_bytes() == before
 
 
-def test_score_scores_is_claimed_before_the_model_loads(tmp_path, capsys):
+def test_score_scores_is_claimed_before_the_model_loads(tmp_path):
     tasks = tmp_path / "tasks.jsonl"
     tasks.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in task_records("upper")[:3]))
     missing = tmp_path / "no" / "s.safetensors"
-    code, _, err = _run(["score", "-m", str(tmp_path / "no-model"), "-i", str(tasks), "--scores", str(missing)], capsys)
+    code, _, err = _run(["score", "-m", str(tmp_path / "no-model"), "-i", str(tasks), "--scores", str(missing)])
     assert code == 74 and f"--scores {missing}" in err
-    code, _, err = _run(["score", "-m", str(tmp_path / "no-model"), "-i", str(tasks), "--scores", str(tasks)], capsys)
+    code, _, err = _run(["score", "-m", str(tmp_path / "no-model"), "-i", str(tasks), "--scores", str(tasks)])
     assert code == 2 and "is the input" in err
 
 
-def test_score_writes_scores_through_a_link(tiny_llama, tmp_path, capsys):
+def test_score_writes_scores_through_a_link(tiny_llama, tmp_path):
     from safetensors import safe_open
 
     tasks = tmp_path / "tasks.jsonl"
@@ -105,22 +104,22 @@ def test_score_writes_scores_through_a_link(tiny_llama, tmp_path, capsys):
     real, link = tmp_path / "real.safetensors", tmp_path / "link.safetensors"
     real.write_bytes(b"old")
     link.symlink_to(real)
-    code, _, err = _run(["score", "-m", str(tiny_llama), "-i", str(tasks), "--top-k", "3", "--scores", str(link)], capsys)
+    code, _, err = _run(["score", "-m", str(tiny_llama), "-i", str(tasks), "--top-k", "3", "--scores", str(link)])
     assert code == 0, err
     assert link.is_symlink()
     with safe_open(str(real), "pt") as tensors:
         assert tensors.get_tensor("upper").shape == (2, 128)
 
 
-def test_ablate_k_beyond_the_set_is_refused_before_the_model_loads(tmp_path, capsys):
+def test_ablate_k_beyond_the_set_is_refused_before_the_model_loads(tmp_path):
     neurons = _write_sets(tmp_path / "n.jsonl", {"a": SETS["a"]})
     tasks = tmp_path / "tasks.jsonl"
     tasks.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in task_records("upper")[:3]))
-    code, _, err = _run(["ablate", "-m", str(tmp_path / "no-model"), "--neurons", neurons, "-i", str(tasks), "--k-grid", "1,100"], capsys)
+    code, _, err = _run(["ablate", "-m", str(tmp_path / "no-model"), "--neurons", neurons, "-i", str(tasks), "--k-grid", "1,100"])
     assert code == 2 and "K=100" in err, err
 
 
-def test_ablate_k_the_model_cannot_control_is_refused_before_evaluating(tiny_llama, tmp_path, capsys, monkeypatch):
+def test_ablate_k_the_model_cannot_control_is_refused_before_evaluating(tiny_llama, tmp_path, monkeypatch):
     big = {"a": [(layer, index) for layer in range(2) for index in range(100)]}  # 200 of the model's 256 neurons
     neurons = _write_sets(tmp_path / "n.jsonl", big)
     tasks = tmp_path / "tasks.jsonl"
@@ -130,25 +129,25 @@ def test_ablate_k_the_model_cannot_control_is_refused_before_evaluating(tiny_lla
         raise AssertionError("an evaluation ran before K was checked")
 
     monkeypatch.setattr(conditions, "item_correct", evaluated)
-    code, _, err = _run(["ablate", "-m", str(tiny_llama), "--neurons", neurons, "-i", str(tasks), "--k-grid", "10,150", "--seeds", "1"], capsys)
+    code, _, err = _run(["ablate", "-m", str(tiny_llama), "--neurons", neurons, "-i", str(tasks), "--k-grid", "10,150", "--seeds", "1"])
     assert code == 2 and "K=150" in err and "random control" in err, err
 
 
-def test_ablate_export_into_a_file_is_74_and_a_nonempty_folder_2(tmp_path, capsys):
+def test_ablate_export_into_a_file_is_74_and_a_nonempty_folder_2(tmp_path):
     neurons = _write_sets(tmp_path / "n.jsonl", {"a": SETS["a"]})
     tasks = tmp_path / "tasks.jsonl"
     tasks.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in task_records("upper")[:3]))
     base = ["ablate", "-m", str(tmp_path / "no-model"), "--neurons", neurons, "-i", str(tasks), "--top-k", "1"]
-    code, _, err = _run([*base, "--export", str(tasks)], capsys)
+    code, _, err = _run([*base, "--export", str(tasks)])
     assert code == 2 and "--export" in err and "is the input" in err
     a_file = tmp_path / "a_file"
     a_file.write_text("kept")
-    code, _, err = _run([*base, "--export", str(a_file)], capsys)
+    code, _, err = _run([*base, "--export", str(a_file)])
     assert code == 74 and f"--export {a_file}" in err and a_file.read_text() == "kept"
     full = tmp_path / "full"
     full.mkdir()
     (full / "x").write_text("")
-    code, _, err = _run([*base, "--export", str(full)], capsys)
+    code, _, err = _run([*base, "--export", str(full)])
     assert code == 2 and "not empty" in err
 
 

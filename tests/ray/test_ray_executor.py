@@ -14,6 +14,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from llmkit.testing import write_jsonl
+
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 GOOD = '"""A module."""\n\n\ndef add(a, b):\n    """Add two numbers."""\n    return a + b + {n}\n'
@@ -28,11 +30,6 @@ def snippets(count: int) -> list[dict]:
         records.append({"id": n, "text": code})
     records[3] = {"id": 3, "code": GOOD.format(n=3)}  # no "text": missing_field
     return records
-
-
-def write_jsonl(path: Path, records: list[dict], extra: bytes = b"") -> Path:
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records) + extra)
-    return path
 
 
 def by_id(path: Path) -> dict:
@@ -124,7 +121,7 @@ SYNTAX = ["rewrite-code", "--stages", "syntax", "--batch-size", "2"]
 
 
 def test_bad_line_fails_naming_it_or_is_rejected(ray_cluster, tmp_path):
-    data = write_jsonl(tmp_path / "in.jsonl", snippets(6), extra=b"{not json\n")
+    data = write_jsonl(tmp_path / "in.jsonl", b"".join(orjson.dumps(r) + b"\n" for r in snippets(6)) + b"{not json\n")
     done = ray_cluster.llmkit([*SYNTAX, *RAY, "-i", str(data), "-o", str(tmp_path / "out")])
     assert done.returncode == 65, done.stderr.decode()[-3000:]
     assert f"{data}:7" in done.stderr.decode()
@@ -173,7 +170,7 @@ def test_aggregate_subcommand_refused(tmp_path):
 def test_limit_takes_the_records_a_local_run_takes(ray_cluster, tmp_path):
     """--limit 7 over two files, a bad line skipped among them: the driver cuts the input where a
     local run stops, and the cluster writes the same records, rejects and counts."""
-    first = write_jsonl(tmp_path / "a.jsonl", snippets(4), extra=b"not json\n")
+    first = write_jsonl(tmp_path / "a.jsonl", b"".join(orjson.dumps(r) + b"\n" for r in snippets(4)) + b"not json\n")
     second = write_jsonl(tmp_path / "b.jsonl", snippets(10)[4:])
     given = ["-i", str(first), "-i", str(second), "--limit", "7", "--on-error", "skip"]
     local = run_local([*SYNTAX, *given, "-o", str(tmp_path / "local.jsonl"), "--rejects", str(tmp_path / "local_rej.jsonl")])

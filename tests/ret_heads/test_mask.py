@@ -8,13 +8,11 @@ from pathlib import Path
 import pytest
 from llmkit_ret_heads.mask import HeadScores, choose_heads, hook_heads
 
-from llmkit.cli import main
+from llmkit.testing import run_command
 
 
 def _cli(argv: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    return int(info.value.code or 0)
+    return run_command(argv).status
 
 
 def _save(model, tokenizer_dir: Path, out: Path) -> Path:
