@@ -37,6 +37,7 @@ def test_lone_surrogate_inside_the_code_reaches_no_encoder():
     assert out.reason == "syntax" and "surrogate" in out.detail
 
 
+@pytest.mark.slow  # lints a record of several MB in pylint workers
 def test_bad_inputs_through_the_cli(tmp_path):
     # several MB: a big data literal (pylint's time grows with statements, not bytes)
     big = 'TABLE = """\n' + "0123456789abcdef " * 200_000 + '\n"""\nprint(len(TABLE))\n'
@@ -101,6 +102,7 @@ def test_missing_pylint_stops_before_any_work_with_exit_69(tmp_path):
     assert "in 0," in err
 
 
+@pytest.mark.slow  # starts pylint workers in a child llmkit
 def test_lint_keeps_input_fields_and_replaces_only_its_own(tmp_path):
     code = "def f(x):\n    return x + 1\n\nprint(f(1))\n"
     records = [
@@ -121,6 +123,7 @@ def test_lint_keeps_input_fields_and_replaces_only_its_own(tmp_path):
     assert out["stages"] == ["syntax", "lint", "syntax", "lint"]
 
 
+@pytest.mark.slow  # generates with a model in a child llmkit
 def test_end_to_end_on_tiny_llama_hf(tmp_path, tiny_llama):
     """A random tiny model writes garbage: what matters is that every record comes out, either
     rewritten with its fields or rejected by a documented LLM-stage reason."""
@@ -157,6 +160,7 @@ def code_teacher(tiny_llama, tmp_path_factory):
     return snippet, teach(tiny_llama, [sgcr, scor], answer, tmp_path_factory.mktemp("code_teacher"))
 
 
+@pytest.mark.slow  # trains a tiny model (code_teacher)
 def test_end_to_end_a_useful_answer_goes_through_every_stage(tmp_path, code_teacher):
     """A taught model: the program of its answer is kept after sgcr and scor, rated, with the
     name it leaves undefined listed, on the hf backend end to end."""

@@ -44,6 +44,7 @@ def test_comment_ratio_counts_every_token_as_swallowcode_does():
     assert comment_ratio('s = """never closed\n') == 0.0  # tokenizer error: no penalty
 
 
+@pytest.mark.slow  # runs pylint itself on real files to compare
 def test_lint_score_equals_pylint_subprocess_on_real_files(lint_step):
     codes = stdlib_sample(SAMPLE)
     outcomes = lint_step.process([{"text": code} for code in codes])
@@ -120,6 +121,7 @@ def test_a_crashed_child_is_rejected_lint_error(lint_step):
     assert outcome.reason == "lint_error" and "SIGSEGV" in outcome.detail
 
 
+@pytest.mark.slow  # runs pylint in child processes
 def test_hostile_pylintrc_in_cwd_changes_nothing(tmp_path):
     """A pylintrc / pyproject in the working directory (with an init-hook that would run code)
     neither changes the score nor runs."""

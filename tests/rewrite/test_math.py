@@ -67,6 +67,7 @@ def test_prompt_file(tmp_path):
     assert backend.prompts[0][0]["content"] == f"Clean this up: {PAGE}"
 
 
+@pytest.mark.slow  # generates with a model in a child llmkit
 def test_end_to_end_on_tiny_llama_hf(tmp_path, tiny_llama):
     data = tmp_path / "in.jsonl"
     data.write_bytes(b"".join(orjson.dumps({"id": i, "text": PAGE}) + b"\n" for i in range(2)))
@@ -81,6 +82,7 @@ def test_end_to_end_on_tiny_llama_hf(tmp_path, tiny_llama):
     assert {r["reject"]["reason"] for r in rejects} <= {"truncated", "too_short", "repetition"}
 
 
+@pytest.mark.slow  # trains a tiny model
 def test_end_to_end_a_useful_answer_is_kept(tmp_path, tiny_llama):
     """The tiny model taught SwallowMath's kind of answer for this page: kept whole, on hf."""
     from tests.teach import teach
