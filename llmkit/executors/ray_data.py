@@ -58,7 +58,14 @@ from llmkit.executors.storage import (
     same,
     scan_parts,
 )
-from llmkit.executors.ray_replica import IDS_REQUIRED, ReplicaSettings, StepActor, close_replicas, overlaps
+from llmkit.executors.ray_replica import (
+    IDS_REQUIRED,
+    ReplicaSettings,
+    StepActor,
+    close_replicas,
+    overlaps,
+    start_replicas_registry,
+)
 from llmkit.io import (
     Done,
     LineBatch,
@@ -244,7 +251,8 @@ def _execute(
     # then waits for ever with the read task backpressured)
     dataset = dataset.flat_map(_read_file, fn_kwargs={"size": size}, num_cpus=0)
     output, rejects = folders
-    settings = ReplicaSettings(options, shard, done, tag, output, rejects, driver_folder=os.getcwd())
+    registry = start_replicas_registry(ray)
+    settings = ReplicaSettings(options, shard, done, tag, output, rejects, driver_folder=os.getcwd(), registry=registry)
     # an overlapping step gets two batches at once: one begun while the other is collected and
     # written, so its engine never waits between batches (see llmkit.executors.ray_replica)
     calls = 2 if overlaps(step) else 1
@@ -262,12 +270,8 @@ def _execute(
         num_cpus=options.cluster.cpus_per_replica,
         num_gpus=options.cluster.gpus_per_replica or None,
     )
-    replicas: dict[str, Any] = {}
     try:
         for row in _rows(dataset, options.cluster.stall_timeout, lambda: _shortfall(ray, options)):
-            if len(row["replica"]):
-                handle = pickle.loads(row["replica"])
-                replicas.setdefault(handle._actor_id.hex(), handle)
             counts, error = pickle.loads(row["result"])
             _add(summary, counts)
             if error is not None:
@@ -275,7 +279,7 @@ def _execute(
     finally:
         # each replica's step ends here, on the driver's word: its engine, its workers and their
         # temporary folders go before the run returns (Ray alone would leave it to __del__)
-        close_replicas(ray, list(replicas.values()))
+        close_replicas(ray, registry)
 
 
 def _read_file(item: dict[str, Any], size: int) -> Any:

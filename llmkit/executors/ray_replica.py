@@ -9,7 +9,8 @@ executor does; the step itself is called by one thread at a time.
 
 The replica runs in the driver's folder (when the node has it), so every relative path the step
 opens names what it names on the driver. The driver closes each replica's step explicitly once
-the run ends (:func:`close_replicas`, through Ray's ``__ray_call__``), not when Python collects it.
+the run ends (:func:`close_replicas`: the run's :class:`Replicas` actor holds every replica and
+closes it through Ray's ``__ray_call__``), not when Python collects it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class ReplicaSettings:
     output: Place
     rejects: Place | None
     driver_folder: str
+    #: the run's :class:`Replicas` actor, which every replica joins (None: none, as in tests)
+    registry: Any = None
 
 
 def overlaps(step: Step) -> bool:
@@ -67,8 +70,11 @@ class StepActor:
         self.turns = _Turns()
         self.failed: LlmkitError | None = None
         self.closed = False
-        self.announced = False
         _OPEN.add(self)
+        if settings.registry is not None:  # held until the driver closes it (see Replicas)
+            import ray
+
+            ray.get(settings.registry.add.remote(ray.get_runtime_context().current_actor))
         try:
             self.step.open()
         except LlmkitError as exc:  # every batch reports it: the driver stops with its exit status
@@ -78,16 +84,7 @@ class StepActor:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         results = [pickle.dumps(self._one(str(key), pickle.loads(payload))) for key, payload in zip(batch["key"], batch["payload"])]
-        return {"key": list(batch["key"]), "result": results, "replica": [self._handle()] * len(results)}
-
-    def _handle(self) -> bytes:
-        """This actor's handle, pickled, with its first answer (the driver closes it by it)."""
-        if self.announced:
-            return b""
-        import ray
-
-        self.announced = True
-        return pickle.dumps(ray.get_runtime_context().current_actor)
+        return {"key": list(batch["key"]), "result": results}
 
     def _one(self, key: str, raw: Any) -> tuple[Summary, LlmkitError | None]:
         settings = self.settings
@@ -186,20 +183,48 @@ def close_here(_worker: Any) -> int:
     return closed
 
 
-def close_replicas(ray: Any, handles: list[Any], timeout: float = 120.0) -> None:
-    """Close every replica's step, on the driver's word, once the run ends; a replica that died
-    meanwhile, or does not answer in ``timeout`` seconds, is killed instead."""
-    calls = {}
-    for handle in handles:
-        try:
-            calls[handle] = handle.__ray_call__.remote(close_here)
-        except Exception:  # noqa: BLE001 - an actor already gone has nothing to close
-            continue
-    for handle, call in calls.items():
-        try:
-            ray.get(call, timeout=timeout)
-        except Exception:  # noqa: BLE001 - dead or stuck: it goes, with its children
-            ray.kill(handle, no_restart=True)
+class Replicas:
+    """A small actor of the driver's that holds a handle of every replica, given by the replica
+    when it starts. Ray Data lets its replicas go as soon as its work is done, and what then runs
+    in them is left to Python's collection of the step; held here, a replica lives until
+    :meth:`close_all` has closed its step, on the driver's word, and then leaves."""
+
+    def __init__(self) -> None:
+        self.handles: dict[str, Any] = {}
+
+    def add(self, replica: Any) -> None:
+        self.handles[replica._actor_id.hex()] = replica  # a restarted replica is the same actor
+
+    def close_all(self, timeout: float) -> int:
+        """Close every replica's step; one that died, or does not answer in ``timeout`` seconds,
+        is killed instead. The replicas then go (nothing holds them). How many were closed."""
+        import ray
+
+        calls = {ray_id: handle.__ray_call__.remote(close_here) for ray_id, handle in self.handles.items()}
+        closed = 0
+        for ray_id, call in calls.items():
+            try:
+                closed += ray.get(call, timeout=timeout)
+            except Exception:  # noqa: BLE001 - dead or stuck: it goes, with its children
+                ray.kill(self.handles[ray_id], no_restart=True)
+        self.handles.clear()
+        return closed
+
+
+def start_replicas_registry(ray: Any) -> Any:
+    """The run's :class:`Replicas` actor (it takes no CPU from the replicas)."""
+    return ray.remote(num_cpus=0, max_restarts=0)(Replicas).remote()
+
+
+def close_replicas(ray: Any, registry: Any, timeout: float = 120.0) -> None:
+    """Close every replica's step once the run ends (also when it stops on an error), then end
+    the registry."""
+    try:
+        ray.get(registry.close_all.remote(timeout), timeout=timeout + 60)
+    except Exception:  # noqa: BLE001 - the registry is gone: its replicas went with the job's end
+        pass
+    finally:
+        ray.kill(registry, no_restart=True)
 
 
 def _enter(driver_folder: str) -> None:
