@@ -106,6 +106,15 @@ class SideOutput:
         """The records as JSONL, written as the core writes ``-o`` (integers beyond 64 bits exact)."""
         self.write_bytes(dump_lines(list(records)), name)
 
+    def empty(self) -> None:
+        """Truncate a claimed file (a fresh run of a file the core's writer then appends to): safe,
+        since it is locked; a device is left as it is."""
+        if self._fd is not None and self.kind == "file":
+            try:
+                os.ftruncate(self._fd, 0)
+            except OSError as exc:
+                raise self.failed(exc) from exc
+
     def failed(self, exc: OSError) -> OutputError:
         """The OutputError (exit 74) for a write to this output that failed."""
         return OutputError(f"cannot write {self.option} {self.given}: {exc.strerror or exc}")
@@ -167,13 +176,17 @@ class SideOutputs:
         if io is None:
             return
         contract = [("-o/--output", io.output), ("--rejects", io.rejects)]
-        for option, path in contract:
-            if lock_outputs and path not in (None, "-"):
-                self.file(option, path)
-            elif option == "-o/--output" or path is not None:
-                key = output_key(path)
-                if key is not None:
-                    self._outputs.setdefault(key, "standard output" if path in (None, "-") else f"{option} {path}")
+        try:
+            for option, path in contract:
+                if lock_outputs and path not in (None, "-"):
+                    self.file(option, path)
+                elif option == "-o/--output" or path is not None:
+                    key = output_key(path)
+                    if key is not None:
+                        self._outputs.setdefault(key, "standard output" if path in (None, "-") else f"{option} {path}")
+        except BaseException:
+            self.close(failed=True)  # no ``with`` block will: the object was never made
+            raise
 
     def file(self, option: str, path: str | os.PathLike[str] | None) -> SideOutput | None:
         """Claim the file ``path`` for ``option``; None when the option was not given. The file is

@@ -43,7 +43,7 @@ def test_a_dataset_folder_given_as_input_is_refused_as_a_folder_output(tmp_path:
 def test_outputs_must_differ_from_each_other_and_from_o_and_rejects(tmp_path: Path) -> None:
     io = _io(tmp_path, output=str(tmp_path / "out.jsonl"), rejects=str(tmp_path / "rej.jsonl"))
     for taken, label in (("out.jsonl", "-o/--output"), ("rej.jsonl", "--rejects")):
-        with pytest.raises(UsageError, match="same file"), llmkit.SideOutputs(io) as side:
+        with pytest.raises(UsageError, match=f"--shared .* and {label} .* are the same file"), llmkit.SideOutputs(io) as side:
             side.file("--shared", str(tmp_path / taken))
     with pytest.raises(UsageError, match=r"--specific .* and --shared .* are the same file"), llmkit.SideOutputs(io) as side:
         side.file("--shared", str(tmp_path / "a.jsonl"))
@@ -159,6 +159,13 @@ def test_a_folder_of_figures_takes_files_one_by_one(tmp_path: Path) -> None:
         assert out is not None
         out.write_bytes(b"png", "layers.png")
     assert (folder / "layers.png").read_bytes() == b"png" and (folder / "other.png").read_bytes() == b"kept"
+
+
+def test_a_refused_claim_of_the_contract_outputs_leaves_no_file(tmp_path: Path) -> None:
+    io = _io(tmp_path, output=str(tmp_path / "new.jsonl"), rejects=str(tmp_path / "in.jsonl"))
+    with pytest.raises(UsageError, match="--rejects .* is the input"):
+        llmkit.SideOutputs(io, lock_outputs=True)
+    assert not (tmp_path / "new.jsonl").exists()
 
 
 def test_locking_outputs_finds_a_locked_o_before_any_work(tmp_path: Path) -> None:
