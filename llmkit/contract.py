@@ -275,7 +275,7 @@ def complete_batch(run: Run, begun: Begun, out: LineWriter, rejects: LineWriter 
                 kept.append(outcome)
             elif isinstance(outcome, Reject):
                 run.summary.count_reject(outcome.reason)
-                rejected.append(reject_record(batch.records[index], batch.where(index), outcome, run.step.name))
+                rejected.append(reject_record(batch.records[index], outcome.source or batch.where(index), outcome, run.step.name))
         if rejects is not None:
             rejects.write_records(rejected)
     out.write_records(kept)  # type: ignore[arg-type]

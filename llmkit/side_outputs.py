@@ -44,7 +44,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from llmkit.errors import OutputError, UsageError
-from llmkit.io import dump_lines
+from llmkit.io import check_distinct_files, dump_lines
 from llmkit.outfiles import FileKey, hold, let_go, output_key, regular_file
 
 Kind = Literal["file", "folder", "device"]
@@ -162,7 +162,9 @@ class SideOutput:
 
 class SideOutputs:
     """The side outputs of one run, claimed before it starts and held until it ends (a context
-    manager). ``io`` gives the inputs and the contract's outputs they must differ from; with
+    manager). ``io`` gives the inputs and the contract's outputs they must differ from (``-o`` and
+    ``--rejects`` are checked against the inputs here too, as the run would, but before the
+    command does any work of its own); with
     ``lock_outputs``, ``-o`` and ``--rejects`` are locked now too (a command that runs several
     passes finds a locked output before the first pass, not after it)."""
 
@@ -175,6 +177,7 @@ class SideOutputs:
                 self._inputs.setdefault(key, "standard input" if path == "-" else path)
         if io is None:
             return
+        check_distinct_files(io.inputs or ["-"], io.output, io.rejects)  # now, not when the run opens them
         contract = [("-o/--output", io.output), ("--rejects", io.rejects)]
         try:
             for option, path in contract:

@@ -35,6 +35,9 @@ class Reject:
     reason: str
     detail: str | None = None
     stage: str | None = None
+    #: the record's ``FILE:LINE`` when the step knows it better than the line it was read from
+    #: (a second pass over the step's own spill file names the user's input line)
+    source: str | None = None
 
 
 Outcome = Union[Record, Reject, None]
