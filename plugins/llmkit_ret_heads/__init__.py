@@ -32,8 +32,9 @@ def _numbers(text: str, option: str, kind: type) -> list:
 
 
 @app.command("detect")
+@llmkit.option_set(llmkit.ModelOptions)
 def detect(
-    model: Annotated[str, typer.Option("--model", "-m", help="Model: a Hugging Face hub name or a local path.", rich_help_panel=_MODEL)],
+    model: llmkit.ModelOptions,
     output: Annotated[str | None, typer.Option("--output", "-o", help="Head records and the summary record (default: stdout).")] = None,
     haystack: Annotated[str | None, typer.Option(help="JSONL corpus whose texts make the haystack (default: a built-in essay).")] = None,
     haystack_field: Annotated[str, typer.Option(help="Field of --haystack holding the text.")] = "text",
@@ -45,9 +46,6 @@ def detect(
     prompt: Annotated[Path | None, typer.Option(help="Replace the trial prompt with this file (placeholders {context}, {question}).")] = None,
     chat: Annotated[bool | None, typer.Option("--chat/--no-chat", help="Wrap the prompt in the chat template (default: when the tokenizer has one).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write a layers x heads heatmap PNG to this folder.")] = None,
-    dtype: Annotated[str, typer.Option(help="Weights dtype: auto, float32, float16 or bfloat16.", rich_help_panel=_MODEL)] = "auto",
-    device: Annotated[str | None, typer.Option(help="torch device (default: cuda when available, else cpu).", rich_help_panel=_MODEL)] = None,
-    trust_remote_code: Annotated[bool, typer.Option(help="Allow the model's own Python code to run.", rich_help_panel=_MODEL)] = False,
     rejects: Annotated[str | None, typer.Option(help="Write malformed needles here, each with a 'reject' field.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table and no summary on stderr.")] = False,
 ) -> None:
@@ -65,12 +63,13 @@ def detect(
     length_values = _numbers(lengths, "--lengths", int)
     if any(n < 2 for n in length_values):
         raise llmkit.UsageError("--lengths must be at least 2 tokens")
-    llmkit.BackendOptions(dtype=dtype)  # checks the name now, before any model loads
+    if plot is not None:
+        llmkit.require("matplotlib", "plot", "--plot")
     config = DetectConfig(model=model, lengths=length_values, depths=depth_values, threshold=threshold, haystack=haystack,
-                          haystack_field=haystack_field, prompt=prompt, chat=chat, max_tokens=max_tokens, dtype=dtype,
-                          device=device, trust_remote_code=trust_remote_code, plot=plot, show_table=not quiet)
+                          haystack_field=haystack_field, prompt=prompt, chat=chat, max_tokens=max_tokens, show_table=not quiet)
     io = llmkit.WholeInputOptions(inputs=[needles or default_needles_path()], output=output, rejects=rejects, quiet=quiet)
-    llmkit.run_step(DetectStep(config), io)
+    with llmkit.SideOutputs(io, inputs=[haystack] if haystack else ()) as side:
+        llmkit.run_step(DetectStep(config, side.folder("--plot", plot, new=False)), io)
 
 
 @app.command("summary")
@@ -82,11 +81,15 @@ def summary(
 ) -> None:
     """Recompute the organisation figures of stored head records, several models side by side.
 
-    One {type: summary, ...} record per model on stdout; the table on stderr. Reject reason: missing_field.
+    One {type: summary, ...} record per model on stdout; the table on stderr. Reject reasons: missing_field,
+    bad_threshold (a stored summary's threshold is not a number), duplicate (a head or a summary given twice).
     """
     from llmkit_ret_heads.summary import SummaryStep
 
-    llmkit.run_step(SummaryStep(threshold, plot, show_table=not io.quiet), io)
+    if plot is not None:
+        llmkit.require("matplotlib", "plot", "--plot")  # now, not after the run
+    with llmkit.SideOutputs(io) as side:
+        llmkit.run_step(SummaryStep(threshold, side.folder("--plot", plot, new=False), show_table=not io.quiet), io)
 
 
 @app.command("mask")
@@ -106,13 +109,16 @@ def mask(
     from llmkit_ret_heads.mask import choose_heads, read_heads, write_masked
 
     llmkit.BackendOptions(dtype=dtype)
-    scores = read_heads(heads)
-    chosen = choose_heads(scores, threshold, top_k, random_heads, seed)
-    if not chosen:
-        raise llmkit.UsageError(f"no head has score >= {threshold}: nothing to mask")
-    how = {"selection": "random" if random_heads else ("threshold" if threshold is not None else "top_k"),
-           "threshold": threshold, "top_k": top_k, "seed": seed if random_heads else None}
-    path = write_masked(model, heads, output, chosen, how, dtype, trust_remote_code, scores)
+    with llmkit.SideOutputs(inputs=[heads]) as side:
+        out = side.folder("-o/--output", output, new=True)
+        assert out is not None
+        scores = read_heads(heads)
+        chosen = choose_heads(scores, threshold, top_k, random_heads, seed)
+        if not chosen:
+            raise llmkit.UsageError(f"no head has score >= {threshold}: nothing to mask")
+        how = {"selection": "random" if random_heads else ("threshold" if threshold is not None else "top_k"),
+               "threshold": threshold, "top_k": top_k, "seed": seed if random_heads else None}
+        path = write_masked(model, heads, out, chosen, how, dtype, trust_remote_code, scores)
     typer.echo(f"masked {len(chosen)} heads into {path}", err=True)
 
 

@@ -30,7 +30,8 @@ RECALL_FILTER = 0.5
 
 @dataclass
 class DetectConfig:
-    model: str
+    #: the model (the core's option set): loaded in this process, its heads hooked
+    model: llmkit.ModelOptions
     lengths: list[int]
     depths: list[float]
     threshold: float = 0.1
@@ -39,10 +40,6 @@ class DetectConfig:
     prompt: Path | None = None
     chat: bool | None = None
     max_tokens: int = 50
-    dtype: str = "auto"
-    device: str | None = None
-    trust_remote_code: bool = False
-    plot: Path | None = None
     show_table: bool = True
     name: str | None = None  # the model's name in the records (default: --model as given)
 
@@ -68,10 +65,16 @@ class DetectStep(llmkit.Step):
     name = "detect"
     aggregate = True
 
-    def __init__(self, config: DetectConfig) -> None:
+    def __init__(self, config: DetectConfig, plot: llmkit.SideOutput | None = None) -> None:
         self.config = config
+        #: ``--plot``, claimed by the command (llmkit.SideOutputs)
+        self.plot = plot
         self.needles: list[Needle] = []
+        #: loaded in finish(), once the needles are read (--model is checked now)
+        self.local = llmkit.backends.LocalModel(config.model)
         self.template = llmkit.load_prompt("llmkit_ret_heads", "detect", config.prompt, required={"context", "question"})
+        # read now: a missing or empty --haystack is exit 2 before any model loads
+        self.haystack = read_haystack(config.haystack, config.haystack_field) if config.haystack else default_haystack()
 
     def process(self, records: list[llmkit.Record]) -> list[llmkit.Outcome]:
         outcomes: list[llmkit.Outcome] = []
@@ -88,25 +91,36 @@ class DetectStep(llmkit.Step):
         if not self.needles:
             raise llmkit.UsageError("no valid needle: nothing to detect with")
         config = self.config
-        model, tokenizer = self._load()
-        tally = run_trials(model, tokenizer, self.needles, self.template, config)
-        yield from head_records(model, tally, config)
+        tokenizer = self.local.tokenizer
+        chat = bool(getattr(tokenizer, "chat_template", None)) if config.chat is None else config.chat
+        builder = TrialBuilder(tokenizer, self.haystack, self.template, chat, max(config.lengths))
+        for index, needle in enumerate(self.needles):  # a too-short --lengths: exit 2 before the model loads
+            builder.build(index, needle, min(config.lengths), 0.0)
+        model = self.local.model
+        self._check_context(builder)
+        tally = run_trials(model, tokenizer, builder, self.needles, config)
+        yield from head_records(model, tally, config, self.plot)
 
-    def _load(self) -> tuple[Any, Any]:
-        options = llmkit.BackendOptions(model=self.config.model, backend="hf", dtype=self.config.dtype,
-                                        device=self.config.device, trust_remote_code=self.config.trust_remote_code)
-        tokenizer = llmkit.backends.load_tokenizer(self.config.model, self.config.trust_remote_code)
-        return llmkit.backends.load_causal_lm(self.config.model, options), tokenizer
+    def _check_context(self, builder: TrialBuilder) -> None:
+        """The longest trial and its answer fit the model's context (--max-model-len, else the
+        model's own), or no trial runs: past it a model with learned positions fails and one with
+        rotary positions reads garbage."""
+        context, config = self.local.context_length, self.config
+        if context is None:
+            return
+        longest = max(len(builder.build(i, needle, max(config.lengths), 0.0).ids) for i, needle in enumerate(self.needles))
+        if longest + config.max_tokens > context:
+            raise llmkit.UsageError(
+                f"--lengths {max(config.lengths)} makes prompts of {longest} tokens, which with --max-tokens "
+                f"{config.max_tokens} exceed the model's context of {context} tokens; use shorter --lengths"
+            )
 
 
-def run_trials(model: Any, tokenizer: Any, needles: list[Needle], template: llmkit.PromptTemplate, config: DetectConfig) -> Tally:
+def run_trials(model: Any, tokenizer: Any, builder: TrialBuilder, needles: list[Needle], config: DetectConfig) -> Tally:
     from llmkit_ret_heads.capture import Top1Capture
     from llmkit_ret_heads.decode import run_trial
     from llmkit_ret_heads.rouge import rouge1_recall
 
-    haystack = read_haystack(config.haystack, config.haystack_field) if config.haystack else default_haystack()
-    chat = bool(getattr(tokenizer, "chat_template", None)) if config.chat is None else config.chat
-    builder = TrialBuilder(tokenizer, haystack, template, chat, max(config.lengths))
     eos = llmkit.backends.eos_token_ids(model, tokenizer)
     tally = Tally()
     with Top1Capture(model) as capture:
@@ -124,12 +138,12 @@ def run_trials(model: Any, tokenizer: Any, needles: list[Needle], template: llmk
     return tally
 
 
-def head_records(model: Any, tally: Tally, config: DetectConfig) -> Iterable[llmkit.Record]:
+def head_records(model: Any, tally: Tally, config: DetectConfig, plot: llmkit.SideOutput | None = None) -> Iterable[llmkit.Record]:
     from llmkit.backends import transformer_blocks
 
     blocks = transformer_blocks(model)
     heads, kv_heads = blocks[0].num_heads, blocks[0].num_kv_heads
-    name = config.name or config.model
+    name = config.name or config.model.require_model()
     records = []
     for layer in range(len(blocks)):
         for head in range(heads):
@@ -144,8 +158,8 @@ def head_records(model: Any, tally: Tally, config: DetectConfig) -> Iterable[llm
         from llmkit_ret_heads.report import print_summaries
 
         print_summaries([summary])
-    if config.plot is not None:
+    if plot is not None:
         from llmkit_ret_heads.report import plot_heatmap
 
-        plot_heatmap(records, config.plot)
+        plot_heatmap(records, plot)
     return [*records, summary]

@@ -10,6 +10,7 @@ not the key-value group.
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,9 @@ class HeadScores:
 
 
 def read_heads(path: str) -> HeadScores:
-    """The head records of one model from a ``detect`` output."""
+    """The head records of one model from a ``detect`` output. A head needs integer ``layer`` and
+    ``head`` (not 1.7, not "1") and a finite number ``score`` (not "nan"): anything else, or a head
+    listed twice, is an InputError naming the line and the field."""
     models: set[str] = set()
     scores: dict[tuple[int, int], float] = {}
     flagged: set[tuple[int, int]] = set()
@@ -37,11 +40,10 @@ def read_heads(path: str) -> HeadScores:
         if record.get("type") == "summary":
             summary = record
             continue
-        try:
-            key = (int(record["layer"]), int(record["head"]))
-            scores[key] = float(record["score"])
-        except (KeyError, TypeError, ValueError):
-            raise llmkit.InputError("a head record needs 'layer', 'head' and 'score'", where) from None
+        key = (_index(record, "layer", where), _index(record, "head", where))
+        if key in scores:
+            raise llmkit.InputError(f"head {key} is listed twice", where)
+        scores[key] = _score(record, where)
         models.add(str(record.get("model")))
         if record.get("retrieval"):
             flagged.add(key)
@@ -50,6 +52,25 @@ def read_heads(path: str) -> HeadScores:
     if len(models) > 1:
         raise llmkit.UsageError(f"--heads {path} holds several models ({', '.join(sorted(models))}); give one model's records")
     return HeadScores(models.pop(), scores, flagged, summary)
+
+
+def _index(record: llmkit.Record, name: str, where: str) -> int:
+    value = record.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise llmkit.InputError(f"a head record needs a non-negative integer, got {value!r}", where, name)
+    return value
+
+
+def _score(record: llmkit.Record, where: str) -> float:
+    value = record.get("score")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            score = float(value)
+        except OverflowError:  # an integer beyond a double
+            score = math.inf
+        if math.isfinite(score):
+            return score
+    raise llmkit.InputError(f"a head record needs a finite number, got {value!r}", where, "score")
 
 
 def choose_heads(heads: HeadScores, threshold: float | None, top_k: int | None, random_control: bool, seed: int) -> list[tuple[int, int]]:
@@ -99,14 +120,12 @@ def hook_heads(model: Any, heads: list[tuple[int, int]]) -> list[Any]:
             for layer, chosen in by_layer.items()]
 
 
-def write_masked(model_path: str, heads_path: str, out: str, chosen: list[tuple[int, int]], how: dict[str, Any],
+def write_masked(model_path: str, heads_path: str, out: llmkit.SideOutput, chosen: list[tuple[int, int]], how: dict[str, Any],
                  dtype: str, trust_remote_code: bool, source: HeadScores) -> Path:
-    """Load ``model_path``, silence ``chosen``, save the checkpoint and ``masked_heads.json`` to ``out``."""
+    """Load ``model_path``, silence ``chosen``, and write the checkpoint with ``masked_heads.json``
+    whole to ``out`` (a new folder claimed by the command)."""
     from llmkit.backends import save_checkpoint, transformer_blocks
 
-    target = Path(out).expanduser()
-    if target.exists() and any(target.iterdir()):
-        raise llmkit.UsageError(f"-o {out} exists and is not empty; give a new folder")
     options = llmkit.BackendOptions(model=model_path, backend="hf", dtype=_checkpoint_dtype(model_path, dtype, trust_remote_code),
                                     device="cpu", trust_remote_code=trust_remote_code)
     model = llmkit.backends.load_causal_lm(model_path, options)
@@ -116,12 +135,13 @@ def write_masked(model_path: str, heads_path: str, out: str, chosen: list[tuple[
         raise llmkit.UsageError(f"--heads {heads_path} does not fit {model_path}: it names heads outside "
                                 f"{len(blocks)} layers x {blocks[0].num_heads} heads (scores of another model?)")
     mask_heads(model, chosen)
-    path = save_checkpoint(model, model_path, target)
     info = {"source_model": model_path, "heads_file": str(heads_path), "heads_model": source.model, **how,
             "count": len(chosen), "head_dim": blocks[0].head_dim, "heads": [list(key) for key in chosen],
             "detect_summary": source.summary}
-    (path / "masked_heads.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
-    return path
+    with out.replacing() as folder:
+        save_checkpoint(model, model_path, folder)
+        (folder / "masked_heads.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    return out.target
 
 
 def _checkpoint_dtype(model_path: str, dtype: str, trust_remote_code: bool) -> str:

@@ -28,8 +28,11 @@ import llmkit.backends
 
 #: RetMask's sampling for both models (2_Contrastive_Response_Generation)
 SAMPLING = {"temperature": 0.6, "top_p": 1.0, "max_tokens": 2048}
-#: pass 1's own field in the spill, dropped from the pairs
+#: pass 1's own fields in the spill, dropped from the pairs: the original answer's finish reason,
+#: and the record's FILE:LINE in the input (pass 2's rejects name it, not the spill's line)
 _FINISH = "_ret_heads_chosen_finish"
+_SOURCE = "_ret_heads_source"
+_OWN = (_FINISH, _SOURCE)
 
 
 @dataclass
@@ -54,7 +57,7 @@ class ChosenStep(llmkit.GenerationStep):
     sampling_defaults = SAMPLING
 
     def __init__(self, options: llmkit.BackendOptions, config: PairsConfig, backend: llmkit.backends.Backend | None = None) -> None:
-        writes = [name for name in ("prompt", "chosen", "rejected", _FINISH) if name != config.field]
+        writes = [name for name in ("prompt", "chosen", "rejected", *_OWN) if name != config.field]
         super().__init__(options, backend, field=config.field, writes=writes,
                          clash_hint="the pairs are written to 'prompt', 'chosen' and 'rejected'; rename it in the input")
         self.config = config
@@ -67,7 +70,7 @@ class ChosenStep(llmkit.GenerationStep):
         problem = _answer_problem(answer, "original", self.config)
         if problem is not None:
             return problem
-        return {**record, "chosen": answer.text, _FINISH: answer.finish_reason}
+        return {**record, "chosen": answer.text, _FINISH: answer.finish_reason, _SOURCE: llmkit.source_of(record)}
 
 
 class RejectedStep(llmkit.GenerationStep):
@@ -86,19 +89,28 @@ class RejectedStep(llmkit.GenerationStep):
     def accept(self, record: llmkit.Record, completions: list[llmkit.Completion]) -> llmkit.Outcome:
         answer = completions[0]
         problem = _answer_problem(answer, "masked", self.config)
-        if problem is not None:
-            return problem
         chosen = record.get("chosen")
-        if not isinstance(chosen, str):
-            return llmkit.Reject("missing_field", "the spill record has no 'chosen' answer (not written by pass 1?)")
-        if chosen.strip() == answer.text.strip():
-            return llmkit.Reject("identical", "the masked model gave the original model's answer")
-        return pair_record(record, record[self.config.field], chosen, answer.text, self.config.chat_format)
+        if problem is None and not isinstance(chosen, str):
+            problem = llmkit.Reject("missing_field", "the spill record has no 'chosen' answer (not written by pass 1?)")
+        if problem is None and chosen.strip() == answer.text.strip():  # type: ignore[union-attr]
+            problem = llmkit.Reject("identical", "the masked model gave the original model's answer")
+        if problem is not None:
+            return _from_input(record, problem)
+        return pair_record(record, record[self.config.field], chosen, answer.text, self.config.chat_format)  # type: ignore[arg-type]
+
+
+def _from_input(record: llmkit.Record, reject: llmkit.Reject) -> llmkit.Reject:
+    """A pass-2 reject naming the input line pass 1 read the record from, with pass 1's own fields
+    taken off the record (the core writes this same record to --rejects)."""
+    source = record.get(_SOURCE)
+    for name in _OWN:
+        record.pop(name, None)
+    return dataclasses.replace(reject, source=source if isinstance(source, str) else None)
 
 
 def pair_record(record: llmkit.Record, prompt: str, chosen: str, rejected: str, chat_format: bool) -> llmkit.Record:
     """TRL's preference record: standard (strings) or conversational (message lists)."""
-    out = {key: value for key, value in record.items() if key != _FINISH}
+    out = {key: value for key, value in record.items() if key not in _OWN}
     if chat_format:
         out.update(prompt=[{"role": "user", "content": prompt}], chosen=[{"role": "assistant", "content": chosen}],
                    rejected=[{"role": "assistant", "content": rejected}])
@@ -109,18 +121,22 @@ def pair_record(record: llmkit.Record, prompt: str, chosen: str, rejected: str, 
 
 def run_pairs(io: llmkit.IOOptions, options: llmkit.BackendOptions, masked: str, config: PairsConfig,
               spill: str | None = None) -> None:
-    """Both passes; the spill is kept (the original model's answers, what ``--resume`` needs)."""
+    """Both passes; the spill is kept (the original model's answers, what ``--resume`` needs).
+
+    ``-o``, ``--rejects`` and the spill are claimed (never an input nor each other, locked) before
+    anything is emptied or generated, so a refused or locked run has changed no file."""
     io.validate()
     to_stdout = io.output in (None, "-")
-    with tempfile.TemporaryDirectory(prefix="ret-heads-pairs-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="ret-heads-pairs-") as scratch, llmkit.SideOutputs(io, lock_outputs=True) as side:
         if spill is None:
             spill = os.path.join(scratch, "chosen.jsonl") if to_stdout else f"{io.output}.chosen.jsonl"
+        claimed = side.file("--spill", spill)
+        assert claimed is not None
         if not io.resume:
-            for path in (spill, None if to_stdout else io.output, io.rejects):
-                if path is not None:
-                    _empty(path)
-        llmkit.run_step(ChosenStep(options, config), dataclasses.replace(io, output=spill, resume=True))
-        second = dataclasses.replace(io, inputs=[spill], resume=not to_stdout, shard=None, limit=None)
+            for output in side.claimed:  # all locked now: -o, --rejects and the spill start anew
+                output.empty()
+        llmkit.run_step(ChosenStep(options, config), dataclasses.replace(io, output=claimed.path, resume=True))
+        second = dataclasses.replace(io, inputs=[claimed.path], resume=not to_stdout, shard=None, limit=None)
         late_rejects = None
         if to_stdout and io.rejects:
             # without --resume the core would start the rejects file afresh: pass 2 writes its
@@ -131,12 +147,9 @@ def run_pairs(io: llmkit.IOOptions, options: llmkit.BackendOptions, masked: str,
             llmkit.run_step(RejectedStep(dataclasses.replace(options, model=masked), config), second)
         finally:
             if late_rejects is not None and os.path.exists(late_rejects):
-                with open(io.rejects, "ab") as target:  # type: ignore[arg-type]
-                    target.write(Path(late_rejects).read_bytes())
-
-
-def _empty(path: str) -> None:
-    try:
-        Path(path).expanduser().write_bytes(b"")
-    except OSError as exc:
-        raise llmkit.UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+                rejects = next(output for output in side.claimed if output.option == "--rejects")
+                try:
+                    with open(rejects.path, "ab") as target:
+                        target.write(Path(late_rejects).read_bytes())
+                except OSError as exc:
+                    raise rejects.failed(exc) from exc

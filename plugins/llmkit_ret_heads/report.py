@@ -52,7 +52,7 @@ def print_summaries(summaries: list[dict[str, Any]]) -> None:
         console.print(top)
 
 
-def plot_heatmap(heads: list[dict[str, Any]], directory: Path) -> Path:
+def plot_heatmap(heads: list[dict[str, Any]], folder: llmkit.SideOutput) -> Path:
     """``DIR/<model>_heads.png``: score per (layer, head), layers down, heads across."""
     matplotlib = llmkit.require("matplotlib", "plot", "ret-heads --plot")
     matplotlib.use("Agg")  # files only, no display
@@ -65,14 +65,14 @@ def plot_heatmap(heads: list[dict[str, Any]], directory: Path) -> Path:
     grid = np.zeros((layers, width))
     for h in heads:
         grid[h["layer"], h["head"]] = h["score"]
-    directory.mkdir(parents=True, exist_ok=True)
     figure, axes = plt.subplots(figsize=(max(4.0, width * 0.25 + 2), max(3.0, layers * 0.2 + 1.5)))
     image = axes.imshow(grid, aspect="auto", cmap="viridis", vmin=0.0, vmax=max(1e-9, float(grid.max())))
     axes.set_xlabel("head")
     axes.set_ylabel("layer")
     axes.set_title(f"retrieval score: {model}")
     figure.colorbar(image, ax=axes)
-    path = directory / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', model).strip('_')}_heads.png"
-    figure.savefig(path, dpi=120, bbox_inches="tight")
+    name = f"{re.sub(r'[^A-Za-z0-9._-]+', '_', model).strip('_')}_heads.png"
+    with folder.replacing(name) as path:
+        figure.savefig(path, dpi=120, bbox_inches="tight", format="png")
     plt.close(figure)
-    return path
+    return folder.target / name

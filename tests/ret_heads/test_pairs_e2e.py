@@ -69,6 +69,11 @@ def test_identical_and_empty_pairs_are_rejected(setup, tmp_path):
         assert _read(out) == []
         assert sorted(r["id"] for r in _read(rejects)) == list(range(len(PROMPTS)))
         assert {r["reject"]["reason"] for r in _read(rejects)} == {reason}
+        # pass 2's rejects (identical) name the input's lines too, not the spill's, and carry no
+        # field of pass 1's own
+        for rejected in _read(rejects):
+            assert rejected["reject"]["source"] == f"{setup['data']}:{rejected['id'] + 1}"
+            assert not any(name.startswith("_ret_heads") for name in rejected)
 
 
 def test_resume_completes_a_partial_run(setup, tmp_path, hf_pairs):
