@@ -54,6 +54,10 @@ def ability_pca(io: llmkit.WholeInputOptions, table: TableSettings, analysis: An
         regress_on=regress_on,
         log10=analysis.log,
     )
-    step = AbilityPcaStep(table_spec, analysis_spec, missing=table.missing.value, plot_dir=analysis.plot,
-                          label_field=table.label_field, tables=not io.quiet)
-    llmkit.run_step(step, io)
+    if analysis.plot is not None:
+        llmkit.require("matplotlib", "plot", "--plot")  # now, not after the analysis
+    with llmkit.SideOutputs(io) as side:  # --plot: never an input, locked, figures written whole
+        step = AbilityPcaStep(table_spec, analysis_spec, missing=table.missing.value,
+                              plot_dir=side.folder("--plot", analysis.plot, new=False),
+                              label_field=table.label_field, tables=not io.quiet)
+        llmkit.run_step(step, io)

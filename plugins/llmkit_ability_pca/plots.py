@@ -16,17 +16,13 @@ from llmkit_ability_pca.analysis import Analysis
 from llmkit_ability_pca.pca import VARIANCE_TARGET
 
 
-def draw_all(analysis: Analysis, labels: list[str], directory: str) -> list[str]:
-    """Write the figures into ``directory`` (created if needed); returns their paths."""
+def draw_all(analysis: Analysis, labels: list[str], folder: llmkit.SideOutput) -> list[str]:
+    """Write the figures into ``folder`` (claimed by the command), each whole; returns their paths."""
     matplotlib = llmkit.require("matplotlib", "plot", "--plot")
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    out = Path(directory)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise llmkit.UsageError(f"--plot {directory}: cannot create the folder: {exc.strerror or exc}") from exc
+    out = Path(folder.path)
     drawers: list[tuple[str, Any]] = [("scree.png", _scree), ("loadings.png", _loadings), ("correlation.png", _correlation)]
     if len(analysis.pca.eigenvalues) >= 2:
         drawers.insert(2, ("biplot.png", lambda a, ax: _biplot(a, ax, labels)))
@@ -40,10 +36,10 @@ def draw_all(analysis: Analysis, labels: list[str], directory: str) -> list[str]
             figure, axes = plt.subplots(figsize=_size(filename, analysis))
             drawer(analysis, axes)
         figure.tight_layout()
-        path = out / filename
-        figure.savefig(path, dpi=150)
+        with folder.replacing(filename) as path:
+            figure.savefig(path, dpi=150, format="png")
         plt.close(figure)
-        written.append(str(path))
+        written.append(str(out / filename))
     return written
 
 

@@ -29,7 +29,7 @@ class AbilityPcaStep(llmkit.Step):
     aggregate = True
 
     def __init__(self, table: TableOptions, analysis: AnalysisOptions, missing: str = "drop-models",
-                 plot_dir: str | None = None, label_field: str | None = None, tables: bool = True,
+                 plot_dir: llmkit.SideOutput | None = None, label_field: str | None = None, tables: bool = True,
                  console: Console | None = None) -> None:
         self.collector = ScoreCollector(table)
         self.analysis_options = analysis
