@@ -50,6 +50,14 @@ HEAVY_FIXTURES = frozenset({"vllm_backend", "vllm_server", "ray_cluster"})
 HEAVY_MARKERS = ("vllm", "ray")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A test named by its node id (``pytest tests/x.py::test_y``) runs whatever its tier: the
+    ``-m "not slow"`` of pyproject's addopts is for plain runs, not for a test asked for by name."""
+    named = config.args and all("::" in arg for arg in config.args)
+    if named and config.option.markexpr == "not slow":
+        config.option.markexpr = ""
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark ``slow`` every test that starts an engine or a cluster, so that plain ``pytest``
