@@ -111,5 +111,5 @@ def test_the_bash_blocks_of_a_command_page_run(page, tmp_path):
     for language, body in fenced_blocks(page):
         if language == "bash":
             done = subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=ROOT, env=env,
-                                  capture_output=True, text=True, timeout=900)
+                                  capture_output=True, text=True, timeout=1800)
             assert done.returncode == 0, f"{page.name}:\n{body}\n{done.stderr[-4000:]}"
