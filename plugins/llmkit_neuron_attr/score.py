@@ -85,14 +85,11 @@ class ScoreStep(Step):
 
 def save_scores(out: SideOutput, means: dict[str, Any], sm: StudiedModel, config: ScoreConfig) -> None:
     """One ``[layers, width]`` float32 tensor per task, named by the task, with the model and
-    method in the safetensors metadata; written whole (a failed run leaves the old file)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import save_file
+    method in the safetensors metadata; written whole (a failed run leaves the old file). The
+    bytes are made in memory and written by the side output: safetensors' own ``save_file``
+    renames a temporary file onto its path, which would replace a device or a FIFO."""
+    from safetensors.torch import save
 
     tensors = {task: scores.float().contiguous() for task, scores in means.items()}
     metadata = {"model": sm.name, "layers": str(sm.layers), "width": str(sm.width), "method": config.method, "aggregate": config.aggregate}
-    with out.replacing() as path:
-        try:
-            save_file(tensors, str(path), metadata=metadata)
-        except SafetensorError as exc:  # its I/O errors (disk full) are not OSError
-            raise OSError(str(exc)) from exc
+    out.write_bytes(save(tensors, metadata=metadata))

@@ -157,3 +157,24 @@ def test_each_neuron_attr_option_is_declared_once_in_its_option_set():
         flags = {opt for param in group.commands[command].params for opt in param.opts}
         for field in dataclasses.fields(config):
             assert f"--{field.name.replace('_', '-')}" in flags, (command, field.name)
+
+
+def test_score_streams_scores_into_a_fifo_and_leaves_it_one(tiny_llama, tmp_path):
+    import os
+    import stat
+    import threading
+
+    from safetensors.torch import load
+
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in task_records("upper")[:3]))
+    fifo = tmp_path / "scores.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, _, err = _run(["score", "-m", str(tiny_llama), "-i", str(tasks), "--top-k", "3", "--scores", str(fifo)])
+    reader.join(timeout=60)
+    assert code == 0, err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # written to, not replaced by a regular file
+    assert load(received[0])["upper"].shape == (2, 128)
