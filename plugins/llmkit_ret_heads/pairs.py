@@ -126,6 +126,9 @@ def run_pairs(io: llmkit.IOOptions, options: llmkit.BackendOptions, masked: str,
     ``-o``, ``--rejects`` and the spill are claimed (never an input nor each other, locked) before
     anything is emptied or generated, so a refused or locked run has changed no file."""
     io.validate()
+    if io.cluster.executor.value != "local":
+        raise llmkit.UsageError("ret-heads pairs runs its two passes (two models, one after the other) in this process: "
+                                "--executor ray does not apply; split the input with --shard K/N instead")
     to_stdout = io.output in (None, "-")
     with tempfile.TemporaryDirectory(prefix="ret-heads-pairs-") as scratch, llmkit.SideOutputs(io, lock_outputs=True) as side:
         if spill is None:

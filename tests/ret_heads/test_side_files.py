@@ -142,3 +142,11 @@ def test_detect_plot_naming_the_needles_is_refused(tmp_path, capsys):
                          "--plot", str(needles)], capsys)
     assert code in (2, 74) and "--plot" in err, err
     assert needles.read_bytes() == before
+
+
+def test_pairs_refuses_the_ray_executor_before_touching_a_file(tmp_path, capsys):
+    source = _prompts(tmp_path)
+    out = tmp_path / "o.jsonl"
+    code, _, err = _run(_pairs(source, tmp_path, "-o", str(out), "--executor", "ray"), capsys)
+    assert code == 2 and "--executor ray does not apply" in err, err
+    assert not out.exists()
