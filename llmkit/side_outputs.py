@@ -72,8 +72,9 @@ class SideOutput:
 
     @property
     def path(self) -> str:
-        """The path as given: what to hand to the core's writer (``-o`` of a first pass)."""
-        return self.given
+        """The path as given (``~`` expanded): what to hand to the core's writer (``-o`` of a
+        first pass), which then names it in messages as the user wrote it."""
+        return os.path.expanduser(self.given)
 
     @contextmanager
     def replacing(self, name: str | None = None) -> Iterator[Path]:
