@@ -18,16 +18,15 @@ BAD_VALUES = [
 
 @pytest.mark.parametrize("backend", ["hf", "vllm"])
 @pytest.mark.parametrize("option, message", BAD_VALUES)
-def test_bad_sampling_value_is_exit_2_before_the_model_loads(capfd, tmp_path, backend, option, message):
+def test_bad_sampling_value_is_exit_2_before_the_model_loads(tmp_path, backend, option, message):
     """A model path that does not exist would be exit 69 once loading starts: exit 2 shows the
     value was refused first."""
-    from llmkit.cli import main
+    from llmkit.testing import run_command
 
-    with pytest.raises(SystemExit) as info:
-        main(["rewrite-math", "-i", "/nonexistent.jsonl", "--backend", backend,
-              "--model", str(tmp_path / "absent"), *option])  # fmt: skip
-    assert info.value.code == 2
-    assert message in capfd.readouterr().err
+    run = run_command(["rewrite-math", "-i", "/nonexistent.jsonl", "--backend", backend,
+                       "--model", str(tmp_path / "absent"), *option])  # fmt: skip
+    assert run.status == 2
+    assert message in run.stderr
 
 
 def test_all_problems_named_at_once():

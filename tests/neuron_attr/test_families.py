@@ -47,10 +47,10 @@ def test_hook_equals_zeroed_weights_and_export(family, tiny_llama, tmp_path):
     assert torch.count_nonzero(column) == 0
 
 
-def test_unknown_architecture_is_exit_2_naming_the_class(tiny_llama, tmp_path, capsys):
+def test_unknown_architecture_is_exit_2_naming_the_class(tiny_llama, tmp_path):
     from transformers import AutoTokenizer, OPTConfig, OPTForCausalLM
 
-    from llmkit.cli import main
+    from llmkit.testing import run_command
 
     model_dir = tmp_path / "opt"
     config = OPTConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=1, ffn_dim=48, num_attention_heads=1,
@@ -59,7 +59,6 @@ def test_unknown_architecture_is_exit_2_naming_the_class(tiny_llama, tmp_path, c
     AutoTokenizer.from_pretrained(tiny_llama).save_pretrained(model_dir)
     data = tmp_path / "task.jsonl"
     data.write_text('{"prompt": "a", "target": "b", "task": "t"}\n')
-    with pytest.raises(SystemExit) as exit_info:
-        main(["neuron-attr", "score", "-m", str(model_dir), "-i", str(data), "-q"])
-    assert exit_info.value.code == 2
-    assert "OPTForCausalLM" in capsys.readouterr().err
+    run = run_command(["neuron-attr", "score", "-m", str(model_dir), "-i", str(data), "-q"])
+    assert run.status == 2
+    assert "OPTForCausalLM" in run.stderr

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from llmkit import Reject
-from llmkit.cli import main
+from llmkit.testing import run_command
 from llmkit_neuron_attr.records import RecordRules, parse_item
 
 
@@ -59,7 +59,7 @@ def test_chat_renders_the_template_as_the_backends_do(tokenizer):
     assert item.prompt_ids == tokenizer.encode(text, add_special_tokens=False)  # type: ignore[union-attr]
 
 
-def test_score_cli_writes_rejects_with_reasons_and_lines(tiny_llama, tmp_path, capsys):
+def test_score_cli_writes_rejects_with_reasons_and_lines(tiny_llama, tmp_path):
     data = tmp_path / "task.jsonl"
     rows = [
         {"prompt": "a b", "choices": [" c", " d"], "answer": 0},
@@ -69,11 +69,10 @@ def test_score_cli_writes_rejects_with_reasons_and_lines(tiny_llama, tmp_path, c
     ]
     data.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
     rejects = tmp_path / "rejects.jsonl"
-    with pytest.raises(SystemExit) as exit_info:
-        main(["neuron-attr", "score", "-m", str(tiny_llama), "-i", str(data), "--task", "t", "--top-k", "5",
-              "--rejects", str(rejects), "-q"])  # fmt: skip
-    assert exit_info.value.code == 0
-    out = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    run = run_command(["neuron-attr", "score", "-m", str(tiny_llama), "-i", str(data), "--task", "t", "--top-k", "5",
+                       "--rejects", str(rejects), "-q"])  # fmt: skip
+    assert run.status == 0
+    out = run.outputs
     assert [r["rank"] for r in out] == [1, 2, 3, 4, 5]
     assert all(r["examples"] == 2 and r["layers"] == 2 and r["task"] == "t" for r in out)
     assert [r["score"] for r in out] == sorted((r["score"] for r in out), reverse=True)

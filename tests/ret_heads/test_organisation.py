@@ -60,10 +60,10 @@ def test_rouge1_recall():
     assert rouge1_recall("anything", "") == 0.0
 
 
-def test_summary_command_recomputes_models_side_by_side(tmp_path, capfd):
+def test_summary_command_recomputes_models_side_by_side(tmp_path):
     import json
 
-    from llmkit.cli import main
+    from llmkit.testing import run_command
 
     paths = []
     for name, scores in (("concentrated", [1.0, 0.0, 0.0, 0.0]), ("spread", [0.25, 0.25, 0.25, 0.25])):
@@ -72,10 +72,9 @@ def test_summary_command_recomputes_models_side_by_side(tmp_path, capfd):
         path = tmp_path / f"{name}.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"model": "spread", "layer": "x"}\n')
         paths += ["-i", str(path)]
-    with pytest.raises(SystemExit) as info:
-        main(["ret-heads", "summary", *paths, "--rejects", str(tmp_path / "rejects.jsonl")])
-    out, err = capfd.readouterr()
-    assert info.value.code == 0
+    run = run_command(["ret-heads", "summary", *paths, "--rejects", str(tmp_path / "rejects.jsonl")])
+    out, err = run.stdout.decode(), run.stderr
+    assert run.status == 0
     summaries = {r["model"]: r for r in map(json.loads, out.splitlines())}
     assert summaries["concentrated"]["retrieval_heads"] == 1 and summaries["spread"]["retrieval_heads"] == 4  # stored 0.2
     assert summaries["concentrated"]["gini"] == pytest.approx(0.75) and summaries["spread"]["gini"] == pytest.approx(0.0)

@@ -8,7 +8,7 @@ import pytest
 
 from llmkit import BackendOptions, Reject, UsageError
 from llmkit.backends.openai import OpenAIBackend
-from llmkit.cli import main
+from llmkit.testing import run_command
 from llmkit_utf8.generate import GenerateStep
 from tests.backends.fault_server import FaultServer
 from tests.utf8.test_commands import IDENTITY
@@ -28,15 +28,13 @@ def test_server_without_token_ids_is_a_usage_error_before_any_request():
         assert server.posts == []
 
 
-def test_server_without_token_ids_exits_2_on_the_command_line(tmp_path, capsys):
+def test_server_without_token_ids_exits_2_on_the_command_line(tmp_path):
     source = tmp_path / "chars.jsonl"
     source.write_bytes(orjson.dumps({"char": "あ"}) + b"\n")
     with FaultServer() as server:
-        with pytest.raises(SystemExit) as exit_info:
-            main(["utf8-eval", "generate", "--backend", "openai", "--base-url", server.url, "-i", str(source)])
+        run = run_command(["utf8-eval", "generate", "--backend", "openai", "--base-url", server.url, "-i", str(source)])
         assert server.posts == []
-    captured = capsys.readouterr()
-    assert exit_info.value.code == 2 and "without token ids" in captured.err and captured.out == ""
+    assert run.status == 2 and "without token ids" in run.stderr and run.stdout == b""
 
 
 def test_completion_with_text_but_no_token_ids_is_rejected():
