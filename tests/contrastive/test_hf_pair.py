@@ -24,6 +24,7 @@ def _decoder(pair, contrast, eos_ids=None, max_model_len=1024):
     )
 
 
+@pytest.mark.slow  # compares with a naive token-by-token decode of two models
 @pytest.mark.parametrize(("formula", "beta", "alpha"), [("difference", 1.0, 0.01), ("obrien", 1.0, 0.01), ("difference", 0.5, 0.1)])
 def test_lockstep_greedy_equals_the_naive_reference(pair, reference, formula, beta, alpha):
     from llmkit_contrastive.formulas import Contrast
@@ -38,6 +39,7 @@ def test_lockstep_greedy_equals_the_naive_reference(pair, reference, formula, be
     assert [c[0].token_ids for c in plain] != [c[0].token_ids for c in got]
 
 
+@pytest.mark.slow  # decodes with the pair and compares with the expert's own greedy decode
 def test_beta_zero_is_the_experts_own_greedy_generation(pair):
     import torch
 
@@ -50,6 +52,7 @@ def test_beta_zero_is_the_experts_own_greedy_generation(pair):
         assert completions[0].token_ids == out[0, len(prompt):].tolist()
 
 
+@pytest.mark.slow  # compares with a naive token-by-token decode of two models
 def test_each_sequence_stops_on_its_own_at_eos_stop_strings_and_length(pair, reference):
     from llmkit_contrastive.formulas import Contrast
 
@@ -74,6 +77,7 @@ def test_each_sequence_stops_on_its_own_at_eos_stop_strings_and_length(pair, ref
     assert got[0][0].token_ids == reference[0][:3] and got[0][0].finish_reason == "length"
 
 
+@pytest.mark.slow  # samples several times from two models
 def test_sampling_is_reproducible_with_a_seed_and_n_gives_several(pair):
     from llmkit_contrastive.formulas import Contrast
 
@@ -116,6 +120,7 @@ def test_a_vocabulary_mismatch_stops_before_any_work_with_exit_2(tiny_llama, tin
     assert repr(first) in err and "id 40" in err and "id 41" in err
 
 
+@pytest.mark.slow  # compares with a naive token-by-token decode of two models
 def test_cli_writes_responses_and_rejects_prompts_over_the_context(pair, reference, tiny_llama, tiny_llama_twin, tmp_path):
     expert, amateur, tokenizer, prompts = pair
     long_text = " ".join(["the river runs north"] * 40)
@@ -156,6 +161,7 @@ def test_system_message_goes_through_the_experts_template(pair):
     assert record_messages({"other": 1}, "instruction", None).reason == "missing_field"
 
 
+@pytest.mark.slow  # runs the command on two models and compares with the expert's own greedy decode
 @pytest.mark.parametrize("contrast_args", [["--beta", "0"], []])
 def test_cli_beta_zero_or_no_amateur_is_plain_greedy_generation_from_the_expert(pair, tiny_llama, tiny_llama_twin, tmp_path, contrast_args):
     import torch

@@ -134,6 +134,7 @@ def naive_li_greedy(expert, amateur, prompt, *, vocab_size, eos_id, top_k, amate
     return out
 
 
+@pytest.mark.slow  # compares with a naive token-by-token decode of two models
 def test_hf_lockstep_li_greedy_equals_the_naive_decoder(pair):
     from llmkit_contrastive.formulas import Contrast
     from llmkit_contrastive.hf_decode import LockstepDecoder
@@ -148,6 +149,7 @@ def test_hf_lockstep_li_greedy_equals_the_naive_decoder(pair):
         assert completions[0].token_ids == want
 
 
+@pytest.mark.slow  # compares with a naive token-by-token decode of two models
 @pytest.mark.parametrize("formula", ["difference", "obrien"])
 def test_hf_lockstep_amateur_temperature_equals_the_naive_decoder(pair, reference, formula):
     from llmkit_contrastive.formulas import Contrast
