@@ -64,6 +64,7 @@ def test_act_grad_equals_per_example_autograd(model):
         torch.testing.assert_close(batched[row], torch.stack(grads), rtol=1e-7, atol=1e-10)
 
 
+@pytest.mark.slow  # a backward pass per step of the path, against a loop (140 s under load)
 def test_integrated_gradients_equals_a_per_step_loop_and_is_complete(model):
     import torch
 
