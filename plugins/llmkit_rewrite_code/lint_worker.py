@@ -323,7 +323,7 @@ def _attribute_dicts(node: Any, with_owner: bool = False) -> list[Any]:
     return found
 
 
-# ---- worker-process entry points (a multiprocessing pool calls these) ----
+# ---- worker-process entry points (a worker of lint_pool.LintPool calls these) ----
 
 _WORKER: WarmLinter | None = None
 _TIMEOUT: float | None = None
@@ -331,7 +331,7 @@ _INIT_ERROR: str | None = None
 
 
 def init_worker(timeout: float | None, parent_cwd: str, root: str | None = None) -> None:
-    """Pool initializer: isolate the process, then build its warm linter once.
+    """A worker's start: isolate the process, then build its warm linter once.
 
     The parent's working directory (where the user's own modules may lie) leaves ``sys.path``,
     as ``pylint`` itself does for its working directory."""
