@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 import threading
 import weakref
 from dataclasses import dataclass
@@ -234,6 +235,11 @@ def _enter(driver_folder: str) -> None:
     change is its alone. A node that lacks the folder keeps its own: absolute paths still work."""
     if os.path.isdir(driver_folder):
         os.chdir(driver_folder)
+        return
+    # said once per replica, in its log (shown by the driver unless --quiet): a relative path
+    # the step opens will be looked for in this node's own folder
+    print(f"llmkit: the driver's folder {driver_folder} is not on this node; relative paths are read from "
+          f"{os.getcwd()} here (give absolute paths, or mount that folder on every node)", file=sys.stderr)
 
 
 def portable(exc: LlmkitError) -> LlmkitError:
