@@ -168,3 +168,12 @@ def test_resume_removes_partial_parts_only(tmp_path):
     (folder / "notes.txt").write_text("kept")
     remove_temporaries(place_of(str(folder), "-o"))
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "part-00000-000000000001-t.jsonl"]
+
+
+def test_a_node_without_the_drivers_folder_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "side.txt").write_text("s")
+    replica = StepActor(pickle.dumps(SideFileStep("side.txt")), settings(tmp_path, tmp_path / "not-here"))
+    assert replica.failed is None  # the step's own paths are still looked for here
+    assert f"the driver's folder {tmp_path / 'not-here'} is not on this node" in capsys.readouterr().err
+    close_here(None)
