@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from llmkit.backends.base import Backend, GenerationResult, Prompt, SamplingParams
+from llmkit.report import note_results
 from llmkit.step import Outcome, Record, Reject
 
 __all__ = ["Answers", "Retry", "reject_of"]
@@ -91,6 +92,7 @@ class Answers:
                      for position, retry in sorted(waiting.retries.items())]
             params = self.step.sampling_for([self.records[index] for index in self.waiting])
             answers = self.step.backend.generate([retry.prompt for _, _, retry in asked], params)
+            note_results(answers, retries=True)
             if len(answers) != len(asked):
                 name = self.step.backend.name
                 raise RuntimeError(f"backend {name!r} returned {len(answers)} results for {len(asked)} prompts")

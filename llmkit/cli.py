@@ -18,12 +18,13 @@ from typing import Annotated, Any
 
 import typer
 
-from llmkit import __version__
+from llmkit import __version__, report
 from llmkit.errors import LlmkitError, OutputClosed
 from llmkit.help_format import hide_flag_placeholders
 from llmkit.options import require_finite_floats
 from llmkit.plugins import PluginInfo, discover_plugins
 from llmkit.progress import stderr_is_terminal
+from llmkit.report_option import offer_report
 
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
@@ -127,6 +128,7 @@ def build_app(plugins: list[PluginInfo] | None = None) -> Any:
         command.name = info.name  # a Typer group has no name of its own; help lists it by this
         group.add_command(command, info.name)
     require_finite_floats(group)
+    offer_report(group)
     hide_flag_placeholders()
     return group
 
@@ -174,6 +176,10 @@ def run(argv: Sequence[str] | None = None, plugins: list[PluginInfo] | None = No
         # transformers and huggingface_hub draw tqdm bars (loading weights, ...) on stderr;
         # in a log file they are noise. Read when they are first imported, so set it now.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if plugins is None:
+        plugins = discover_plugins()
+    recorder = report.start(sys.argv[1:] if argv is None else argv, {p.name: p.version for p in plugins if p.ok})
+    error: str | None = None
     try:
         app = build_app(plugins)
         code = app.main(args=list(argv) if argv is not None else None, prog_name="llmkit", standalone_mode=False)
@@ -186,24 +192,24 @@ def run(argv: Sequence[str] | None = None, plugins: list[PluginInfo] | None = No
         status = _quiet_broken_pipe()
     except LlmkitError as exc:
         print(f"llmkit: error: {exc}", file=sys.stderr)
-        status = exc.exit_code
+        status, error = exc.exit_code, str(exc)
     except KeyboardInterrupt:
         print("llmkit: interrupted", file=sys.stderr)
-        status = EXIT_INTERRUPTED
+        status, error = EXIT_INTERRUPTED, "interrupted"
     except BrokenPipeError:
         status = _quiet_broken_pipe()
     except Exception as exc:
         if _is_usage_exception(exc):  # typer's (click's) own: bad option, missing argument
             exc.show()  # type: ignore[attr-defined]
-            status = 2
+            status, error = 2, str(exc)
         elif isinstance(exc.__context__, BrokenPipeError) or _is_broken_pipe(exc):
             status = _quiet_broken_pipe()
         else:
             traceback.print_exc()
             print(f"llmkit: internal error ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
-            status = EXIT_INTERNAL
+            status, error = EXIT_INTERNAL, f"internal error ({type(exc).__name__}: {exc})"
     _flush_stdout()
-    return status
+    return report.finish(recorder, status, error)
 
 
 def _is_usage_exception(exc: BaseException) -> bool:

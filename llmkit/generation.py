@@ -68,6 +68,7 @@ from typing import Any, ClassVar
 from llmkit.answers import Answers, Retry, reject_of
 from llmkit.backends.base import SUBMIT_CHUNK, Backend, Completion, GenerationResult, Prompt, SamplingParams
 from llmkit.backends.options import BackendOptions
+from llmkit.report import note_backend, note_results
 from llmkit.step import Outcome, Record, Reject, Step, existing_field, get_text_field
 
 __all__ = ["GenerationStep", "LazyBackend"]
@@ -107,6 +108,7 @@ class LazyBackend:
                 from llmkit.backends import open_backend
 
                 self._backend = open_backend(self.backend_options)
+            note_backend(self._backend.name, self.backend_options)
         return self._backend
 
     def replace(self, backend: Backend) -> None:
@@ -332,6 +334,7 @@ class GenerationStep(Step):
 
         for ticket, count in begun.tickets:
             got = self.backend.collect(ticket)
+            note_results(got)  # tokens and failures, for the run's report
             if len(got) != count:
                 raise RuntimeError(f"backend {self.backend.name!r} returned {len(got)} results for {count} prompts")
             results.extend(got)

@@ -13,6 +13,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from llmkit.errors import UsageError
+from llmkit.report import note_prompt
 
 
 @dataclass(frozen=True)
@@ -54,4 +55,5 @@ def load_prompt(package: str, name: str, override: str | Path | None = None, *, 
             f"prompt {origin}: needs placeholders {sorted(required)}; "
             f"missing {sorted(missing)}, unknown {sorted(unknown)}"
         )
+    note_prompt(origin, text)  # the run's report names each prompt read, with its hash
     return template

@@ -26,9 +26,16 @@ class Summary:
     resumed: int = 0  # ids (and bad lines) found in the output and rejects when resuming
     started: float = field(default_factory=time.monotonic)
     seconds: float = 0.0
+    #: seconds from the start to the first record written (None until one is)
+    first_out: float | None = None
 
     def count_reject(self, reason: str) -> None:
         self.rejected[reason] += 1
+
+    def note_output(self) -> None:
+        """Called after each batch is written: keeps the time the first record went out."""
+        if self.first_out is None and self.written:
+            self.first_out = time.monotonic() - self.started
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any, cast
 
+from llmkit import report
 from llmkit.contract import Batch, Begun, IOOptions, Run, begin_batch, complete_batch, parse_batch, reject_record
 from llmkit.errors import InputError, OutputClosed, UsageError
 from llmkit.io import LineWriter, check_distinct_files, read_batches, scan_done
@@ -28,6 +29,7 @@ def run_local(step: Step, options: IOOptions) -> Summary:
     if step.aggregate and (shard is not None or options.resume):
         raise UsageError(f"{step.name} analyses its whole input at once: --shard and --resume do not apply")
     run = Run(options, step, shard)
+    report.note_run(options, run.summary)
     out, rejects = run_outputs = _open_outputs(options)
     run.rejects = rejects
     if options.resume:
@@ -110,6 +112,7 @@ def _stream(run: Run, out: LineWriter, rejects: LineWriter | None, progress: Pro
                     started += 1
                 while len(begun) > ahead or (begun and error is not None):
                     complete_batch(run, begun.popleft(), out, rejects)
+                    run.summary.note_output()
                     completed += 1
                     progress.update(run.summary)
                 if held is not None:
@@ -118,6 +121,7 @@ def _stream(run: Run, out: LineWriter, rejects: LineWriter | None, progress: Pro
                     raise error
             while begun:
                 complete_batch(run, begun.popleft(), out, rejects)
+                run.summary.note_output()
                 progress.update(run.summary)
         finally:
             if held is not None:  # counted when read: written also when the run stops
@@ -132,6 +136,7 @@ def _stream(run: Run, out: LineWriter, rejects: LineWriter | None, progress: Pro
                 extra.append(item)
         out.write_records(extra)
         run.summary.written += len(extra)
+        run.summary.note_output()
 
 
 class _Held:
