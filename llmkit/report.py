@@ -306,10 +306,12 @@ def _inputs(run: _Pass | None) -> dict[str, Any] | None:
         return None
     options, summary = run.options, run.summary
     paths = list(getattr(options, "inputs", None) or ["-"])
+    skipped_bad = summary.rejected.get("invalid_line", 0)  # bad lines taken in and rejected (--on-error skip)
+    stopped_on = summary.invalid - skipped_bad  # the bad line a run stopped on (exit 65), never taken in
     return {
         "paths": [{"path": path, "bytes": _size(path)} for path in paths],
-        "lines_read": summary.read + summary.skipped + summary.other_shards,
-        "records_taken": summary.read - summary.invalid,
+        "lines_read": summary.read + stopped_on + summary.skipped + summary.other_shards,
+        "records_taken": summary.read - skipped_bad,
         "bad_lines": summary.invalid,
         "shard": getattr(options, "shard", None),
         "resume": bool(getattr(options, "resume", False)),
