@@ -18,7 +18,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_MODEL = "Model"
 
 
 def _numbers(text: str, option: str, kind: type) -> list:
