@@ -120,7 +120,7 @@ class BackendOptions(ModelOptions):
             checked_base_url(self.base_url)
 
     def check_model(self) -> None:
-        """``--model is required`` unless the backend is openai (a server knows its model)."""
+        """:meth:`require_model`, unless the backend is openai (a server knows its model)."""
         if self.backend != "openai":
             self.require_model()
 

@@ -31,7 +31,7 @@ class ScoreStep(Step):
     def __init__(self, backend_options: BackendOptions, config: ScoreConfig, backend: Backend | None = None) -> None:
         self.options = backend_options
         self.config = config
-        self.model = LazyBackend(backend_options, backend)  # --model is required: said now
+        self.model = LazyBackend(backend_options, backend)  # a missing --model: refused now
         self.distributions: Any = None
 
     @property
