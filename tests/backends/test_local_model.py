@@ -27,7 +27,7 @@ def test_nothing_loads_at_construction_and_the_first_use_loads(tmp_path):
     local = LocalModel(ModelOptions(model=str(tmp_path / "missing")))
     assert not local.loaded
     with pytest.raises(BackendUnavailable):
-        local.model
+        local.model  # noqa: B018 (the first use loads)
 
 
 def test_building_one_imports_no_engine():
@@ -89,3 +89,12 @@ def test_check_model_spares_the_openai_backend_only():
     BackendOptions(backend="openai").check_model()
     with pytest.raises(UsageError, match="^--model is required$"):
         BackendOptions(backend="hf").check_model()
+
+
+def test_the_missing_model_error_is_written_once_in_the_tree():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    places = [f"{path.relative_to(root)}:{number}" for folder in ("llmkit", "plugins") for path in sorted((root / folder).rglob("*.py"))
+              for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "model is required" in line]
+    assert len(places) == 1 and places[0].startswith("llmkit/backends/options.py:"), places
