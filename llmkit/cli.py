@@ -116,6 +116,9 @@ def build_app(plugins: list[PluginInfo] | None = None) -> Any:
     from llmkit.tiny_model_cli import tiny_model
 
     group.add_command(_plugin_command(PluginInfo("tiny-model", "llmkit", __version__, "", obj=tiny_model)), "tiny-model")
+    from llmkit.report_cli import app as report_app
+
+    group.add_command(_plugin_command(PluginInfo("report", "llmkit", __version__, "", obj=report_app)), "report")
     for info in plugins:
         if info.ok:
             try:

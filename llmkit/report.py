@@ -27,7 +27,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from llmkit.errors import LlmkitError
+from llmkit.errors import LlmkitError, UsageError
 from llmkit.redact import Redactor, is_secret_name, secrets_in_environment
 from llmkit.report_model import describe_model
 from llmkit.side_outputs import SideOutput, SideOutputs
@@ -214,8 +214,27 @@ def begin_command(name: str, options: dict[str, Any], path: str | None) -> None:
         return
     recorder.note_command(name, plain_options(options))
     if path:
+        check_not_named(path, recorder.options)
         recorder.claim(path, io_of(recorder.options))
         _current = recorder
+
+
+def check_not_named(path: str, options: dict[str, Any]) -> None:
+    """UsageError when another option names the report's file: whatever a command reads (an
+    input under any name: ``--needles``, ``--heads``) or writes, a report written over it would
+    destroy it."""
+    for flag, value in options.items():
+        for given in value if isinstance(value, list) else [value]:
+            if isinstance(given, str) and given not in ("", "-") and _same_file(given, path):
+                raise UsageError(f"--report {path} is the file of {flag} {given}: give the report a file of its own")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(os.path.expanduser(a), os.path.expanduser(b))
+    except (OSError, ValueError):  # one is not there yet: a path that looks like one (not a field name)
+        looks_like_path = os.sep in a or "." in a
+        return looks_like_path and os.path.realpath(os.path.expanduser(a)) == os.path.realpath(os.path.expanduser(b))
 
 
 def finish(recorder: RunRecorder, status: int, error: str | None) -> int:
