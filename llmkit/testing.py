@@ -42,7 +42,9 @@ none: ``--quiet``, or an error before the end). ``plugins=`` runs the CLI with t
 instead of the installed ones. ``separate_process=True`` runs ``python -m llmkit`` in a child
 process instead (for what only a process shows: signals, an exit that skips finalisation).
 
-``write_jsonl(path, records)`` and ``read_jsonl(path_or_bytes)`` write and read the JSONL of a test.
+``write_jsonl(path, records)`` writes the JSONL of a test; ``read_records(path_or_bytes)`` reads one
+back as a list (unlike :func:`llmkit.read_jsonl`, which yields a side file's records with their
+``FILE:LINE`` and raises the core's errors).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ import orjson
 
 from llmkit.backends.base import Backend, Completion, GenerationResult, Prompt, SamplingParams
 from llmkit.contract import Batch, _current_batch
+from llmkit.io import loads_exact
 from llmkit.plugins import PluginInfo
 from llmkit.step import LateReject, Record, Reject, Step, check_outcomes
 
@@ -75,7 +78,7 @@ __all__ = [
     "StepRun",
     "failure",
     "parse_summary",
-    "read_jsonl",
+    "read_records",
     "run_command",
     "run_records",
     "write_jsonl",
@@ -211,7 +214,7 @@ def write_jsonl(path: str | os.PathLike[str], records: JsonlData) -> Path:
     return target
 
 
-def read_jsonl(source: str | os.PathLike[str] | bytes) -> list[Record]:
+def read_records(source: str | os.PathLike[str] | bytes) -> list[Record]:
     """The records of a JSONL file (gzipped or not) or of bytes; blank lines are skipped, a
     missing file has none. A line that is not JSON raises ``ValueError`` naming it."""
     if isinstance(source, bytes):
@@ -225,8 +228,8 @@ def read_jsonl(source: str | os.PathLike[str] | bytes) -> list[Record]:
     for number, line in enumerate(data.splitlines(), 1):
         if line.strip():
             try:
-                records.append(orjson.loads(line))
-            except orjson.JSONDecodeError as exc:
+                records.append(loads_exact(line))  # integers beyond 64 bits kept, as the core keeps them
+            except ValueError as exc:  # orjson's JSONDecodeError, or json's
                 raise ValueError(f"{name}:{number}: not JSON: {line[:200]!r}") from exc
     return records
 
@@ -334,10 +337,10 @@ def run_command(
     def records_of(*names: str) -> list[Record]:
         path = _option_value(argv, *names)
         # a folder (a checkpoint, the parts of a cluster run) is the test's to read
-        return read_jsonl(folder / path) if path not in (None, "-") and (folder / path).is_file() else []
+        return read_records(folder / path) if path not in (None, "-") and (folder / path).is_file() else []
 
     output_path = _option_value(argv, "-o", "--output")
-    outputs = records_of("-o", "--output") if output_path not in (None, "-") else read_jsonl(out)
+    outputs = records_of("-o", "--output") if output_path not in (None, "-") else read_records(out)
     return CommandRun(status, out, stderr, outputs, records_of("--rejects"), parse_summary(stderr), folder)
 
 

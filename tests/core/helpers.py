@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from llmkit.testing import read_jsonl, write_jsonl
+from llmkit.testing import read_records as read_jsonl
+from llmkit.testing import write_jsonl
 
 __all__ = ["DEMO", "read_jsonl", "run_demo", "write_jsonl"]
 

@@ -25,7 +25,10 @@ BACKENDS = {
     "render_prompt", "save_checkpoint", "transformer_blocks", "vllm_engine_args", "vllm_generate", "vllm_on_cpu", "vllm_open",
     "zero_input_features",
 }
-TESTING = {"Answer", "ScriptedBackend", "StepRun", "failure", "run_records"}
+TESTING = {
+    "Answer", "CommandRun", "JsonlData", "ScriptedBackend", "StepRun", "failure", "parse_summary", "read_records",
+    "run_command", "run_records", "write_jsonl",
+}
 
 
 def test_each_surface_is_pinned_and_every_name_resolves():

@@ -9,7 +9,7 @@ import pytest
 
 import llmkit
 from llmkit.summary import Summary
-from llmkit.testing import parse_summary, read_jsonl, run_command, run_records, write_jsonl
+from llmkit.testing import parse_summary, read_records, run_command, run_records, write_jsonl
 from tests.core.demo_plugin import plugins as demo_plugins
 
 
@@ -24,7 +24,7 @@ def test_files_outputs_rejects_and_summary():
     )  # fmt: skip
     assert run.status == 0, run.stderr
     assert run.outputs == [{"text": "a", "upper": "A"}, {"text": "b", "upper": "B"}]
-    assert run.outputs == read_jsonl(run.path("result.jsonl")) and run.stdout == b""
+    assert run.outputs == read_records(run.path("result.jsonl")) and run.stdout == b""
     assert [r["reject"]["source"] for r in run.rejects] == ["in.jsonl:2"]
     assert run.rejects[0]["text"] == 3
     assert run.summary is not None
@@ -122,3 +122,11 @@ def test_an_output_folder_is_left_to_the_test(tmp_path):
     (tmp_path / "parts").mkdir()
     run = demo("-o", "parts", stdin=[{"text": "a"}], workdir=tmp_path)
     assert run.status != 0 and run.outputs == [] and run.path("parts").is_dir()
+
+
+def test_read_records_keeps_big_integers_and_names_a_bad_line(tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", b'{"n": 123456789012345678901234567890}\n\n{"n": 1}\nnot json\n')
+    with pytest.raises(ValueError, match=r"a.jsonl:4: not JSON"):
+        read_records(path)
+    assert read_records(path.read_bytes().rsplit(b"not", 1)[0]) == [{"n": 123456789012345678901234567890}, {"n": 1}]
+    assert read_records(tmp_path / "absent.jsonl") == []

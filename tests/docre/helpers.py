@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from llmkit.cli import run
-from llmkit.testing import read_jsonl, write_jsonl
+from llmkit.testing import read_records as read_jsonl
+from llmkit.testing import write_jsonl
 
 __all__ = ["docre", "read_jsonl", "write_jsonl"]
 

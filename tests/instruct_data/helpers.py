@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from llmkit.testing import read_jsonl, write_jsonl
+from llmkit.testing import read_records as read_jsonl
+from llmkit.testing import write_jsonl
 
 __all__ = ["llmkit", "ok", "read_jsonl", "write_jsonl"]
 
