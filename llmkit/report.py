@@ -188,6 +188,7 @@ class RunRecorder:
         if self.side is not None:
             self.side.close(failed=self.target is not None and not self.target.written)
             self.side = None
+        self.target = None
 
 
 #: the recorder of the run in progress, once it has claimed a report path (else the core's notes
@@ -214,8 +215,12 @@ def begin_command(name: str, options: dict[str, Any], path: str | None) -> None:
         return
     recorder.note_command(name, plain_options(options))
     if path:
-        check_not_named(path, recorder.options)
-        recorder.claim(path, io_of(recorder.options))
+        recorder.claim(path, io_of(recorder.options))  # the contract's own files, with its messages
+        try:
+            check_not_named(path, recorder.options)
+        except UsageError:
+            recorder.close()
+            raise
         _current = recorder
 
 
@@ -224,9 +229,17 @@ def check_not_named(path: str, options: dict[str, Any]) -> None:
     input under any name: ``--needles``, ``--heads``) or writes, a report written over it would
     destroy it."""
     for flag, value in options.items():
+        if flag in _CONTRACT_FILES and "--input" in options:
+            continue  # checked by the claim (io_of), which names them as the rest of the core does
         for given in value if isinstance(value, list) else [value]:
             if isinstance(given, str) and given not in ("", "-") and _same_file(given, path):
-                raise UsageError(f"--report {path} is the file of {flag} {given}: give the report a file of its own")
+                raise UsageError(
+                    f"--report {path} is the input or output {flag} {given}: the report would destroy it; "
+                    "give the report a file of its own"
+                )
+
+
+_CONTRACT_FILES = frozenset({"--input", "--output", "--rejects"})
 
 
 def _same_file(a: str, b: str) -> bool:
