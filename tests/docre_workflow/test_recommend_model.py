@@ -10,6 +10,8 @@ import pytest
 
 from tests.docre.helpers import docre, read_jsonl
 
+pytestmark = pytest.mark.slow  # trains a docre model for an epoch
+
 
 @pytest.fixture(scope="module")
 def docre_model(tmp_path_factory):

@@ -48,6 +48,7 @@ def translator_model(tiny_llama, tmp_path_factory, short_prompt):
     return teach(tiny_llama, [transfer_prompt(DOC, short_prompt)], ANSWER, tmp_path_factory.mktemp("ja_translator"))
 
 
+@pytest.mark.slow  # teaches a tiny model to translate (translator_model)
 def test_taught_model_through_hf_gives_spans_from_markers(translator_model, short_prompt, tmp_path):
     docs = write_jsonl(tmp_path / "in.jsonl", [DOC])
     out = tmp_path / "out.jsonl"
@@ -62,6 +63,7 @@ def test_taught_model_through_hf_gives_spans_from_markers(translator_model, shor
     assert doc["transfer"]["model"] == str(translator_model)
 
 
+@pytest.mark.slow  # generates with a model through the command
 def test_random_model_through_hf_loses_markers_and_nothing_is_guessed(tiny_llama, tmp_path):
     docs = write_jsonl(tmp_path / "in.jsonl", [DOC, NO_MENTIONS])
     out, rejects = tmp_path / "out.jsonl", tmp_path / "rejects.jsonl"
