@@ -114,7 +114,7 @@ class RunRecorder:
         self.prompts[origin] = hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def note_backend(self, name: str, options: Any) -> None:
-        fields = dataclasses.asdict(options) if dataclasses.is_dataclass(options) else {}
+        fields = dataclasses.asdict(options) if dataclasses.is_dataclass(options) and not isinstance(options, type) else {}
         engine = {k: _plain(v) for k, v in fields.items() if k not in _SAMPLING_FIELDS and not is_secret_name(k)}
         self.backend = {"name": name, "engine_args": engine}
 
