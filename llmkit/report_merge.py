@@ -105,45 +105,52 @@ def _origin(path: str, report: dict[str, Any]) -> dict[str, Any]:
             "shard": inputs.get("shard"), "llmkit": report["software"].get("llmkit"), "argv": report["argv"]}
 
 
-def _is_shards_of_one_input(bodies: Sequence[dict[str, Any]]) -> bool:
-    """Whether the reports are shards (K/N, one N) of the same input files."""
-    inputs = [r.get("inputs") for r in bodies]
-    if any(i is None or i.get("shard") is None for i in inputs):
-        return False
-    parts = {i["shard"].split("/")[1] for i in inputs}  # type: ignore[index]
-    paths = {tuple(p["path"] for p in i["paths"]) for i in inputs}  # type: ignore[index]
-    return len(parts) == 1 and len(paths) == 1
+def _one_input(inputs: Sequence[dict[str, Any]]) -> bool:
+    """Whether every run read the same input (the same paths, of the same sizes): shards of it,
+    or runs that resumed one another. Runs over other files (a night's new file) just add up."""
+    return len({tuple((p["path"], p["bytes"]) for p in i["paths"]) for i in inputs}) == 1
 
 
 def _merge_inputs(bodies: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     inputs = [r["inputs"] for r in bodies if r.get("inputs")]
     if not inputs:
         return None
-    taken = sum(i["lines_read"] - i["other_shards"] for i in inputs)
-    if _is_shards_of_one_input(bodies):
-        # every shard reads the whole input: what none of them took is the rest of one reading
-        other = max(0, max(i["lines_read"] for i in inputs) - taken)
-        shards = sorted({i["shard"] for i in inputs}, key=lambda s: int(s.split("/")[0]))
-        parts = int(shards[0].split("/")[1])
-        shard = None if len(shards) == parts else ",".join(s.split("/")[0] for s in shards) + f"/{parts}"
+    skipped = sum(i["resume_skipped"] for i in inputs)
+    if _one_input(inputs):
+        # each run read the whole input; the lines it took itself are those neither left to other
+        # shards nor done before (--resume): what no run took, nor found done, is other shards'
+        length = max(i["lines_read"] for i in inputs)
+        taken = sum(i["lines_read"] - i["other_shards"] - i["resume_skipped"] for i in inputs)
+        other = max(0, length - taken - skipped)
+        lines = min(length, taken + skipped + other)
     else:
         other = sum(i["other_shards"] for i in inputs)
-        shard = None
+        lines = sum(i["lines_read"] for i in inputs)
     paths: dict[str, Any] = {}
     for i in inputs:
         for p in i["paths"]:
             paths.setdefault(p["path"], p["bytes"])
     return {
         "paths": [{"path": path, "bytes": size} for path, size in paths.items()],
-        "lines_read": taken + other,
+        "lines_read": lines,
         "records_taken": sum(i["records_taken"] for i in inputs),
         "bad_lines": sum(i["bad_lines"] for i in inputs),
-        "shard": shard,
+        "shard": _shards(inputs),
         "resume": any(i["resume"] for i in inputs),
-        "resume_skipped": sum(i["resume_skipped"] for i in inputs),
+        "resume_skipped": skipped,
         "other_shards": other,
         "limit": None,
     }
+
+
+def _shards(inputs: Sequence[dict[str, Any]]) -> str | None:
+    """The shards the runs took ("1,3/4"); None when every run took all (or all shards are in)."""
+    given = {i["shard"] for i in inputs}
+    if None in given or len({s.split("/")[1] for s in given}) != 1:
+        return None
+    parts = int(next(iter(given)).split("/")[1])
+    ks = sorted({int(s.split("/")[0]) for s in given})
+    return None if len(ks) == parts else ",".join(map(str, ks)) + f"/{parts}"
 
 
 def _merge_counts(bodies: Sequence[dict[str, Any]]) -> dict[str, Any] | None:

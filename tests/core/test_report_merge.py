@@ -89,6 +89,20 @@ def test_interrupted_then_resumed_runs_add_up(job, merge):
     total = json.loads((job / "total.json").read_text())
     assert total["counts"]["in"] == 40 and total["counts"]["in"] == first.summary["in"] + second.summary["in"]
     assert total["counts"]["out"] == len((job / "out.jsonl").read_text().splitlines())
+    assert total["inputs"]["lines_read"] == len(LINES) and total["inputs"]["other_shards"] == 0
+    assert merge(job, "run2.json", "-o", "second.json").status == 0  # the earlier run's part: done, not another shard's
+    assert json.loads((job / "second.json").read_text())["inputs"]["other_shards"] == 0
+
+
+def test_runs_over_different_inputs_add_up(job, merge):
+    (job / "day2.jsonl").write_text(INPUT + INPUT)  # another night's file, twice as long
+    demo(job, "-o", "a.jsonl", "--report", "a.json")
+    run_command(["demo", "-i", "day2.jsonl", "--on-error", "skip", "-o", "b.jsonl", "--report", "b.json"],
+                workdir=job, plugins=demo_plugin.plugins())
+    assert merge(job, "a.json", "b.json", "-o", "total.json").status == 0
+    total = json.loads((job / "total.json").read_text())
+    assert total["inputs"]["lines_read"] == 3 * len(LINES)
+    assert [p["path"] for p in total["inputs"]["paths"]] == ["in.jsonl", "day2.jsonl"]
 
 
 def test_mismatched_reports_are_refused_with_the_reason(job, merge):
