@@ -6,6 +6,8 @@
 # One output per shard, not per day: a file that is still in INPUT_DIR tomorrow is not filtered
 # twice, and a run that crosses midnight finishes the file it started.
 # cron's PATH does not hold the venv: LLMKIT names the command (default: the install.sh venv).
+# Each run leaves a JSON report in OUTPUT_DIR/reports/DAY/ (counts, times, model, options, exit
+# status); merge_reports.sh adds a day's reports of every shard into one.
 #
 #   crontab:  15 2 * * *  SHARD=1/1 /opt/llmkit/examples/cron/nightly_lint_filter.sh /data/in /data/out >> /var/log/llmkit.log 2>&1
 set -euo pipefail
@@ -26,8 +28,12 @@ for file in "$in_dir"/*.jsonl "$in_dir"/*.jsonl.gz; do
 done
 [ ${#inputs[@]} -gt 0 ] || { echo "no input in $in_dir"; exit 0; }
 
+# one report per run (this shard, this start), whatever its outcome: merge_reports.sh adds them up
+reports="$out_dir/reports/$(date -u +%Y-%m-%d)"
+mkdir -p "$reports"
 "$llmkit" rewrite-code --stages syntax,lint \
     "${inputs[@]}" \
     --shard "$shard" --resume --id-field id \
     -o "$out_dir/kept-$part.jsonl" \
-    --rejects "$out_dir/rejected-$part.jsonl"
+    --rejects "$out_dir/rejected-$part.jsonl" \
+    --report "$reports/$(date -u +%H%M%S)-$part.json"
