@@ -2,8 +2,8 @@
 
 docs/plugins.md is one plugin, written file by file in its fenced blocks (the convention is on
 that page): it is built in a temporary project, installed by its entry points, and its own tests
-are run with pytest. The ```bash blocks of the subcommand pages run from the repository's root;
-```console blocks are illustrations and are not run.
+are run with pytest. The ```bash blocks of the subcommand pages run as from the repository's root
+(in a folder of their own that sees its examples/); ```console blocks are illustrations, not run.
 """
 
 from __future__ import annotations
@@ -106,10 +106,13 @@ def test_every_shell_block_says_whether_it_runs():
 @pytest.mark.parametrize("page", [p for p in COMMAND_PAGES if any(lang == "bash" for lang, _ in fenced_blocks(p))],
                          ids=lambda p: p.stem)
 def test_the_bash_blocks_of_a_command_page_run(page, tmp_path):
-    env = {**os.environ, "WORK": str(tmp_path), "VLLM_CPU_KVCACHE_SPACE": "1",
+    # Run where `examples/` is what the repository holds, but in a folder of the test's own: a
+    # script writes its results beside it (`mia_example/`, ...) when it is given no folder.
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    env = {**os.environ, "WORK": str(tmp_path / "work"), "TMPDIR": str(tmp_path), "VLLM_CPU_KVCACHE_SPACE": "1",
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
     for language, body in fenced_blocks(page):
         if language == "bash":
-            done = subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=ROOT, env=env,
+            done = subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=tmp_path, env=env,
                                   capture_output=True, text=True, timeout=1800)
             assert done.returncode == 0, f"{page.name}:\n{body}\n{done.stderr[-4000:]}"
