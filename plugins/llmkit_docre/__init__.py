@@ -91,15 +91,18 @@ def train(
 
     options = TrainOptions(**asdict(architecture), **asdict(schedule), **asdict(run), evi_lambda=evi_lambda)
     directory = check_output(output, options.resume)
-    check_encoder(encoder, options.layers)
-    inventory = load_relations(relations)
-    train_docs, rejected = load_documents(train, inventory)
-    report_rejects(options, train, rejected)
-    dev_docs: list = []
-    if dev:
-        dev_docs, rejected = load_documents(dev, inventory)
-        report_rejects(options, dev, rejected)
-    Trainer(encoder, inventory, directory, options).run(train_docs, dev_docs)
+    # the model folder is claimed like -o: never an input, locked for the run, exit 74 when unwritable
+    with llmkit.SideOutputs(inputs=[p for p in (train, dev, relations) if p]) as side:
+        side.folder("-o/--output", output, new=False)
+        check_encoder(encoder, options.layers)
+        inventory = load_relations(relations)
+        train_docs, rejected = load_documents(train, inventory)
+        report_rejects(options, train, rejected)
+        dev_docs: list = []
+        if dev:
+            dev_docs, rejected = load_documents(dev, inventory)
+            report_rejects(options, dev, rejected)
+        Trainer(encoder, inventory, directory, options).run(train_docs, dev_docs)
 
 
 @app.command("predict")
@@ -174,20 +177,25 @@ def isf_tune(
 ) -> None:
     """Choose the inference-stage-fusion threshold on dev (best F1) and save it in the model directory."""
     import sys
+    from pathlib import Path
 
     from llmkit_docre.checkpoint import read_settings
     from llmkit_docre.data import load_documents
-    from llmkit_docre.isf import save_threshold, tune
+    from llmkit_docre.isf import THRESHOLD_FILE, threshold_file, tune
     from llmkit_docre.predictor import Predictor
 
-    documents, rejected = load_documents(dev, read_settings(model).inventory())
-    if rejected:
-        print(f"docre: {len(rejected)} dev documents rejected (first at {rejected[0][0]}: {rejected[0][1].reason})", file=sys.stderr)
-    if not documents:
-        raise llmkit.InputError(f"--dev {dev}: no usable dev document")
-    threshold, f1 = tune(Predictor(model, device), documents)
-    path = save_threshold(model, threshold, f1)
-    print(f"docre: ISF threshold {threshold:.4f}, dev F1 with fusion {100 * f1:.2f}; saved to {path}", file=sys.stderr)
+    relations = read_settings(model).inventory()
+    with llmkit.SideOutputs(inputs=[dev]) as side:  # the saved threshold: never --dev, locked, written whole
+        saved = side.file("--model", Path(model) / THRESHOLD_FILE)
+        assert saved is not None
+        documents, rejected = load_documents(dev, relations)
+        if rejected:
+            print(f"docre: {len(rejected)} dev documents rejected (first at {rejected[0][0]}: {rejected[0][1].reason})", file=sys.stderr)
+        if not documents:
+            raise llmkit.InputError(f"--dev {dev}: no usable dev document")
+        threshold, f1 = tune(Predictor(model, device), documents)
+        saved.write_bytes(threshold_file(threshold, f1))
+    print(f"docre: ISF threshold {threshold:.4f}, dev F1 with fusion {100 * f1:.2f}; saved to {saved}", file=sys.stderr)
 
 
 @app.command("self-train")
@@ -218,11 +226,14 @@ def self_train(
     base = TrainOptions(**asdict(run), evi_lambda=phases.evi_lambda, attn_lambda=phases.attn_lambda)
     directory = check_output(output, run.resume)
     read_settings(teacher)  # a missing or damaged teacher stops the run before any document is read
-    inventory = load_relations(relations)
-    docs = {}
-    for name, path in (("distant", distant), ("train", train), ("dev", dev)):
-        docs[name], rejected = load_documents(path, inventory) if path else ([], [])
-        report_rejects(base, path or "", rejected)
-    run_self_train(
-        teacher, encoder, inventory, docs["distant"], docs["train"], docs["dev"], directory, base, phases.distant, phases.finetune
-    )
+    # the student's folder is claimed like -o: never an input (the teacher's folder included), locked
+    with llmkit.SideOutputs(inputs=[p for p in (teacher, distant, train, dev, relations) if p]) as side:
+        side.folder("-o/--output", output, new=False)
+        inventory = load_relations(relations)
+        docs = {}
+        for name, path in (("distant", distant), ("train", train), ("dev", dev)):
+            docs[name], rejected = load_documents(path, inventory) if path else ([], [])
+            report_rejects(base, path or "", rejected)
+        run_self_train(
+            teacher, encoder, inventory, docs["distant"], docs["train"], docs["dev"], directory, base, phases.distant, phases.finetune
+        )

@@ -132,13 +132,9 @@ def best_threshold(kept_correct: int, kept_total: int, candidates: list[tuple[fl
     return best_score, max(best_f1, 0.0)
 
 
-def save_threshold(model_dir: str | Path, threshold: float, f1: float) -> Path:
-    """Write the tuned threshold beside the model (written aside, then renamed: a kill leaves the old one)."""
-    path = Path(model_dir) / THRESHOLD_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"threshold": threshold, "dev_f1": f1}, allow_nan=False), encoding="utf-8")
-    tmp.replace(path)
-    return path
+def threshold_file(threshold: float, f1: float) -> bytes:
+    """The content of ``isf_threshold.json`` (strict JSON: a threshold is always finite)."""
+    return json.dumps({"threshold": threshold, "dev_f1": f1}, allow_nan=False).encode("utf-8")
 
 
 def saved_threshold(model_dir: str | Path) -> float:

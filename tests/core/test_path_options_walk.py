@@ -20,9 +20,8 @@ _NOT_PATHS = re.compile(r"^(Field|Task|Output field)", re.I)
 _WRITES = re.compile(r"\b(write|folder)\b|^Output JSONL|^Head records", re.I)
 #: where a command without -i reads its records
 _INPUT_OPTION = {"ret-heads mask": "--heads", "ret-heads detect": "--needles"}
-#: docre adopts llmkit.SideOutputs in its own change (its owner removes it from here then);
 #: --model is read by the model loaders only, and loading an engine for each case would take minutes
-_SKIPPED_COMMANDS = ("docre",)
+_SKIPPED_COMMANDS: tuple[str, ...] = ()
 _SKIPPED_OPTIONS = {"--model"}
 
 

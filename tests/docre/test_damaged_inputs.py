@@ -133,3 +133,19 @@ def test_isf_tune_saves_strict_json(tiny, tmp_path):
 
 def _no_constant(name: str) -> None:
     raise AssertionError(f"{name} is not JSON")
+
+
+def test_isf_tune_writes_through_a_link_and_never_over_the_dev_file(tiny, tmp_path, capsys):
+    model = _copy(tiny["model"], tmp_path / "model")
+    elsewhere = tmp_path / "thresholds.json"
+    elsewhere.write_text("{}")
+    (model / "isf_threshold.json").symlink_to(elsewhere)
+    assert docre("isf-tune", "--model", model, "--dev", tiny["dev"]) == 0
+    assert (model / "isf_threshold.json").is_symlink()
+    assert isinstance(json.loads(elsewhere.read_text())["threshold"], float)
+    dev_copy = write_jsonl(tmp_path / "dev.jsonl", read_jsonl(tiny["dev"]))
+    (model / "isf_threshold.json").unlink()
+    (model / "isf_threshold.json").symlink_to(dev_copy)
+    before = dev_copy.read_bytes()
+    assert docre("isf-tune", "--model", model, "--dev", dev_copy) == 2
+    assert dev_copy.read_bytes() == before and "is the input" in capsys.readouterr().err
