@@ -236,7 +236,7 @@ class TransferStep(llmkit.GenerationStep):
             self._place(unit, unit.answer, sents, placed)
         record = doc.record
         vertex_set = [
-            [self._mention(mention, placed[(e, m)]) for m, mention in enumerate(entity)]
+            [self._mention(mention, placed.get((e, m)) or _carried_empty(doc, sents, mention)) for m, mention in enumerate(entity)]
             for e, entity in enumerate(record["vertexSet"])
         ]
         out = {**record, "title": title, "sents": sents, "vertexSet": vertex_set, self.config.field: self._stats(doc, units)}
@@ -277,6 +277,7 @@ class TransferStep(llmkit.GenerationStep):
             "unit": self.config.unit,
             "tokenizer": self.tokenizer_name,
             "mentions": sum(len(u.owners) for u in text_units),
+            "empty_mentions_carried": sum(m.start == m.end for entity in doc.entities for m in entity),
             "units": len(text_units),
             "units_retried": sum(u.attempts > 1 for u in text_units),
             "marker_problems_first_attempt": first,
@@ -294,11 +295,25 @@ def _inventory(record: llmkit.Record) -> Any:
 
 
 def _spans_by_sentence(doc: Document) -> dict[int, list[tuple[int, int, int, int]]]:
+    """The marked mentions of each sentence; an empty span gets no marker (it has no text to keep)."""
     spans: dict[int, list[tuple[int, int, int, int]]] = {}
     for e, entity in enumerate(doc.entities):
         for m, mention in enumerate(entity):
-            spans.setdefault(mention.sent_id, []).append((e, m, mention.start, mention.end))
+            if mention.start < mention.end:
+                spans.setdefault(mention.sent_id, []).append((e, m, mention.start, mention.end))
     return spans
+
+
+def _carried_empty(doc: Document, sents: list[list[str]], mention: dict[str, Any]) -> tuple[int, int, str]:
+    """Where an empty-span mention goes in the translation: still empty, at the same relative place
+    of its sentence, with its name unchanged (JacRED holds a few; asking the model to keep an
+    empty tag made every such document fail). Any other mention must have been placed."""
+    start, end = mention["pos"]
+    if start != end:  # a bug here, never the model's answer
+        raise RuntimeError(f"transfer lost the span of the mention {mention!r}")
+    source, target = doc.sents[mention["sent_id"]], sents[mention["sent_id"]]
+    at = round(start * len(target) / len(source)) if source else 0
+    return at, at, mention.get("name", "")
 
 
 def _first_line(text: str) -> str:

@@ -275,3 +275,34 @@ def test_an_empty_answer_is_retried_then_rejected_no_answer():
     assert isinstance(out, llmkit.Reject) and out.reason == "no_answer"
     assert out.detail == "sentence 0 after 2 attempts: blank: the answer is empty"
     assert backend.calls == 2
+
+
+def test_empty_span_mentions_are_carried_across_without_a_marker(shared_data):
+    """JacRED's empty-span mentions (pos [k, k]) used to go out as '<mN></mN>', which no answer can
+    keep, so their documents were always rejected. They now travel without a marker, stay empty,
+    and keep their entity, sentence and name."""
+    docs = [d for split in ("dev", "test") for d in json.loads((shared_data / "docre" / f"jacred_{split}.json").read_text())]
+    empty = [d for d in docs if any(m["pos"][0] == m["pos"][1] for e in d["vertexSet"] for m in e)]
+    assert len(empty) == 3  # one in dev, two in test
+    prompts: list[str] = []
+
+    def echo(text: str) -> str:
+        prompts.append(text)
+        return text
+
+    out = run(translator(echo), empty, source_lang="ja", target_lang="ja")
+    assert not any(re.search(r"<m(\d+)></m\1>", p) for p in prompts)
+    for source, doc in zip(empty, out, strict=True):
+        assert isinstance(doc, dict), doc
+        assert_valid(doc)
+        carried = [
+            (e, m) for e, entity in enumerate(source["vertexSet"]) for m, x in enumerate(entity) if x["pos"][0] == x["pos"][1]
+        ]
+        assert doc["transfer"]["empty_mentions_carried"] == len(carried) >= 1
+        for e, m in carried:
+            before, after = source["vertexSet"][e][m], doc["vertexSet"][e][m]
+            assert after["pos"][0] == after["pos"][1]
+            assert (after["sent_id"], after["name"]) == (before["sent_id"], before["name"])
+            # the same relative place of the re-tokenized sentence
+            source_len, target_len = len(source["sents"][before["sent_id"]]), len(doc["sents"][after["sent_id"]])
+            assert after["pos"][0] == round(before["pos"][0] * target_len / source_len)
