@@ -62,9 +62,7 @@ from llmkit.executors.ray_replica import (
     IDS_REQUIRED,
     ReplicaSettings,
     StepActor,
-    close_replicas,
     overlaps,
-    start_replicas_registry,
 )
 from llmkit.io import (
     Done,
@@ -251,8 +249,7 @@ def _execute(
     # then waits for ever with the read task backpressured)
     dataset = dataset.flat_map(_read_file, fn_kwargs={"size": size}, num_cpus=0)
     output, rejects = folders
-    registry = start_replicas_registry(ray)
-    settings = ReplicaSettings(options, shard, done, tag, output, rejects, driver_folder=os.getcwd(), registry=registry)
+    settings = ReplicaSettings(options, shard, done, tag, output, rejects, driver_folder=os.getcwd())
     # an overlapping step gets two batches at once: one begun while the other is collected and
     # written, so its engine never waits between batches (see llmkit.executors.ray_replica)
     calls = 2 if overlaps(step) else 1
@@ -270,16 +267,11 @@ def _execute(
         num_cpus=options.cluster.cpus_per_replica,
         num_gpus=options.cluster.gpus_per_replica or None,
     )
-    try:
-        for row in _rows(dataset, options.cluster.stall_timeout, lambda: _shortfall(ray, options)):
-            counts, error = pickle.loads(row["result"])
-            _add(summary, counts)
-            if error is not None:
-                raise error
-    finally:
-        # each replica's step ends here, on the driver's word: its engine, its workers and their
-        # temporary folders go before the run returns (Ray alone would leave it to __del__)
-        close_replicas(ray, registry)
+    for row in _rows(dataset, options.cluster.stall_timeout, lambda: _shortfall(ray, options)):
+        counts, error = pickle.loads(row["result"])
+        _add(summary, counts)
+        if error is not None:
+            raise error
 
 
 def _read_file(item: dict[str, Any], size: int) -> Any:

@@ -8,9 +8,8 @@ so the engine holds the next prompts while this batch is collected and written, 
 executor does; the step itself is called by one thread at a time.
 
 The replica runs in the driver's folder (when the node has it), so every relative path the step
-opens names what it names on the driver. The driver closes each replica's step explicitly once
-the run ends (:func:`close_replicas`: the run's :class:`Replicas` actor holds every replica and
-closes it through Ray's ``__ray_call__``), not when Python collects it.
+opens names what it names on the driver. Its step is closed when Ray Data ends the actor (see
+``StepActor.__del__`` for why there, and not on the driver's word).
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import os
 import pickle
 import sys
 import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
@@ -35,9 +33,6 @@ IDS_REQUIRED = "with --executor ray --resume (a position is not known across par
 #: seconds a begun batch waits for the next one to begin before it completes anyway (the input
 #: may be over): the engine works on it meanwhile, so the wait costs nothing but at the end
 PATIENCE = 0.5
-#: the replicas of this process (one, as Ray Data starts them), for close_replicas; weak, so that
-#: a replica Ray lets go is still collected (its __del__ is the backstop)
-_OPEN: weakref.WeakSet[StepActor] = weakref.WeakSet()
 T = TypeVar("T")
 
 
@@ -52,8 +47,6 @@ class ReplicaSettings:
     output: Place
     rejects: Place | None
     driver_folder: str
-    #: the run's :class:`Replicas` actor, which every replica joins (None: none, as in tests)
-    registry: Any = None
 
 
 def overlaps(step: Step) -> bool:
@@ -71,11 +64,6 @@ class StepActor:
         self.turns = _Turns()
         self.failed: LlmkitError | None = None
         self.closed = False
-        _OPEN.add(self)
-        if settings.registry is not None:  # held until the driver closes it (see Replicas)
-            import ray
-
-            ray.get(settings.registry.add.remote(ray.get_runtime_context().current_actor))
         try:
             self.step.open()
         except LlmkitError as exc:  # every batch reports it: the driver stops with its exit status
@@ -126,8 +114,10 @@ class StepActor:
         self.step.close()
 
     def __del__(self) -> None:
-        # a backstop only, for a replica Ray lets go without the driver's close (a driver
-        # killed outright): close_replicas is how a run ends its replicas
+        # Ray Data's one hook for a replica's end: when its work is done it lets the actor go,
+        # and Ray calls the actor's __ray_shutdown__, which drops this object (nothing else holds
+        # it). A replica killed outright runs nothing: its lint workers and engine processes then
+        # leave on their own (their pipes to it end)
         try:
             self.close()
         except Exception:  # noqa: BLE001 - an actor going away has no one to tell
@@ -172,60 +162,6 @@ class _Collect:
 
     def write_records(self, records: list[dict[str, Any]]) -> None:
         self.records.extend(records)
-
-
-def close_here(_worker: Any) -> int:
-    """Run in a replica's process by ``__ray_call__``: close the steps it holds; how many."""
-    closed = 0
-    for replica in list(_OPEN):
-        replica.close()
-        closed += 1
-    _OPEN.clear()
-    return closed
-
-
-class Replicas:
-    """A small actor of the driver's that holds a handle of every replica, given by the replica
-    when it starts. Ray Data lets its replicas go as soon as its work is done, and what then runs
-    in them is left to Python's collection of the step; held here, a replica lives until
-    :meth:`close_all` has closed its step, on the driver's word, and then leaves."""
-
-    def __init__(self) -> None:
-        self.handles: dict[str, Any] = {}
-
-    def add(self, replica: Any) -> None:
-        self.handles[replica._actor_id.hex()] = replica  # a restarted replica is the same actor
-
-    def close_all(self, timeout: float) -> int:
-        """Close every replica's step; one that died, or does not answer in ``timeout`` seconds,
-        is killed instead. The replicas then go (nothing holds them). How many were closed."""
-        import ray
-
-        calls = {ray_id: handle.__ray_call__.remote(close_here) for ray_id, handle in self.handles.items()}
-        closed = 0
-        for ray_id, call in calls.items():
-            try:
-                closed += ray.get(call, timeout=timeout)
-            except Exception:  # noqa: BLE001 - dead or stuck: it goes, with its children
-                ray.kill(self.handles[ray_id], no_restart=True)
-        self.handles.clear()
-        return closed
-
-
-def start_replicas_registry(ray: Any) -> Any:
-    """The run's :class:`Replicas` actor (it takes no CPU from the replicas)."""
-    return ray.remote(num_cpus=0, max_restarts=0)(Replicas).remote()
-
-
-def close_replicas(ray: Any, registry: Any, timeout: float = 120.0) -> None:
-    """Close every replica's step once the run ends (also when it stops on an error), then end
-    the registry."""
-    try:
-        ray.get(registry.close_all.remote(timeout), timeout=timeout + 60)
-    except Exception:  # noqa: BLE001 - the registry is gone: its replicas went with the job's end
-        pass
-    finally:
-        ray.kill(registry, no_restart=True)
 
 
 def _enter(driver_folder: str) -> None:
