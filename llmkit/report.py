@@ -265,6 +265,19 @@ def finish(recorder: RunRecorder, status: int, error: str | None) -> int:
     return status
 
 
+def current() -> RunRecorder | None:
+    """The recorder the core's notes go to now (None: no report is asked)."""
+    return _current
+
+
+def record_here() -> RunRecorder:
+    """Take notes in this process though it runs no command (a Ray replica counts its generation)."""
+    global _current
+    if _current is None:
+        _current = RunRecorder([], {})
+    return _current
+
+
 def note_run(options: Any, summary: Summary) -> None:
     """A run of the contract began with these options; ``summary`` is its summary, filled as it goes."""
     if _current is not None:
