@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 
+from llmkit import report
 from llmkit.contract import IOOptions, Run, parse_batch
 from llmkit.errors import BackendUnavailable, LlmkitError, OutputError, UsageError, require
 from llmkit.executors.storage import (
@@ -74,6 +75,7 @@ from llmkit.io import (
     read_batches,
     read_line_batches,
 )
+from llmkit.report_ray import ClusterTally
 from llmkit.step import Step, planned_batch_size
 from llmkit.summary import Summary
 
@@ -100,6 +102,7 @@ def run_on_ray(step: Step, options: IOOptions) -> Summary:
     # a folder on the local file system is locked; an object store has no lock to take
     locks = [_lock_folder(folder, option) for folder, option in folders if folder.local]
     summary = Summary()
+    report.note_run(options, summary)
     try:
         done = Done()
         if options.resume:
@@ -249,6 +252,7 @@ def _execute(
     # then waits for ever with the read task backpressured)
     dataset = dataset.flat_map(_read_file, fn_kwargs={"size": size}, num_cpus=0)
     output, rejects = folders
+    tally = ClusterTally()
     settings = ReplicaSettings(options, shard, done, tag, output, rejects, driver_folder=os.getcwd())
     # an overlapping step gets two batches at once: one begun while the other is collected and
     # written, so its engine never waits between batches (see llmkit.executors.ray_replica)
@@ -267,11 +271,16 @@ def _execute(
         num_cpus=options.cluster.cpus_per_replica,
         num_gpus=options.cluster.gpus_per_replica or None,
     )
-    for row in _rows(dataset, options.cluster.stall_timeout, lambda: _shortfall(ray, options)):
-        counts, error = pickle.loads(row["result"])
-        _add(summary, counts)
-        if error is not None:
-            raise error
+    try:
+        for row in _rows(dataset, options.cluster.stall_timeout, lambda: _shortfall(ray, options)):
+            counts, error = pickle.loads(row["result"])
+            _add(summary, counts)
+            summary.note_output()
+            tally.add(*pickle.loads(row["replica"]), counts)
+            if error is not None:
+                raise error
+    finally:
+        tally.note(ray, options.cluster.replicas)  # for the run's report, while the cluster is there
 
 
 def _read_file(item: dict[str, Any], size: int) -> Any:

@@ -26,6 +26,7 @@ from llmkit.errors import LlmkitError
 from llmkit.executors.storage import Place, write_part
 from llmkit.io import Done, dump_lines
 from llmkit.step import Step
+from llmkit.report_ray import count_in_replica, replica_identity, take_usage
 from llmkit.summary import Summary
 
 #: under --resume, why every record needs its own id
@@ -64,6 +65,8 @@ class StepActor:
         self.turns = _Turns()
         self.failed: LlmkitError | None = None
         self.closed = False
+        count_in_replica()  # its generation, for the run's report (see llmkit.report_ray)
+        self.identity = replica_identity()
         try:
             self.step.open()
         except LlmkitError as exc:  # every batch reports it: the driver stops with its exit status
@@ -73,7 +76,10 @@ class StepActor:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         results = [pickle.dumps(self._one(str(key), pickle.loads(payload))) for key, payload in zip(batch["key"], batch["payload"])]
-        return {"key": list(batch["key"]), "result": results}
+        # who did the batch and what it generated: the driver's report adds them per replica
+        usage = take_usage()
+        replica = [pickle.dumps((self.identity, usage if index == 0 else None)) for index in range(len(results))]
+        return {"key": list(batch["key"]), "result": results, "replica": replica}
 
     def _one(self, key: str, raw: Any) -> tuple[Summary, LlmkitError | None]:
         settings = self.settings
