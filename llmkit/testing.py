@@ -308,12 +308,15 @@ def run_command(
     plugins: list[PluginInfo] | None = None,
     separate_process: bool = False,
     timeout: float = 600,
+    echo_stderr: bool = True,
 ) -> CommandRun:
     """Run ``llmkit ARGS`` as a user would, and read back what it wrote (see the module docstring).
 
     ``files`` maps paths (relative to the working folder) to their contents, written before the
     run; ``workdir`` is that folder (default: a fresh temporary one, left for the test to read);
     ``stdin`` is the standard input (default: empty). ``timeout`` bounds a separate process.
+    The run's standard error is also written to this process's (``echo_stderr``), where pytest
+    catches it and shows it beside a failure.
     """
     folder = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="llmkit-run-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -333,6 +336,8 @@ def run_command(
     else:
         status, out, err = _run_here(argv, given, folder, plugins)
     stderr = err.decode(errors="replace")
+    if echo_stderr:  # where the test's own output goes, so a failing test's report shows it
+        sys.stderr.write(stderr)
 
     def records_of(*names: str) -> list[Record]:
         path = _option_value(argv, *names)

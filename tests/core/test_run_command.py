@@ -70,8 +70,10 @@ def test_streams_and_folder_are_restored(capfd):
     assert (sys.stdin, sys.stdout, sys.stderr) == before and os.getcwd() == folder
     print("after the run")
     captured = capfd.readouterr()
-    assert captured.out == "after the run\n"  # nothing of the run leaked into the test's streams
-    assert "llmkit: in 1" not in captured.err
+    assert captured.out == "after the run\n"  # the run's output went to the run, not to the test
+    assert captured.err == run.stderr and "llmkit: in 1" in run.stderr  # echoed for a failure's report
+    quiet = demo(stdin=[{"text": "a"}], echo_stderr=False)
+    assert capfd.readouterr().err == "" and "llmkit: in 1" in quiet.stderr
 
 
 def test_parse_summary_reads_back_every_field_of_the_line():
