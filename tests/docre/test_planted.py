@@ -16,6 +16,8 @@ import pytest
 
 from tests.docre.helpers import docre, read_jsonl, write_jsonl
 
+pytestmark = pytest.mark.slow  # trains DREEAM and ATLOP models on a planted corpus
+
 pytest.importorskip("torch")
 
 #: small enough for a minute or two of CPU per model; lr raised for a random encoder

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from llmkit.cli import main
+from llmkit.testing import run_command
 from tests.conftest import require_vllm
+
+pytestmark = pytest.mark.slow  # trains a tiny model to memorise texts, then scores them on hf and vLLM
 
 WIKIMIA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wikimia" / "wikimia_32.jsonl"
 ALL_METHODS = "samia,samia-zlib,loss,zlib,mink,minkpp"
@@ -75,15 +77,13 @@ def planted(tiny_llama, tmp_path_factory, one_thread) -> tuple[Path, Path]:
     return out / "model", data
 
 
-def _cli(argv: list[str], capfd) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    out, err = capfd.readouterr()
-    return info.value.code, out, err
+def _cli(argv: list[str]) -> tuple[int, str, str]:
+    run = run_command(argv)
+    return run.status, run.stdout.decode(), run.stderr
 
 
-def _eval(path: Path, capfd) -> dict[str, dict]:
-    code, out, err = _cli(["mia", "eval", "-i", str(path), "-q"], capfd)
+def _eval(path: Path) -> dict[str, dict]:
+    code, out, err = _cli(["mia", "eval", "-i", str(path), "-q"])
     assert code == 0, err
     return {row["method"]: row for row in map(json.loads, out.splitlines())}
 
@@ -92,24 +92,23 @@ def _eval(path: Path, capfd) -> dict[str, dict]:
 def hf_scored(planted, tmp_path_factory) -> Path:
     model, data = planted
     out = tmp_path_factory.mktemp("mia_hf") / "scored.jsonl"
-    with pytest.raises(SystemExit) as info:
-        main(["mia", "score", "-i", str(data), "-o", str(out), "-q", "--backend", "hf", "--model", str(model),
-              "--methods", ALL_METHODS, "--seed", "0", "--keep-samples"])  # fmt: skip
-    assert info.value.code == 0
+    scored = run_command(["mia", "score", "-i", str(data), "-o", str(out), "-q", "--backend", "hf", "--model", str(model),
+                          "--methods", ALL_METHODS, "--seed", "0", "--keep-samples"])  # fmt: skip
+    assert scored.status == 0, scored.stderr
     return out
 
 
-def test_hf_samia_and_loss_find_the_memorised_texts(hf_scored, capfd):
+def test_hf_samia_and_loss_find_the_memorised_texts(hf_scored):
     records = [json.loads(line) for line in hf_scored.read_text().splitlines()]
     assert len(records) == 2 * N_EACH
     assert all(len(r["mia_samples"]) == 10 and r["label"] in (0, 1) for r in records)
     assert all(list(r["mia"]) == ALL_METHODS.split(",") for r in records)
-    metrics = _eval(hf_scored, capfd)
+    metrics = _eval(hf_scored)
     for method in ("samia", "samia-zlib", "loss", "mink", "minkpp", "zlib"):
         assert metrics[method]["auc"] > 0.8, (method, metrics[method])
 
 
-def test_vllm_end_to_end_matches_hf(planted, hf_scored, tmp_path, capfd):
+def test_vllm_end_to_end_matches_hf(planted, hf_scored, tmp_path):
     require_vllm()
     model, data = planted
     out = tmp_path / "vllm.jsonl"
@@ -121,7 +120,7 @@ def test_vllm_end_to_end_matches_hf(planted, hf_scored, tmp_path, capfd):
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    metrics = _eval(out, capfd)
+    metrics = _eval(out)
     assert metrics["samia"]["auc"] > 0.8 and metrics["loss"]["auc"] > 0.8, metrics
     hf = {r["id"]: r["mia"] for r in map(json.loads, hf_scored.read_text().splitlines())}
     for record in map(json.loads, out.read_text().splitlines()):

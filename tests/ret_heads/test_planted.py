@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from llmkit.cli import main
+from llmkit.testing import run_command
 from tests.ret_heads.planted import accuracy, build_base, pairs_text, random_pairs, train
+
+pytestmark = pytest.mark.slow  # trains a tiny model to retrieve, then detects and masks its heads
 
 STEPS = 1500  # retrieval forms at about step 700 (lr 1e-3); the rest settles it
 
 
 def _cli(argv: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    return int(info.value.code or 0)
+    return run_command(argv).status
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,10 @@ import shutil
 
 import orjson
 import pytest
-from click.testing import CliRunner
 
-from llmkit.cli import build_app
+from llmkit.testing import run_command
+
+pytestmark = pytest.mark.slow  # trains a tiny byte model
 
 SENTENCES = [
     "わたしは毎日学校へ行きます。",
@@ -63,9 +64,9 @@ def chars_file(tmp_path_factory):
 
 
 def _run(args: list[str]) -> list[dict]:
-    result = CliRunner().invoke(build_app(), ["utf8-eval", *args, "-q"])
-    assert result.exit_code == 0, result.output
-    return [orjson.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    run = run_command(["utf8-eval", *args, "-q"])
+    assert run.status == 0, run.stderr
+    return run.outputs
 
 
 def _generate_scores(model, chars_file) -> dict[str, float]:
