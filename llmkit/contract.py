@@ -274,7 +274,7 @@ def complete_batch(run: Run, begun: Begun, out: LineWriter, rejects: LineWriter 
             if isinstance(outcome, dict):
                 kept.append(outcome)
             elif isinstance(outcome, Reject):
-                run.summary.count_reject(outcome.reason)
+                run.summary.count_reject(outcome.reason, outcome.stage or run.step.name)
                 rejected.append(reject_record(batch.records[index], outcome.source or batch.where(index), outcome, run.step.name))
         if rejects is not None:
             rejects.write_records(rejected)
@@ -447,7 +447,7 @@ def _holds_lone_surrogate(value: Any) -> bool:
 
 
 def _write_invalid(run: Run, line: bytes, problem: str, source: str) -> None:
-    run.summary.count_reject("invalid_line")
+    run.summary.count_reject("invalid_line", "input")
     if run.rejects is not None:
         body = line.rstrip(b"\r\n")
         raw = body.decode("utf-8", "replace")

@@ -382,6 +382,7 @@ def _counts(summary: Summary | None) -> dict[str, Any] | None:
         return None
     counts = summary.as_dict()
     counts.pop("seconds")
+    counts["rejected_by_stage"] = summary.stages()
     return counts
 
 

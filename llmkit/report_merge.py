@@ -162,9 +162,16 @@ def _merge_counts(bodies: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     for c in counts:
         reasons.update(c["rejected_by_reason"])
     merged["rejected_by_reason"] = dict(reasons.most_common())
+    stages: Counter = Counter()
+    for c in counts:
+        stages.update({(stage, reason): n for stage, by_reason in c["rejected_by_stage"].items() for reason, n in by_reason.items()})
+    merged["rejected_by_stage"] = {}
+    for (stage, reason), n in stages.most_common():
+        merged["rejected_by_stage"].setdefault(stage, {})[reason] = n
     inputs = _merge_inputs(bodies)
     merged["other_shards"] = inputs["other_shards"] if inputs is not None else sum(c["other_shards"] for c in counts)
-    return {key: merged[key] for key in ("in", "out", "rejected", "rejected_by_reason", "invalid_lines", "skipped_resume", "other_shards")}
+    keys = ("in", "out", "rejected", "rejected_by_reason", "rejected_by_stage", "invalid_lines", "skipped_resume", "other_shards")
+    return {key: merged[key] for key in keys}
 
 
 def _merge_generation(bodies: Sequence[dict[str, Any]]) -> dict[str, Any] | None:

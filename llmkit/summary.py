@@ -20,6 +20,8 @@ class Summary:
     read: int = 0  # records taken from the inputs, and bad lines rejected (--on-error skip)
     written: int = 0  # records written to the output
     rejected: Counter = field(default_factory=Counter)  # by reason, invalid lines included
+    #: the same rejects by (stage, reason): the stage a reject record names ("input" for a bad line)
+    rejected_by_stage: Counter = field(default_factory=Counter)
     invalid: int = 0  # lines that were not JSON objects
     skipped: int = 0  # records and bad lines already done by an earlier run (--resume)
     other_shards: int = 0  # records and bad lines that belong to another shard (--shard)
@@ -29,8 +31,16 @@ class Summary:
     #: seconds from the start to the first record written (None until one is)
     first_out: float | None = None
 
-    def count_reject(self, reason: str) -> None:
+    def count_reject(self, reason: str, stage: str | None = None) -> None:
         self.rejected[reason] += 1
+        self.rejected_by_stage[(stage or "unnamed", reason)] += 1
+
+    def stages(self) -> dict[str, dict[str, int]]:
+        """The rejects by stage, then reason (most first)."""
+        by_stage: dict[str, dict[str, int]] = {}
+        for (stage, reason), count in self.rejected_by_stage.most_common():
+            by_stage.setdefault(stage, {})[reason] = count
+        return by_stage
 
     def note_output(self) -> None:
         """Called after each batch is written: keeps the time the first record went out."""

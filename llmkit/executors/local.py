@@ -165,7 +165,7 @@ class _Held:
 
 def _reject_late(run: Run, late: LateReject) -> None:
     """An input record an aggregate removed in ``finish()``: counted and written like any reject."""
-    run.summary.count_reject(late.reject.reason)
+    run.summary.count_reject(late.reject.reason, late.reject.stage or run.step.name)
     if run.rejects is not None:
         run.rejects.write_records([reject_record(late.record, late.source, late.reject, run.step.name)])
 

@@ -440,6 +440,7 @@ def _add(summary: Summary, counts: Summary) -> None:
     summary.read += counts.read
     summary.written += counts.written
     summary.rejected.update(counts.rejected)
+    summary.rejected_by_stage.update(counts.rejected_by_stage)
     summary.invalid += counts.invalid
     summary.skipped += counts.skipped
     summary.other_shards += counts.other_shards

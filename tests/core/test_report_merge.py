@@ -12,7 +12,7 @@ import pytest
 from llmkit.cli import run
 from llmkit.testing import run_command
 from tests.core import demo_plugin
-from tests.core.test_report import validate
+from tests.core.test_report import line_counts, validate
 
 LINES = [json.dumps({"id": i, "text": f"t{i}"}) if i % 7 else json.dumps({"id": i}) for i in range(40)]
 LINES[13] = "not json"
@@ -60,8 +60,10 @@ def test_shard_reports_add_up_to_the_unsharded_run(job, merge):
     total = json.loads((job / "total.json").read_text())
     validate(total)
     unsharded = json.loads((job / "all.json").read_text())
-    assert total["counts"] == unsharded["counts"] == whole.summary
     missing = sum(1 for line in LINES if line.startswith("{") and '"text"' not in line)
+    assert total["counts"] == unsharded["counts"]
+    assert line_counts(total) == whole.summary
+    assert total["counts"]["rejected_by_stage"] == {"upper": {"missing_field": missing}, "input": {"invalid_line": 2}}
     assert total["counts"]["rejected_by_reason"] == {"missing_field": missing, "invalid_line": 2}
     for field in ("lines_read", "records_taken", "bad_lines", "other_shards", "shard"):
         assert total["inputs"][field] == unsharded["inputs"][field], field
