@@ -22,6 +22,8 @@ def _answer(prompt):
     text = str(prompt)
     if "FAIL" in text:
         return failure("too_long", "planted")
+    if "AGAIN" in text and not text.startswith("again:"):
+        return "garbled"  # unusable: the step asks once more (its retry hook)
     return "echo " + text[-5:]
 
 
@@ -30,6 +32,7 @@ class EchoGen(llmkit.GenerationStep):
     overlaps = True
     sampling_per_batch = False
     sampling_defaults = {"max_tokens": 8}
+    max_attempts = 2
 
     def __init__(self, options: llmkit.BackendOptions, template: llmkit.PromptTemplate) -> None:
         super().__init__(options, ScriptedBackend(_answer), field="text", writes=("echo",))
@@ -40,6 +43,11 @@ class EchoGen(llmkit.GenerationStep):
 
     def accept(self, record, completions):
         return {**record, "echo": completions[0].text}
+
+    def retry(self, record, index, result, attempt):
+        if result.completions[0].text != "garbled":
+            return None
+        return llmkit.Retry("again: " + str(record["text"]), llmkit.Reject("garbled"))
 
 
 @app.command("echo-gen")

@@ -157,7 +157,7 @@ def test_generation_tokens_prompt_and_model_provenance(tmp_path):
     (model / "tokenizer.json").write_text('{"model": {}}')
     (model / "weights.bin").write_bytes(b"\0" * 10)  # not an identity file: not hashed
     (tmp_path / "p.txt").write_text("Say: {text}")
-    records = [{"id": 1, "text": "hello"}, {"id": 2, "text": "FAIL me"}, {"id": 3, "text": "bye"}]
+    records = [{"id": 1, "text": "hello"}, {"id": 2, "text": "FAIL me"}, {"id": 3, "text": "bye"}, {"id": 4, "text": "AGAIN"}]
     run = run_command(["echo-gen", "-i", "in.jsonl", "-o", "out.jsonl", "--prompt", "p.txt", "--model", str(model),
                        "--report", "run.json"], files={"in.jsonl": records}, workdir=tmp_path,
                       plugins=report_plugin.plugins())
@@ -166,8 +166,9 @@ def test_generation_tokens_prompt_and_model_provenance(tmp_path):
     assert line_counts(report) == run.summary and run.summary["rejected_by_reason"] == {"too_long": 1}
     generated = sum(len(r["echo"].encode()) for r in run.outputs)  # the scripted backend: a token per byte
     gen = report["generation"]
-    assert (gen["requests"], gen["completions"], gen["generated_tokens"]) == (3, 2, generated)
-    assert gen["backend_errors"] == {"too_long": 1} and gen["retries"] == 0
+    generated += len(b"garbled")  # the answer asked again still cost its tokens
+    assert (gen["requests"], gen["completions"], gen["generated_tokens"]) == (5, 4, generated)
+    assert gen["backend_errors"] == {"too_long": 1} and gen["retries"] == 1
     assert report["time"]["generated_tokens_per_s"] > 0
     digest = hashlib.sha256(b"Say: {text}").hexdigest()
     assert report["prompts"] == [{"path": "p.txt", "sha256": digest}]
@@ -216,3 +217,33 @@ def test_report_is_written_whole(tmp_path):
     assert run.status == 0
     assert load_report(tmp_path / "run.json")["counts"]["in"] == 8
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".llmkit-")] == []
+
+
+def test_opened_backend_engine_args_and_cached_revision(tmp_path, monkeypatch):
+    from llmkit import BackendOptions, LazyBackend, report
+    from llmkit.testing import ScriptedBackend
+
+    refs = tmp_path / "hub" / "models--org--name" / "refs"
+    refs.mkdir(parents=True)
+    (refs / "main").write_text("0123abcd\n")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    recorder = report.start(["gen", "--model", "org/name"], {})
+    report.begin_command("gen", {"--model": "org/name"}, str(tmp_path / "run.json"))
+    try:
+        options = BackendOptions(model="org/name", dtype="float32", tensor_parallel_size=2, max_tokens=9)
+        LazyBackend(options, opener=lambda _: ScriptedBackend(["a"])).get()
+    finally:
+        assert report.finish(recorder, 0, None) == 0
+    model = load_report(tmp_path / "run.json")["model"]
+    assert (model["name"], model["local"], model["revision"], model["backend"]) == ("org/name", False, "0123abcd", "scripted")
+    assert model["engine_args"]["dtype"] == "float32" and model["engine_args"]["tensor_parallel_size"] == 2
+    assert "max_tokens" not in model["engine_args"]  # a sampling value, in the options
+    assert report.current() is None  # the next run starts clean
+
+
+def test_a_report_that_cannot_be_written_is_exit_74(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    run = run_command(["demo", "-i", "in.jsonl", "--report", str(folder / "missing" / "run.json")],
+                      files={"in.jsonl": RECORDS}, workdir=tmp_path, plugins=demo_plugin.plugins())
+    assert run.status == 74 and "--report" in run.stderr
