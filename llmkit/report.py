@@ -19,6 +19,7 @@ import os
 import platform
 import socket
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -55,11 +56,17 @@ class Generation:
     completions: int = 0
     retries: int = 0
     backend_errors: Counter = dataclasses.field(default_factory=Counter)
+    #: requests to a server sent again (connection errors, 429, 5xx), by what went wrong
+    request_retries: Counter = dataclasses.field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
         fields = dataclasses.asdict(self)
         fields["backend_errors"] = dict(self.backend_errors)
+        fields["request_retries"] = dict(self.request_retries)
         return fields
+
+    def __bool__(self) -> bool:
+        return bool(self.requests or self.request_retries)
 
 
 @dataclasses.dataclass
@@ -159,7 +166,7 @@ class RunRecorder:
             "model": describe_model(self.options.get("--model"), self.backend),
             "inputs": _inputs(last),
             "counts": _counts(summary),
-            "generation": self.generation.as_dict() if self.generation.requests else None,
+            "generation": self.generation.as_dict() if self.generation else None,
             "time": _times(ended - self.started, summary, self.generation),
         }
         if len(self.passes) > 1:  # a command of several passes: each one's counts; ``counts`` is the last
@@ -194,6 +201,7 @@ class RunRecorder:
 #: the recorder of the run in progress, once it has claimed a report path (else the core's notes
 #: go nowhere and cost one test each)
 _current: RunRecorder | None = None
+_LOCK = threading.Lock()
 #: the recorder of the run in progress, before the command is known
 _pending: RunRecorder | None = None
 
@@ -300,6 +308,15 @@ def note_results(results: Sequence[Any], retries: bool = False) -> None:
     """A backend answered these results (``retries``: of prompts asked again)."""
     if _current is not None:
         _current.note_results(results, retries)
+
+
+def note_request_retry(error: str) -> None:
+    """A request to a server is sent again after ``error``; counted by its kind (``HTTP 503``,
+    ``ConnectError``, ``timeout``), never by its text (which may quote the server)."""
+    if _current is not None:
+        kind = "timeout" if error.endswith("(timeout)") else error.partition(":")[0][:40] or "closed"
+        with _LOCK:  # the openai backend's requests run in threads
+            _current.generation.request_retries[kind] += 1
 
 
 def note_cluster(cluster: dict[str, Any]) -> None:

@@ -183,6 +183,10 @@ def _merge_generation(bodies: Sequence[dict[str, Any]]) -> dict[str, Any] | None
     for g in generations:
         errors.update(g["backend_errors"])
     merged["backend_errors"] = dict(errors)
+    retried: Counter = Counter()
+    for g in generations:
+        retried.update(g.get("request_retries", {}))
+    merged["request_retries"] = dict(retried)
     return merged
 
 

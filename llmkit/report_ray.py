@@ -23,7 +23,7 @@ def count_in_replica() -> None:
 def take_usage() -> dict[str, Any] | None:
     """The generation counted since the last call (None when nothing was generated)."""
     recorder = report.current()
-    if recorder is None or not recorder.generation.requests:
+    if recorder is None or not recorder.generation:
         return None
     usage, recorder.generation = recorder.generation, report.Generation()
     return usage.as_dict()
@@ -80,3 +80,4 @@ def add_usage(usage: dict[str, Any]) -> None:
     for name in ("requests", "prompt_tokens", "generated_tokens", "completions", "retries"):
         setattr(total, name, getattr(total, name) + usage[name])
     total.backend_errors.update(Counter(usage["backend_errors"]))
+    total.request_retries.update(Counter(usage.get("request_retries", {})))

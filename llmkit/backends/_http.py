@@ -26,6 +26,7 @@ import httpx
 
 from llmkit.backends._deadline import bound_whole_requests, deadline
 from llmkit.errors import BackendUnavailable, UsageError
+from llmkit.report import note_request_retry
 
 log = logging.getLogger("llmkit.backends.openai")
 
@@ -172,6 +173,7 @@ class JSONClient:
                 retry_after = _retry_after(response)
             if attempt == self.policy.max_retries:
                 break
+            note_request_retry(last_error)  # for the run's report
             wait = self.policy.delay(attempt, retry_after)
             log.warning("%s %s failed (%s); retry %d/%d in %.2f s", method, shown, last_error, attempt + 1,
                         self.policy.max_retries, wait)

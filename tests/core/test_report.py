@@ -247,3 +247,17 @@ def test_a_report_that_cannot_be_written_is_exit_74(tmp_path):
     run = run_command(["demo", "-i", "in.jsonl", "--report", str(folder / "missing" / "run.json")],
                       files={"in.jsonl": RECORDS}, workdir=tmp_path, plugins=demo_plugin.plugins())
     assert run.status == 74 and "--report" in run.stderr
+
+
+def test_request_retries_of_the_openai_backend_by_kind(tmp_path, monkeypatch):
+    from tests.backends.fault_server import FaultServer
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-server-key-123456")
+    with FaultServer(script=["status:503", "429:0", "ok", "ok"]) as server:
+        run = run_command(["rewrite-math", "--backend", "openai", "--base-url", server.url, "--model", "m",
+                           "--concurrency", "1", "--batch-size", "1", "-i", "in.jsonl", "--report", "run.json"],
+                          files={"in.jsonl": [{"id": 1, "text": "1+1=2"}, {"id": 2, "text": "2+2=4"}]}, workdir=tmp_path)
+    report = load_report(tmp_path / "run.json")
+    assert report["generation"]["request_retries"] == {"HTTP 503": 1, "HTTP 429": 1}, run.stderr
+    assert report["generation"]["requests"] == 2
+    assert "sk-server-key-123456" not in (tmp_path / "run.json").read_text()
