@@ -41,11 +41,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from llmkit.errors import OutputError, UsageError
 from llmkit.io import check_distinct_files, dump_lines
 from llmkit.outfiles import FileKey, hold, let_go, output_key, regular_file
+
+if TYPE_CHECKING:
+    from llmkit.contract import IOOptions
 
 Kind = Literal["file", "folder", "device"]
 
@@ -169,17 +172,17 @@ class SideOutputs:
     ``lock_outputs``, ``-o`` and ``--rejects`` are locked now too (a command that runs several
     passes finds a locked output before the first pass, not after it)."""
 
-    def __init__(self, io: Any = None, *, inputs: Sequence[str] = (), lock_outputs: bool = False) -> None:
+    def __init__(self, io: IOOptions | None = None, *, inputs: Sequence[str] = (), lock_outputs: bool = False) -> None:
         self.claimed: list[SideOutput] = []
         self._inputs: dict[Any, str] = {}
         self._outputs: dict[Any, str] = {}
-        for path in [*inputs, *((getattr(io, "inputs", None) or ["-"]) if io is not None else [])]:
+        for path in [*inputs, *((io.inputs or ["-"]) if io is not None else [])]:
             for key in _identity(path, 0):
                 self._inputs.setdefault(key, "standard input" if path == "-" else path)
         if io is None:
             return
         check_distinct_files(io.inputs or ["-"], io.output, io.rejects)  # now, not when the run opens them
-        contract = [("-o/--output", io.output), ("--rejects", io.rejects)]
+        contract: list[tuple[str, str | None]] = [("-o/--output", io.output), ("--rejects", io.rejects)]
         try:
             for option, path in contract:
                 if lock_outputs and path not in (None, "-"):
