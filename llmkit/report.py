@@ -130,14 +130,21 @@ class RunRecorder:
         usage.requests += len(results)
         if retries:
             usage.retries += len(results)
+        # sums kept in locals: this runs for every result of a run that asked for a report
+        prompt_tokens = generated_tokens = completions = 0
         for result in results:
             if result.error is not None:
                 usage.backend_errors[result.error] += 1
-            if result.prompt_token_ids is not None:
-                usage.prompt_tokens += len(result.prompt_token_ids)
-            usage.completions += len(result.completions)
-            for completion in result.completions:
-                usage.generated_tokens += len(completion.token_ids)
+            ids = result.prompt_token_ids
+            if ids is not None:
+                prompt_tokens += len(ids)
+            answers = result.completions
+            completions += len(answers)
+            for completion in answers:
+                generated_tokens += len(completion.token_ids)
+        usage.prompt_tokens += prompt_tokens
+        usage.generated_tokens += generated_tokens
+        usage.completions += completions
 
     def note_cluster(self, cluster: dict[str, Any]) -> None:
         self.cluster = cluster
