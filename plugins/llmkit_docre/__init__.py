@@ -87,10 +87,11 @@ def train(
 
     from llmkit_docre.checkpoint import check_encoder, check_output
     from llmkit_docre.data import load_documents, load_relations
-    from llmkit_docre.train import Trainer, TrainOptions, report_rejects
+    from llmkit_docre.train import Trainer, TrainOptions, pick_device, report_rejects
 
     options = TrainOptions(**asdict(architecture), **asdict(schedule), **asdict(run), evi_lambda=evi_lambda)
     directory = check_output(output, options.resume)
+    pick_device(options.device)
     # the model folder is claimed like -o: never an input, locked for the run, exit 74 when unwritable
     with llmkit.SideOutputs(inputs=[p for p in (train, dev, relations) if p]) as side:
         side.folder("-o/--output", output, new=False)
@@ -221,10 +222,11 @@ def self_train(
     from llmkit_docre.checkpoint import check_output, read_settings
     from llmkit_docre.data import load_documents, load_relations
     from llmkit_docre.selftrain import self_train as run_self_train
-    from llmkit_docre.train import TrainOptions, report_rejects
+    from llmkit_docre.train import TrainOptions, pick_device, report_rejects
 
     base = TrainOptions(**asdict(run), evi_lambda=phases.evi_lambda, attn_lambda=phases.attn_lambda)
     directory = check_output(output, run.resume)
+    pick_device(run.device)
     read_settings(teacher)  # a missing or damaged teacher stops the run before any document is read
     # the student's folder is claimed like -o: never an input (the teacher's folder included), locked
     with llmkit.SideOutputs(inputs=[p for p in (teacher, distant, train, dev, relations) if p]) as side:

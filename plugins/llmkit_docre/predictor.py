@@ -47,7 +47,7 @@ class Predictor:
         from llmkit_docre.features import Featurizer
         from llmkit_docre.train import pick_device
 
-        self.model, tokenizer, settings = load_model(model_dir, pick_device(device))
+        self.model, tokenizer, settings = load_model(model_dir, pick_device(device))  # the device is checked first
         self.relations: Relations = settings.inventory()
         self.num_labels = settings.num_labels
         self.evi_threshold = settings.evi_threshold if evi_threshold is None else evi_threshold

@@ -31,7 +31,7 @@ from llmkit_docre.features import Feature, Featurizer
 from llmkit_docre.infer import autocast
 from llmkit_docre.model import DocREModel
 from llmkit_docre.options import Phase, architecture_of
-from llmkit_docre.train import Trainer, TrainOptions, log
+from llmkit_docre.train import Trainer, TrainOptions, log, pick_device
 
 
 class AttentionStore:
@@ -91,7 +91,7 @@ def self_train(
 ) -> None:
     from llmkit_docre.checkpoint import load_model
 
-    teacher, tokenizer, settings = load_model(teacher_dir, base.device and torch.device(base.device))
+    teacher, tokenizer, settings = load_model(teacher_dir, pick_device(base.device))
     if settings.inventory().names != relations.names:
         raise UsageError("--relations does not match the teacher's relation inventory")
     shape = asdict(architecture_of(settings))
@@ -102,8 +102,6 @@ def self_train(
     featurize = Featurizer(tokenizer, settings.max_length)
     distant_features = [featurize(d) for d in distant]
     store = AttentionStore(output / "teacher_attention")
-    from llmkit_docre.train import pick_device
-
     teacher.to(pick_device(base.device))
     written = write_teacher_attention(teacher, distant_features, store, base.batch_size, base.quiet)
     log(base, f"teacher attention: {written} documents computed, {len(distant_features) - written} already stored")

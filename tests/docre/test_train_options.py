@@ -111,3 +111,14 @@ def test_the_student_folder_cannot_be_the_teacher(corpus, tmp_path, capsys, monk
     assert docre("self-train", *common, "-o", teacher, "--resume", "-q") == 2
     assert "is the input" in capsys.readouterr().err
     assert sorted(p.name for p in teacher.iterdir()) == ["docre.json"]
+
+
+@pytest.mark.parametrize(("device", "status"), [("banana", 2), ("cuda:7", 69)])
+def test_a_device_torch_cannot_use_is_refused_before_anything_loads(corpus, tmp_path, capsys, monkeypatch, device, status):
+    import llmkit_docre.data as data
+
+    monkeypatch.setattr(data, "load_documents", _never)
+    common = ["--encoder", tmp_path / "encoder", "--train", corpus["train"], "--relations", corpus["relations"], "-o", tmp_path / "m"]
+    assert docre("train", *common, "--device", device, "-q") == status
+    err = capsys.readouterr().err
+    assert f"--device {device}" in err.replace("'", "") and "Traceback" not in err
