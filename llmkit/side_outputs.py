@@ -182,15 +182,15 @@ class SideOutputs:
         if io is None:
             return
         check_distinct_files(io.inputs or ["-"], io.output, io.rejects)  # now, not when the run opens them
-        contract: list[tuple[str, str | None]] = [("-o/--output", io.output), ("--rejects", io.rejects)]
+        contract = [("-o/--output", io.output), ("--rejects", io.rejects)]
         try:
-            for option, path in contract:
-                if lock_outputs and path not in (None, "-"):
-                    self.file(option, path)
-                elif option == "-o/--output" or path is not None:
-                    key = output_key(path)
+            for option, named in contract:
+                if lock_outputs and named not in (None, "-"):
+                    self.file(option, named)
+                elif option == "-o/--output" or named is not None:
+                    key = output_key(named)
                     if key is not None:
-                        self._outputs.setdefault(key, "standard output" if path in (None, "-") else f"{option} {path}")
+                        self._outputs.setdefault(key, "standard output" if named in (None, "-") else f"{option} {named}")
         except BaseException:
             self.close(failed=True)  # no ``with`` block will: the object was never made
             raise
