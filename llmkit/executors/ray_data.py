@@ -276,7 +276,8 @@ def _execute(
             counts, error = pickle.loads(row["result"])
             _add(summary, counts)
             summary.note_output()
-            tally.add(*pickle.loads(row["replica"]), counts)
+            identity, usage = pickle.loads(row["replica"])
+            tally.add(identity, usage, counts)
             if error is not None:
                 raise error
     finally:
