@@ -66,7 +66,7 @@ import orjson
 
 from llmkit.backends.base import Backend, Completion, GenerationResult, Prompt, SamplingParams
 from llmkit.contract import Batch, _current_batch
-from llmkit.io import loads_exact
+from llmkit.io import loads_exact, loads_lenient
 from llmkit.plugins import PluginInfo
 from llmkit.step import LateReject, Record, Reject, Step, check_outcomes
 
@@ -227,11 +227,20 @@ def read_records(source: str | os.PathLike[str] | bytes) -> list[Record]:
     records = []
     for number, line in enumerate(data.splitlines(), 1):
         if line.strip():
-            try:
-                records.append(loads_exact(line))  # integers beyond 64 bits kept, as the core keeps them
-            except ValueError as exc:  # orjson's JSONDecodeError, or json's
-                raise ValueError(f"{name}:{number}: not JSON: {line[:200]!r}") from exc
+            records.append(_parse_line(line, f"{name}:{number}"))
     return records
+
+
+def _parse_line(line: bytes, where: str) -> Any:
+    """A line as the core reads it: integers of any size exact, and what orjson refuses but the
+    core writes back as it came (an integer beyond a double, a lone surrogate escape) read too."""
+    try:
+        return loads_exact(line)
+    except ValueError:  # orjson's JSONDecodeError
+        try:
+            return loads_lenient(line)
+        except ValueError as exc:
+            raise ValueError(f"{where}: not JSON: {line[:200]!r}") from exc
 
 
 @dataclass
@@ -313,7 +322,8 @@ def run_command(
     """Run ``llmkit ARGS`` as a user would, and read back what it wrote (see the module docstring).
 
     ``files`` maps paths (relative to the working folder) to their contents, written before the
-    run; ``workdir`` is that folder (default: a fresh temporary one, left for the test to read);
+    run; ``workdir`` is that folder (default: a fresh temporary one, left for the test to read
+    unless the run left it empty);
     ``stdin`` is the standard input (default: empty). ``timeout`` bounds a separate process.
     The run's standard error is also written to this process's (``echo_stderr``), where pytest
     catches it and shows it beside a failure.
@@ -346,6 +356,8 @@ def run_command(
 
     output_path = _option_value(argv, "-o", "--output")
     outputs = records_of("-o", "--output") if output_path not in (None, "-") else read_records(out)
+    if workdir is None and not any(folder.iterdir()):
+        folder.rmdir()  # a folder of our own that the run left empty: nothing for the test to read
     return CommandRun(status, out, stderr, outputs, records_of("--rejects"), parse_summary(stderr), folder)
 
 

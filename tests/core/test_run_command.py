@@ -127,8 +127,18 @@ def test_an_output_folder_is_left_to_the_test(tmp_path):
 
 
 def test_read_records_keeps_big_integers_and_names_a_bad_line(tmp_path):
-    path = write_jsonl(tmp_path / "a.jsonl", b'{"n": 123456789012345678901234567890}\n\n{"n": 1}\nnot json\n')
+    beyond_a_double = 10**400
+    path = write_jsonl(tmp_path / "a.jsonl", f'{{"n": 123456789012345678901234567890}}\n\n{{"n": {beyond_a_double}}}\nnot json\n')
     with pytest.raises(ValueError, match=r"a.jsonl:4: not JSON"):
         read_records(path)
-    assert read_records(path.read_bytes().rsplit(b"not", 1)[0]) == [{"n": 123456789012345678901234567890}, {"n": 1}]
+    assert read_records(path.read_bytes().rsplit(b"not", 1)[0]) == [{"n": 123456789012345678901234567890}, {"n": beyond_a_double}]
     assert read_records(tmp_path / "absent.jsonl") == []
+
+
+def test_a_working_folder_of_its_own_is_removed_only_when_the_run_left_it_empty(tmp_path):
+    empty = demo(stdin=[{"text": "a"}])
+    assert empty.status == 0 and not empty.workdir.exists()
+    kept = demo("-i", "in.jsonl", files={"in.jsonl": [{"text": "a"}]})
+    assert kept.path("in.jsonl").is_file()
+    given = demo(stdin=[{"text": "a"}], workdir=tmp_path / "mine")
+    assert given.workdir.is_dir()  # a folder the test named is the test's

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 from llmkit.testing import read_records as read_jsonl
-from llmkit.testing import write_jsonl
+from llmkit.testing import run_command, write_jsonl
 
 __all__ = ["llmkit", "ok", "read_jsonl", "write_jsonl"]
 
 
-def llmkit(*args: str, stdin: bytes | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "llmkit", *args], input=stdin, capture_output=True, timeout=timeout, check=False)
-    return done
+def llmkit(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """``llmkit ARGS`` as a user runs it (llmkit.testing.run_command, in this process), in the
+    shape of a finished child process: returncode, and stdout and stderr as bytes."""
+    run = run_command(args, stdin=stdin)
+    return subprocess.CompletedProcess(["llmkit", *args], run.status, run.stdout, run.stderr.encode())
 
 
 def ok(*args: str, stdin: bytes | None = None) -> bytes:
