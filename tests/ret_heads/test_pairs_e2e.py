@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from llmkit.cli import main
+from llmkit.testing import run_command
 from tests.conftest import require_vllm
 from tests.teach import teach
+
+pytestmark = pytest.mark.slow  # its fixture teaches a tiny model to answer at once, then generates pairs with it
 
 PROMPTS = ["Name a colour.", "Count to three.", "Say hello.", "What is rain?", "Pick a fruit.", "Describe a river."]
 GREEDY = ["--temperature", "0", "--max-tokens", "8", "--dtype", "float32"]
 
 
 def _cli(argv: list[str]) -> int:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    return int(info.value.code or 0)
+    return run_command(argv).status
 
 
 def _read(path: Path) -> list[dict]:
