@@ -34,6 +34,7 @@ def _reference_logprobs(model, ids: list[int]) -> np.ndarray:
     return torch.log_softmax(logits, dim=-1).numpy()
 
 
+@pytest.mark.slow  # generates with the hf backend step by step against a reference
 def test_greedy_batch_matches_unpadded_reference(hf_backend):
     """Left padding must not change a prompt's greedy continuation."""
     results = hf_backend.generate(PROMPTS, SamplingParams(temperature=0, max_tokens=12, n=2))
@@ -43,6 +44,7 @@ def test_greedy_batch_matches_unpadded_reference(hf_backend):
         assert [c.token_ids for c in result.completions] == [expected, expected]
 
 
+@pytest.mark.slow  # scores against an unpadded reference
 def test_score_matches_unpadded_reference(hf_backend):
     scores = hf_backend.score(TEXTS)
     for text, score in zip(TEXTS, scores):
@@ -83,6 +85,7 @@ def test_next_token_logprobs_agree_with_scores(hf_backend):
         assert float(row[ids[k]]) == pytest.approx(scored[k - 1], abs=1e-5)
 
 
+@pytest.mark.slow  # samples a batch several times
 def test_seeded_sampling_is_reproducible(hf_backend):
     params = SamplingParams(temperature=1.0, max_tokens=10, n=4, seed=123)
     first = hf_backend.generate(PROMPTS[:3], params)
@@ -95,6 +98,7 @@ def test_seeded_sampling_is_reproducible(hf_backend):
     assert len({tuple(c.token_ids) for c in first[0].completions}) > 1  # n samples, not n copies
 
 
+@pytest.mark.slow  # generates twice with the hf backend
 def test_top_k_one_is_greedy(hf_backend):
     greedy = hf_backend.generate(PROMPTS[:2], SamplingParams(temperature=0, max_tokens=8))
     top1 = hf_backend.generate(PROMPTS[:2], SamplingParams(temperature=1.5, top_k=1, max_tokens=8, seed=3))
@@ -115,6 +119,7 @@ def test_stop_string(hf_backend):
     check_stop_string(hf_backend)
 
 
+@pytest.mark.slow  # opens a second hf backend and generates
 def test_context_budget_and_too_long(tiny_llama):
     with HFBackend(BackendOptions(model=str(tiny_llama), dtype="float32", device="cpu", max_model_len=40)) as backend:
         assert backend.max_model_len == 40
@@ -206,6 +211,7 @@ def _generate_calls(backend, monkeypatch) -> list[dict]:
     return calls
 
 
+@pytest.mark.slow  # generates at several context-capped budgets
 def test_context_capped_budgets_share_one_generate_call(short_context_llama, monkeypatch, caplog):
     """A large --max-tokens (the subcommands' defaults run to 8192) with a short context gives each
     prompt length its own budget; the batch is still one generate call, and each prompt gets what
@@ -242,6 +248,7 @@ def test_context_capped_budgets_share_one_generate_call(short_context_llama, mon
     assert not [r for r in caplog.records if "maximum length" in r.getMessage()]
 
 
+@pytest.mark.slow  # samples many rows at several budgets
 def test_sampled_rows_end_at_their_own_budgets(short_context_llama, monkeypatch):
     """n samples of prompts of several lengths: one generate call, each sample cut at its prompt's
     budget, and the same seed gives the same samples."""
@@ -262,6 +269,7 @@ def test_sampled_rows_end_at_their_own_budgets(short_context_llama, monkeypatch)
     assert ids(first) == ids(again)
 
 
+@pytest.mark.slow  # builds a model and generates at mixed budgets
 def test_learned_position_table_survives_mixed_budgets(tiny_llama, tmp_path):
     """GPT-2 looks positions up in a table of the context's size: rows that ended early are fed
     padding past it while the longest-budget row runs on, which must not index past the table."""
