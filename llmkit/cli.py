@@ -131,7 +131,7 @@ def build_app(plugins: list[PluginInfo] | None = None) -> Any:
         command.name = info.name  # a Typer group has no name of its own; help lists it by this
         group.add_command(command, info.name)
     require_finite_floats(group)
-    offer_report(group)
+    offer_report(group, skip=frozenset({"report"}))  # merging reports is not a run to report on
     hide_flag_placeholders()
     return group
 

@@ -29,11 +29,13 @@ def _report_parameter() -> Any:
     return typer.main.get_command(app).params[0]
 
 
-def offer_report(command: Any, path: str = "") -> None:
-    """Give every command under ``command`` (a group's commands; not the groups) the
-    ``--report`` option; the command, when called, begins the run's report with its options."""
+def offer_report(command: Any, path: str = "", skip: frozenset[str] = frozenset()) -> None:
+    """Give every command under ``command`` (a group's commands; not the groups, nor those named
+    in ``skip``) the ``--report`` option; the command, when called, begins the run's report with
+    its options."""
     for name, sub in (getattr(command, "commands", None) or {}).items():
-        offer_report(sub, f"{path} {name}".strip())
+        if name not in skip:
+            offer_report(sub, f"{path} {name}".strip())
     callback = getattr(command, "callback", None)
     if getattr(command, "commands", None) is not None or callback is None or getattr(callback, "reports", False):
         return

@@ -147,3 +147,10 @@ def test_show_prints_the_tables(job, capsys):
     text = capsys.readouterr().out
     assert "Rejected by reason" in text and "missing_field" in text and "invalid_line" in text
     assert "done (exit 0)" in text
+
+
+def test_report_commands_write_no_report_of_their_own(job, merge, monkeypatch):
+    demo(job, "-o", "a.jsonl", "--report", "a.json")
+    monkeypatch.setenv("LLMKIT_REPORT", str(job / "a.json"))  # a pipeline that exports it
+    assert merge(job, "a.json", "-o", "total.json").status == 0
+    assert json.loads((job / "a.json").read_text())["command"] == "demo"
