@@ -141,10 +141,10 @@ def test_evidence_that_is_not_a_list_of_sentence_ids_is_rejected_naming_the_item
 
 def test_a_triple_listed_twice_is_one_recommendation_with_its_best_score():
     triples = [
-        {"h": 0, "t": 1, "r": "A", "score": 0.5, "evidence": [1]},
+        {"h": 0, "t": 1, "r": "A", "score": 1.5, "evidence": [1]},
         {"h": 0, "t": 1, "r": "A", "score": 2.0, "evidence": [0]},
         {"h": 0, "t": 1, "r": "B", "score": 1.0},
         {"h": 0, "t": 1, "r": "C", "score": 0.1},
     ]
-    chosen = select(triples, 2, None)
+    chosen = select(triples, 2, None)  # A's second listing takes no top-k place from B
     assert [(x["r"], x["score"], x["evidence"]) for x in chosen] == [("A", 2.0, [0]), ("B", 1.0, [])]
