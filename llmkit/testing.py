@@ -29,16 +29,16 @@ the run), the standard input given as bytes, text or records, standard output an
 at the file-descriptor level (as a shell's redirections catch them), and the exit status the
 console would return. It hands back a :class:`CommandRun`::
 
-    run = run_command(["mia", "score", "-i", "in.jsonl", "--rejects", "bad.jsonl"],
+    run = run_command(["my-filter", "-i", "in.jsonl", "--rejects", "bad.jsonl"],   # drops empty texts
                       files={"in.jsonl": [{"text": "a"}, {"text": ""}]})
     assert run.status == 0 and run.summary["rejected_by_reason"] == {"empty": 1}
     assert run.outputs[0]["text"] == "a" and run.rejects[0]["reject"]["source"] == "in.jsonl:2"
 
 ``outputs`` are the records of ``-o FILE`` when the arguments name one (none when it names a
 folder: ``run.path(...)`` reaches it), else those of standard output; ``rejects`` those of
-``--rejects FILE``; ``summary`` is the closing summary line of
-standard error read back into the fields of ``Summary.as_dict`` (``None`` when the run printed
-none: ``--quiet``, or an error before the end). ``plugins=`` runs the CLI with those plugins
+``--rejects FILE``; ``summary`` is the closing summary line of standard error read back into the
+fields of ``Summary.as_dict`` (``None`` when the run printed none: ``--quiet``, or an error before
+the end); ``stderr`` is also echoed to the test's own (pytest shows it beside a failure). ``plugins=`` runs the CLI with those plugins
 instead of the installed ones. ``separate_process=True`` runs ``python -m llmkit`` in a child
 process instead (for what only a process shows: signals, an exit that skips finalisation).
 
