@@ -9,7 +9,7 @@ import pytest
 
 from llmkit_mia import metrics
 from llmkit_mia.evaluate import parse_label
-from llmkit.testing import run_command
+from llmkit.testing import run_command, write_jsonl
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -49,11 +49,6 @@ def test_labels_refused(value):
     assert parse_label(value) is None
 
 
-def _write(path, records):
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return path
-
-
 def _run(argv):
     run = run_command(argv)
     return run.status, run.stdout.decode(), run.stderr
@@ -70,7 +65,7 @@ def test_eval_cli_outputs_one_record_per_method_and_a_table(tmp_path):
         for i, y in enumerate(labels)
     ]
     records.append({"id": "x", "label": 1, "mia": {"samia": None, "loss": 0.0}})  # a null score is left out
-    path = _write(tmp_path / "scored.jsonl", records)
+    path = write_jsonl(tmp_path / "scored.jsonl", records)
     code, out, err = _run(["mia", "eval", "-i", str(path)])
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
@@ -84,7 +79,7 @@ def test_eval_cli_outputs_one_record_per_method_and_a_table(tmp_path):
 
 
 def test_eval_bad_label_exits_65_naming_the_line(tmp_path):
-    path = _write(tmp_path / "bad.jsonl", [
+    path = write_jsonl(tmp_path / "bad.jsonl", [
         {"label": 1, "mia": {"samia": 0.5}},
         {"label": 0, "mia": {"samia": 0.1}},
         {"label": "maybe", "mia": {"samia": 0.3}},
@@ -95,20 +90,20 @@ def test_eval_bad_label_exits_65_naming_the_line(tmp_path):
 
 
 def test_eval_missing_label_exits_65(tmp_path):
-    path = _write(tmp_path / "bad.jsonl", [{"mia": {"samia": 0.5}}])
+    path = write_jsonl(tmp_path / "bad.jsonl", [{"mia": {"samia": 0.5}}])
     code, _out, err = _run(["mia", "eval", "-i", str(path)])
     assert code == 65 and f"{path}:1" in err
 
 
 def test_eval_single_class_is_a_clear_error(tmp_path):
-    path = _write(tmp_path / "one.jsonl", [{"label": 1, "mia": {"samia": 0.5}}, {"label": 1, "mia": {"samia": 0.2}}])
+    path = write_jsonl(tmp_path / "one.jsonl", [{"label": 1, "mia": {"samia": 0.5}}, {"label": 1, "mia": {"samia": 0.2}}])
     code, out, err = _run(["mia", "eval", "-i", str(path)])
     assert code == 65 and out == ""
     assert "both classes" in err and "members (label 1)" in err
 
 
 def test_eval_record_without_scores_is_rejected_not_counted(tmp_path):
-    path = _write(tmp_path / "mixed.jsonl", [
+    path = write_jsonl(tmp_path / "mixed.jsonl", [
         {"label": 1, "mia": {"loss": 0.5}}, {"label": 0, "mia": {"loss": 0.1}}, {"label": 0, "text": "unscored"},
     ])
     rejects = tmp_path / "rejects.jsonl"
