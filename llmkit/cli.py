@@ -179,11 +179,12 @@ def run(argv: Sequence[str] | None = None, plugins: list[PluginInfo] | None = No
         # transformers and huggingface_hub draw tqdm bars (loading weights, ...) on stderr;
         # in a log file they are noise. Read when they are first imported, so set it now.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    if plugins is None:
-        plugins = discover_plugins()
-    recorder = report.start(sys.argv[1:] if argv is None else argv, {p.name: p.version for p in plugins if p.ok})
+    recorder = report.start(sys.argv[1:] if argv is None else argv, {})
     error: str | None = None
     try:
+        if plugins is None:
+            plugins = discover_plugins()
+        recorder.plugins = {p.name: p.version for p in plugins if p.ok}
         app = build_app(plugins)
         code = app.main(args=list(argv) if argv is not None else None, prog_name="llmkit", standalone_mode=False)
         status = code if isinstance(code, int) else 0
