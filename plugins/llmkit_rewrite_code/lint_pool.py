@@ -20,7 +20,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, cast
 
 from llmkit_rewrite_code.lint_worker import LintResult, comment_ratio, init_worker, lint_in_worker, worker_status
 
@@ -76,10 +76,11 @@ class LintPool:
         for slot in range(len(self.workers)):
             self._feed(slot, todo, busy)
         while busy:
-            for conn in wait(list(busy)):
-                slot, index = busy.pop(conn)  # type: ignore[call-overload]
+            for ready in wait(list(busy)):
+                conn = cast(Connection, ready)
+                slot, index = busy.pop(conn)
                 try:
-                    results[index] = conn.recv()  # type: ignore[union-attr]
+                    results[index] = conn.recv()
                 except (EOFError, OSError):
                     results[index] = self._replace(slot, codes[index])
                 self._feed(slot, todo, busy)
