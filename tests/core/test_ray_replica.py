@@ -128,6 +128,7 @@ class Overlapping(Step):
         return records
 
 
+@pytest.mark.slow  # waits out the replica's PATIENCE (30 s) after the last call
 def test_two_calls_overlap_as_the_local_executor_does(tmp_path, monkeypatch):
     """Call 0 begins, call 1 begins before call 0 completes; completes in the order begun; the
     step's halves never run at once (Ray gives an overlapping step's replica two calls)."""
