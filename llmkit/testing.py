@@ -36,7 +36,7 @@ console would return. It hands back a :class:`CommandRun`::
 
 ``outputs`` are the records of ``-o FILE`` when the arguments name one (none when it names a
 folder: ``run.path(...)`` reaches it), else those of standard output; ``rejects`` those of
-``--rejects FILE``; ``summary`` is the closing summary line of standard error read back into the
+``--rejects FILE``; both are read when the test asks for them; ``summary`` is the closing summary line of standard error read back into the
 fields of ``Summary.as_dict`` (``None`` when the run printed none: ``--quiet``, or an error before
 the end); ``stderr`` is also echoed to the test's own (pytest shows it beside a failure). ``plugins=`` runs the CLI with those plugins
 instead of the installed ones. ``separate_process=True`` runs ``python -m llmkit`` in a child
@@ -253,15 +253,28 @@ class CommandRun:
     stdout: bytes
     #: standard error, as text
     stderr: str
-    #: the records of ``-o FILE`` when given, else those of standard output
-    outputs: list[Record]
-    #: the records of ``--rejects FILE`` (none without it)
-    rejects: list[Record]
     #: the closing summary, as ``Summary.as_dict`` names its fields (no ``seconds``); None when
     #: the run printed none
     summary: dict[str, Any] | None
     #: the folder the command ran in, where ``files`` were written and relative paths point
     workdir: Path
+    #: the file ``-o`` named (None: standard output)
+    output_file: Path | None = None
+    #: the file ``--rejects`` named
+    rejects_file: Path | None = None
+
+    @property
+    def outputs(self) -> list[Record]:
+        """The records of ``-o FILE`` when given (none when it names a folder, which the test
+        reads itself), else those of standard output; read when asked for."""
+        if self.output_file is None:
+            return read_records(self.stdout)
+        return read_records(self.output_file) if not self.output_file.is_dir() else []
+
+    @property
+    def rejects(self) -> list[Record]:
+        """The records of ``--rejects FILE`` (none without it); read when asked for."""
+        return read_records(self.rejects_file) if self.rejects_file is not None else []
 
     def path(self, name: str) -> Path:
         """A file of the run (a side output, say), relative to its working folder."""
@@ -349,16 +362,14 @@ def run_command(
     if echo_stderr:  # where the test's own output goes, so a failing test's report shows it
         sys.stderr.write(stderr)
 
-    def records_of(*names: str) -> list[Record]:
+    def named_file(*names: str) -> Path | None:
         path = _option_value(argv, *names)
-        # a folder (a checkpoint, the parts of a cluster run) is the test's to read
-        return read_records(folder / path) if path not in (None, "-") and (folder / path).is_file() else []
+        return folder / path if path not in (None, "-") else None
 
-    output_path = _option_value(argv, "-o", "--output")
-    outputs = records_of("-o", "--output") if output_path not in (None, "-") else read_records(out)
     if workdir is None and not any(folder.iterdir()):
         folder.rmdir()  # a folder of our own that the run left empty: nothing for the test to read
-    return CommandRun(status, out, stderr, outputs, records_of("--rejects"), parse_summary(stderr), folder)
+    output, rejects = named_file("-o", "--output"), named_file("--rejects")
+    return CommandRun(status, out, stderr, parse_summary(stderr), folder, output, rejects)
 
 
 def _run_here(argv: list[str], stdin: bytes, folder: Path, plugins: list[PluginInfo] | None) -> tuple[int, bytes, bytes]:

@@ -260,14 +260,13 @@ def test_malformed_base_url_is_a_usage_error(url, why):
         OpenAIBackend(BackendOptions(backend="openai", base_url=url))
 
 
-def test_malformed_base_url_is_exit_2_without_its_password(capfd):
-    from llmkit.cli import main
+def test_malformed_base_url_is_exit_2_without_its_password():
+    from llmkit.testing import run_command
 
-    with pytest.raises(SystemExit) as info:
-        main(["mia", "score", "-i", "/nonexistent.jsonl", "--backend", "openai",
-              "--base-url", "http://user:s3cret@127.0.0.1:99999/v1"])  # fmt: skip
-    err = capfd.readouterr().err
-    assert info.value.code == 2 and "99999" in err and "s3cret" not in err and "Traceback" not in err
+    run = run_command(["mia", "score", "-i", "/nonexistent.jsonl", "--backend", "openai",
+                       "--base-url", "http://user:s3cret@127.0.0.1:99999/v1"])  # fmt: skip
+    err = run.stderr
+    assert run.status == 2 and "99999" in err and "s3cret" not in err and "Traceback" not in err
 
 
 def test_default_concurrency_lets_a_server_batch():

@@ -142,3 +142,11 @@ def test_a_working_folder_of_its_own_is_removed_only_when_the_run_left_it_empty(
     assert kept.path("in.jsonl").is_file()
     given = demo(stdin=[{"text": "a"}], workdir=tmp_path / "mine")
     assert given.workdir.is_dir()  # a folder the test named is the test's
+
+
+def test_outputs_are_read_only_when_asked_for():
+    # refused before anything is written: the file keeps text that is not JSONL
+    run = demo("-o", "same.txt", "--rejects", "same.txt", stdin=[{"text": "a"}], files={"same.txt": "free text\n"})
+    assert run.status == 2 and run.path("same.txt").read_text() == "free text\n"
+    with pytest.raises(ValueError, match=r"same.txt:1: not JSON"):
+        assert run.outputs is None  # never reached: reading the file fails
