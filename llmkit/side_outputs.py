@@ -41,16 +41,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from llmkit.errors import OutputError, UsageError
 from llmkit.io import check_distinct_files, dump_lines
 from llmkit.outfiles import FileKey, hold, let_go, output_key, regular_file
 
-if TYPE_CHECKING:
-    from llmkit.contract import IOOptions
-
 Kind = Literal["file", "folder", "device"]
+
+
+class ContractFiles(Protocol):
+    """What a claim needs of a command's contract options (``llmkit.IOOptions`` has it): the inputs
+    and the two outputs. A protocol, not the class, so that this module depends on no option set
+    (the report, which claims its file here, is noted into from the backends those sets load)."""
+
+    inputs: list[str] | None
+    output: str | None
+    rejects: str | None
 
 
 @dataclass
@@ -172,7 +179,7 @@ class SideOutputs:
     ``lock_outputs``, ``-o`` and ``--rejects`` are locked now too (a command that runs several
     passes finds a locked output before the first pass, not after it)."""
 
-    def __init__(self, io: IOOptions | None = None, *, inputs: Sequence[str] = (), lock_outputs: bool = False) -> None:
+    def __init__(self, io: ContractFiles | None = None, *, inputs: Sequence[str] = (), lock_outputs: bool = False) -> None:
         self.claimed: list[SideOutput] = []
         self._inputs: dict[Any, str] = {}
         self._outputs: dict[Any, str] = {}
