@@ -22,6 +22,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import llmkit
 import llmkit.backends
@@ -78,10 +79,25 @@ class RejectedStep(llmkit.GenerationStep):
 
     name = "rejected"
     sampling_defaults = SAMPLING
+    #: declared: process() below only names each reject's input line; the batches still overlap
+    overlaps = True
 
     def __init__(self, options: llmkit.BackendOptions, config: PairsConfig, backend: llmkit.backends.Backend | None = None) -> None:
         super().__init__(options, backend, field=config.field)
         self.config = config
+
+    # The template's own rejects (too_long, no_answer, ...) would cite the spill line pass 2 read;
+    # every reject of this pass names the input line pass 1 read, whoever made it.
+
+    def process(self, records: list[llmkit.Record]) -> list[llmkit.Outcome]:
+        return _from_input_all(records, super().process(records))
+
+    def begin(self, records: list[llmkit.Record]) -> Any:
+        return records, super().begin(records)
+
+    def complete(self, begun: Any) -> list[llmkit.Outcome]:
+        records, inner = begun
+        return _from_input_all(records, super().complete(inner))
 
     def prompt(self, record: llmkit.Record, text: str | None) -> llmkit.Prompt | llmkit.Reject:
         return self.chat_prompt(text or "")
@@ -97,6 +113,14 @@ class RejectedStep(llmkit.GenerationStep):
         if problem is not None:
             return _from_input(record, problem)
         return pair_record(record, record[self.config.field], chosen, answer.text, self.config.chat_format)  # type: ignore[arg-type]
+
+
+def _from_input_all(records: list[llmkit.Record], outcomes: list[llmkit.Outcome]) -> list[llmkit.Outcome]:
+    """``outcomes`` with each reject not yet named (the template's) naming its input line."""
+    return [
+        _from_input(record, outcome) if isinstance(outcome, llmkit.Reject) and outcome.source is None else outcome
+        for record, outcome in zip(records, outcomes)
+    ]
 
 
 def _from_input(record: llmkit.Record, reject: llmkit.Reject) -> llmkit.Reject:

@@ -58,3 +58,20 @@ def test_input_holding_an_output_field_or_no_instruction_is_rejected():
     records = [{"prompt": "p", "chosen": "theirs"}, {"text": "no prompt field"}]
     first = run_records(ChosenStep(OPTIONS, PairsConfig(), ScriptedBackend([])), records)
     assert first.reasons == ["field_exists", "missing_field"]
+
+
+def test_every_reject_of_pass_two_names_the_input_line_also_the_templates():
+    """A masked model's failure (here too_long, planted by the scripted backend's context) is the
+    generation template's reject, not the step's: it still cites the line pass 1 read, not the
+    spill's line, and the spill's own fields are taken off the record."""
+    from llmkit_ret_heads.pairs import _SOURCE
+
+    records = [{"id": i, "prompt": "p" * (10 if i else 60)} for i in range(3)]
+    first = run_records(ChosenStep(OPTIONS, PairsConfig(), ScriptedBackend(["a0", "a1", "a2"])), records, source="in.jsonl")
+    assert [r[_SOURCE] for r in first.outputs] == ["in.jsonl:1", "in.jsonl:2", "in.jsonl:3"]
+    spilled = list(reversed(first.outputs))  # pass 2 reads the spill, lines in another order
+    for batch_size in (1, 3):
+        step = RejectedStep(OPTIONS, PairsConfig(), ScriptedBackend(["b"] * 3, max_model_len=40))
+        second = run_records(step, [dict(r) for r in spilled], batch_size, source="spill.jsonl")
+        assert [(reject.reason, reject.source) for _, reject in second.rejects] == [("too_long", "in.jsonl:1")]
+        assert _SOURCE not in second.rejects[0][0]
