@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import orjson
 import pytest
 
 from llmkit_neuron_attr.neurons import read_neuron_sets
 from llmkit.testing import run_command
+from tests.neuron_attr.neuron_sets import write_neuron_sets
 
 SETS = {
     "a": [(0, 1), (0, 2), (1, 3)],
@@ -16,13 +16,7 @@ SETS = {
 
 
 def _write(path, sets, layers=4, width=8):
-    rows = [
-        {"task": task, "model": "m", "layers": layers, "width": width, "layer": layer, "index": index, "rank": rank}
-        for task, neurons in sets.items()
-        for rank, (layer, index) in enumerate(neurons, 1)
-    ]
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
-    return str(path)
+    return write_neuron_sets(path, sets, layers, width)
 
 
 def _run(args):

@@ -13,19 +13,14 @@ from llmkit.cli import build_app
 from llmkit_neuron_attr.neurons import read_neuron_sets
 from llmkit_neuron_attr.options import AblateConfig, CrossConfig, OverlapConfig, ScoreConfig
 from llmkit.testing import run_command
+from tests.neuron_attr.neuron_sets import write_neuron_sets
 from tests.neuron_attr.planted import task_records
 
 SETS = {"a": [(0, 1), (0, 2), (1, 3)], "b": [(0, 2), (1, 3), (1, 4)]}
 
 
 def _write_sets(path, sets, layers=2, width=128):
-    rows = [
-        {"task": task, "model": "m", "layers": layers, "width": width, "layer": layer, "index": index, "rank": rank}
-        for task, neurons in sets.items()
-        for rank, (layer, index) in enumerate(neurons, 1)
-    ]
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
-    return str(path)
+    return write_neuron_sets(path, sets, layers, width)
 
 
 def _run(args):
