@@ -10,10 +10,16 @@ on for the life of the process: the children keep writing into the pipe after th
 
 from __future__ import annotations
 
+import atexit
+import fcntl
 import os
 import re
+import select
+import struct
 import sys
+import termios
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,7 +70,11 @@ def tail_stderr() -> Iterator[StderrTail]:
         return
     os.dup2(write_end, 2)
     os.close(write_end)
-    threading.Thread(target=_copy, args=(read_end, real, tail), name="llmkit-stderr-tail", daemon=True).start()
+    # held from a read to its write (what was read is not out yet); closed: the copier has ended
+    copying = _Copying()
+    threading.Thread(target=_copy, args=(read_end, real, tail, copying), name="llmkit-stderr-tail", daemon=True).start()
+    # the copier is a daemon thread: at exit, what is still in the pipe would be lost
+    atexit.register(_drain, read_end, copying)
     try:
         yield tail
     finally:
@@ -73,15 +83,44 @@ def tail_stderr() -> Iterator[StderrTail]:
         except (OSError, ValueError):
             pass
         os.dup2(real, 2)  # this process writes to the real stderr again; children keep the pipe
+        _drain(read_end, copying)
 
 
-def _copy(read_end: int, real: int, tail: StderrTail) -> None:
+class _Copying:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ended = False
+
+
+def _copy(read_end: int, real: int, tail: StderrTail, copying: _Copying) -> None:
     """Copy the pipe to the real stderr until every writer has closed it."""
-    with os.fdopen(read_end, "rb", buffering=0) as pipe:
-        while data := pipe.read(65536):
+    while True:
+        ready, _, _ = select.select([read_end], [], [])
+        with copying.lock:
+            data = os.read(read_end, 65536) if ready else b""
+            if not data:
+                copying.ended = True  # before the close: the descriptor's number may be reused
+                break
             tail.feed(data)
             try:
                 os.write(real, data)
             except OSError:
                 pass
+    os.close(read_end)
     os.close(real)
+
+
+def _drain(read_end: int, copying: _Copying, patience: float = 1.0) -> None:
+    """Wait (at most ``patience`` seconds) until what was written into the pipe so far is copied out."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        if copying.ended:
+            return
+        try:
+            pending = struct.unpack("i", fcntl.ioctl(read_end, termios.FIONREAD, b"\0\0\0\0"))[0]
+        except OSError:  # closed: every writer has gone and the copier has finished
+            return
+        if not pending:
+            with copying.lock:  # a read in flight reaches the real stderr first
+                return
+        time.sleep(0.005)
