@@ -15,7 +15,7 @@ run; ``lines_read`` likewise counts each input line once.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from llmkit.errors import UsageError
@@ -158,13 +158,11 @@ def _merge_counts(bodies: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     if not counts:
         return None
     merged: dict[str, Any] = {name: sum(c[name] for c in counts) for name in _COUNTS}
-    reasons: Counter = Counter()
-    for c in counts:
-        reasons.update(c["rejected_by_reason"])
-    merged["rejected_by_reason"] = dict(reasons.most_common())
-    stages: Counter = Counter()
-    for c in counts:
-        stages.update({(stage, reason): n for stage, by_reason in c["rejected_by_stage"].items() for reason, n in by_reason.items()})
+    merged["rejected_by_reason"] = dict(_added(c["rejected_by_reason"] for c in counts).most_common())
+    stages = _added(
+        {(stage, reason): n for stage, by_reason in c["rejected_by_stage"].items() for reason, n in by_reason.items()}
+        for c in counts
+    )
     merged["rejected_by_stage"] = {}
     for (stage, reason), n in stages.most_common():
         merged["rejected_by_stage"].setdefault(stage, {})[reason] = n
@@ -179,15 +177,17 @@ def _merge_generation(bodies: Sequence[dict[str, Any]]) -> dict[str, Any] | None
     if not generations:
         return None
     merged: dict[str, Any] = {name: sum(g[name] for g in generations) for name in _GENERATION}
-    errors: Counter = Counter()
-    for g in generations:
-        errors.update(g["backend_errors"])
-    merged["backend_errors"] = dict(errors)
-    retried: Counter = Counter()
-    for g in generations:
-        retried.update(g.get("request_retries", {}))
-    merged["request_retries"] = dict(retried)
+    merged["backend_errors"] = dict(_added(g["backend_errors"] for g in generations))
+    merged["request_retries"] = dict(_added(g.get("request_retries", {}) for g in generations))
     return merged
+
+
+def _added(counts: Iterable[Mapping[Any, int]]) -> Counter:
+    """Counts by key, added up across reports."""
+    total: Counter = Counter()
+    for count in counts:
+        total.update(count)
+    return total
 
 
 def _merge_time(bodies: Sequence[dict[str, Any]]) -> dict[str, Any]:
