@@ -197,10 +197,11 @@ class LineWriter:
     :meth:`close` (or the end of the process, however it ends): a second run writing the same
     file exits 75 instead of interleaving its lines. Lines are appended: :meth:`start_anew`
     empties the file, once every output of the run is locked. A write that fails (disk full,
-    I/O error) is OutputError (74).
+    I/O error) is OutputError (74), and so is a file that cannot be opened for writing (a missing
+    folder, no permission, a folder where a file is wanted): ``option`` names it in the message.
     """
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, option: str = "") -> None:
         self.path = path
         self.shown = "standard output" if path is None or path == "-" else path
         if path is None or path == "-":
@@ -210,7 +211,8 @@ class LineWriter:
         try:
             self.handle = open(path, "ab")  # noqa: SIM115 - truncated (start_anew) only once locked
         except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            named = f"{option} {path}" if option else path
+            raise OutputError(f"{named} cannot be written: {exc.strerror or exc}") from exc
         self.owned = True
         try:
             self.regular = stat.S_ISREG(os.fstat(self.handle.fileno()).st_mode)

@@ -64,9 +64,9 @@ def _open_outputs(options: IOOptions) -> tuple[LineWriter, LineWriter | None]:
     before the same-file rule has passed, and a file is emptied (a run without ``--resume``) only
     once both are held, so a run refused with exit 2 or 75 has changed no file."""
     check_distinct_files(options.inputs or ["-"], options.output, options.rejects)
-    out = LineWriter(options.output)
+    out = LineWriter(options.output, "-o")
     try:
-        rejects = LineWriter(options.rejects) if options.rejects else None
+        rejects = LineWriter(options.rejects, "--rejects") if options.rejects else None
     except BaseException:
         out.close()
         raise

@@ -198,8 +198,9 @@ def _lock_folder(folder: Place, option: str) -> LineWriter:
     it cannot be made (read-only, full) is an output that cannot be written: exit 74."""
     try:
         return LineWriter(os.path.join(folder.path, _LOCK))
-    except UsageError as exc:  # a usage error of a file the user named; here the folder is the output
-        raise OutputError(f"{option} {folder.shown} cannot be written: {exc}") from exc
+    except OutputError as exc:  # said of the folder the user named, not of the lock file in it
+        reason = exc.__cause__.strerror if isinstance(exc.__cause__, OSError) else exc
+        raise OutputError(f"{option} {folder.shown} cannot be written: {reason}") from exc
 
 
 def _connect(ray: Any, options: IOOptions) -> None:

@@ -173,3 +173,24 @@ def test_after_a_write_error_resume_completes_the_output(tmp_path):
     resumed = subprocess.run(command, capture_output=True, timeout=60)
     assert resumed.returncode == 0, resumed.stderr
     assert out.read_bytes() == reference.read_bytes()
+
+
+@pytest.mark.parametrize(("flag", "where", "reason"), [
+    ("-o", "missing/out.jsonl", b"No such file or directory"),
+    ("-o", "in.jsonl/out.jsonl", b"Not a directory"),
+    ("-o", ".", b"Is a directory"),
+    ("--rejects", "missing/rejects.jsonl", b"No such file or directory"),
+])
+def test_an_output_that_cannot_be_opened_is_exit_74_naming_the_option(tmp_path, flag, where, reason):
+    """As any other file a command writes: 74 (an output that cannot be written), naming the
+    option and the path, before a record is read; the other output is left as it was."""
+    _input(tmp_path)
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(b'{"kept": 1}\n')
+    other_flag = "--rejects" if flag == "-o" else "-o"
+    result = subprocess.run([sys.executable, str(DEMO), "demo", "-i", "in.jsonl", flag, where, other_flag, other.name],
+                            capture_output=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 74, result.stderr
+    assert f"{flag} {where} cannot be written".encode() in result.stderr and reason in result.stderr
+    assert b"Traceback" not in result.stderr
+    assert other.read_bytes() == b'{"kept": 1}\n'
