@@ -16,7 +16,8 @@ from __future__ import annotations
 import base64
 import sys
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import Enum
@@ -200,9 +201,23 @@ class Run:
         return self.options.limit is not None and self.taken >= self.options.limit
 
 
-#: The batch the step is processing now; set by the core around ``step.process`` (a context
+#: The batch the step is processing now; set only by :func:`processing_records` (a context
 #: variable, so concurrent runs in threads each see their own).
 _current_batch: ContextVar[Batch | None] = ContextVar("llmkit_current_batch", default=None)
+
+
+@contextmanager
+def processing_records(source: str, records: list[dict[str, Any]], lines: Sequence[int] | None = None) -> Iterator[None]:
+    """While the block runs, ``records`` are the batch being processed: :func:`source_of` names
+    ``records[i]`` ``SOURCE:lines[i]`` (``lines`` default: 1, 2, ... in order). The executors and
+    :func:`llmkit.testing.run_records` say so around a step's work on a batch; the batch before,
+    if any, is back when the block ends."""
+    batch = Batch(source, records, range(1, len(records) + 1) if lines is None else lines)
+    token = _current_batch.set(batch)
+    try:
+        yield
+    finally:
+        _current_batch.reset(token)
 
 
 def source_of(record: dict[str, Any]) -> str | None:
@@ -237,25 +252,19 @@ def begin_batch(run: Run, batch: Batch) -> Begun:
     todo = batch.records
     if batch.prerejected:
         todo = [r for r in batch.records if id(r) not in batch.prerejected]
-    token = _current_batch.set(batch)
-    try:
+    with processing_records(batch.source, batch.records, batch.lines):
         state = cast(SplitStep, run.step).begin(todo) if todo and run.split else todo
-    finally:
-        _current_batch.reset(token)
     return Begun(batch, todo, state)
 
 
 def complete_batch(run: Run, begun: Begun, out: LineWriter, rejects: LineWriter | None) -> None:
     """The second half of :func:`process_batch`: the step's outcomes, checked, counted, written."""
     batch, todo = begun.batch, begun.todo
-    token = _current_batch.set(batch)
-    try:
+    with processing_records(batch.source, batch.records, batch.lines):
         if not todo:
             outcomes = []
         else:
             outcomes = cast(SplitStep, run.step).complete(begun.state) if run.split else run.step.process(begun.state)
-    finally:
-        _current_batch.reset(token)
     plain = type(outcomes) is list and len(outcomes) == len(todo) and _all_dicts(outcomes)
     if not plain:  # a record never vanishes silently: anything but dicts and Rejects is a bug
         outcomes = check_outcomes(run.step, len(todo), outcomes)

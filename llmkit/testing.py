@@ -65,7 +65,7 @@ from typing import IO, Any, Union
 import orjson
 
 from llmkit.backends.base import Backend, Completion, GenerationResult, Prompt, SamplingParams
-from llmkit.contract import Batch, _current_batch
+from llmkit.contract import processing_records
 from llmkit.io import loads_exact, loads_lenient
 from llmkit.plugins import PluginInfo
 from llmkit.step import LateReject, Record, Reject, Step, check_outcomes
@@ -174,12 +174,9 @@ def run_records(
     try:
         for start in range(0, len(todo), size):
             batch = todo[start : start + size]
-            # the core's batch record, so source_of() answers as in a real run
-            token = _current_batch.set(Batch(source, batch, range(start + 1, start + len(batch) + 1)))
-            try:
+            # as the executors say it, so source_of() answers as in a real run
+            with processing_records(source, batch, range(start + 1, start + len(batch) + 1)):
                 outcomes = check_outcomes(step, len(batch), step.process(batch))
-            finally:
-                _current_batch.reset(token)
             for record, outcome in zip(batch, outcomes):
                 if isinstance(outcome, Reject):
                     run.rejects.append((record, outcome))
