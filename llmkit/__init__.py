@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 from llmkit.answers import Retry
 from llmkit.backends.base import Completion, Prompt, SamplingParams
 from llmkit.backends.options import BackendOptions, ModelOptions
-from llmkit.contract import IOOptions, WholeInputOptions, io_options, source_of, whole_input_options
+from llmkit.contract import ClusterOptions, IOOptions, WholeInputOptions, io_options, source_of, whole_input_options
 from llmkit.executors.run import run_step
 from llmkit.io import read_jsonl
 from llmkit.side_outputs import SideOutput, SideOutputs
@@ -44,6 +44,7 @@ __all__ = [
     "BackendOptions",
     "BackendUnavailable",
     "Chain",
+    "ClusterOptions",
     "Completion",
     "GenerationStep",
     "IOOptions",

@@ -92,6 +92,15 @@ class ClusterOptions:
         float, typer.Option(min=1, help="Seconds without a finished batch after which a Ray run stops (exit 69).", rich_help_panel=_CLUSTER)
     ] = 600.0
 
+    def __post_init__(self) -> None:
+        # a step author (llmkit.ClusterOptions) may name the executor "ray": run_step asks for the
+        # member itself, and a plain string would run the step here without a word
+        try:
+            self.executor = Executor(self.executor)
+        except ValueError:
+            names = ", ".join(member.value for member in Executor)
+            raise UsageError(f"executor must be one of {names}, got {self.executor!r}") from None
+
 
 @dataclass
 class IOOptions:

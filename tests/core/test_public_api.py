@@ -12,7 +12,7 @@ import llmkit.testing
 ROOT = Path(__file__).resolve().parents[2]
 
 STEP_AUTHORS = {
-    "BackendOptions", "BackendUnavailable", "Chain", "Completion", "GenerationStep", "LazyBackend", "IOOptions", "InputError", "LateReject",
+    "BackendOptions", "BackendUnavailable", "Chain", "ClusterOptions", "Completion", "GenerationStep", "LazyBackend", "IOOptions", "InputError", "LateReject",
     "LlmkitError", "MissingDependency", "ModelOptions", "Outcome", "Prompt", "PromptTemplate", "Record", "RecordStep", "Reject",
     "Repetition", "Retry", "SamplingParams", "SideOutput", "SideOutputs", "Step", "Summary", "UsageError", "WholeInputOptions", "__version__",
     "backend_options", "existing_field", "find_repetition", "get_text_field", "io_options", "load_prompt",
