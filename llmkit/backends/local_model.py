@@ -4,6 +4,7 @@ hooks on its modules, gradients, whole next-token distributions.
     local = LocalModel(options)      # a ModelOptions (or BackendOptions): --model checked now, nothing loaded
     local.tokenizer                  # loaded on first use, once
     local.model                      # likewise: on --device, in --dtype, in eval mode
+    local.config                     # its transformers config alone, read before any weights
 
 It loads by the hf backend's rules (:func:`llmkit.backends.load_causal_lm`): float32 on the CPU
 for ``--dtype auto``, a model's own code only with ``--trust-remote-code``, a load failure
@@ -32,6 +33,7 @@ class LocalModel:
         self.name = options.require_model(why)
         self._model: Any = None
         self._tokenizer: Any = None
+        self._config: Any = None
 
     @property
     def loaded(self) -> bool:
@@ -62,6 +64,16 @@ class LocalModel:
         return self._tokenizer
 
     @property
+    def config(self) -> Any:
+        """The model's transformers config, read once without the weights: for what a plugin
+        decides before they load (the dtype a checkpoint is stored in, its shape). Read by the
+        loaders' rules: a missing local folder or an unreadable config is BackendUnavailable
+        (exit 69), a model with its own code without ``--trust-remote-code`` a usage error."""
+        if self._config is None:
+            self._config = _read_config(self.name, self.options.trust_remote_code)
+        return self._config
+
+    @property
     def device(self) -> Any:
         """The torch device the weights are on."""
         return self.model.device
@@ -84,14 +96,30 @@ class LocalModel:
 
             self._model = None
             torch.cuda.empty_cache()
-        self._model = self._tokenizer = None
+        self._model = self._tokenizer = self._config = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {"options": self.options, "name": self.name}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.options, self.name = state["options"], state["name"]
-        self._model = self._tokenizer = None
+        self._model = self._tokenizer = self._config = None
 
     def __repr__(self) -> str:
         return f"LocalModel({self.name!r}, {'loaded' if self.loaded else 'not loaded'})"
+
+
+def _read_config(name: str, trust_remote_code: bool) -> Any:
+    import os
+
+    from transformers import AutoConfig
+
+    from llmkit.backends._render import check_local_model, refuse_own_code
+    from llmkit.errors import BackendUnavailable
+
+    check_local_model(name)
+    refuse_own_code(name, trust_remote_code)
+    try:
+        return AutoConfig.from_pretrained(os.path.expanduser(name), trust_remote_code=trust_remote_code)
+    except Exception as exc:  # OSError (not found / offline), ValueError (an unknown model_type), ...
+        raise BackendUnavailable(f"cannot read the config of model {name!r}: {exc}") from exc

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from llmkit import BackendOptions, Prompt, SamplingParams
-from llmkit.backends import Backend, GenerationResult, eos_token_ids, load_causal_lm
+from llmkit import BackendOptions, Prompt, SamplingParams, UsageError
+from llmkit.backends import Backend, GenerationResult, LocalModel, eos_token_ids
 
 from llmkit_contrastive.contrast import Contrast
 from llmkit_contrastive.hf_decode import LockstepDecoder, context_length
@@ -19,13 +20,12 @@ class HFContrastivePair(Backend):
     name = "hf-contrastive"
 
     def __init__(self, expert: str, amateur: str, tokenizer: Any, vocab_size: int, contrast: Contrast, options: BackendOptions) -> None:
-        expert_model = load_causal_lm(expert, options)
-        amateur_model = load_causal_lm(amateur, options)
+        # each model by the core's rules (--dtype, --device, --trust-remote-code); the tokenizer is the expert's, given
+        expert_model = LocalModel(replace(options, model=expert)).model
+        amateur_model = LocalModel(replace(options, model=amateur)).model
         for label, model in (("expert", expert_model), ("amateur", amateur_model)):
             rows = model.get_output_embeddings().weight.shape[0]
             if rows < vocab_size:
-                from llmkit import UsageError
-
                 raise UsageError(f"the {label}'s LM head has {rows} rows, fewer than the {vocab_size} tokens of the tokenizer")
         self._tokenizer = tokenizer
         self._max_model_len = context_length([expert_model.config, amateur_model.config], tokenizer, options.max_model_len)

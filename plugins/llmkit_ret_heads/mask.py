@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,9 +126,7 @@ def write_masked(model_path: str, heads_path: str, out: llmkit.SideOutput, chose
     whole to ``out`` (a new folder claimed by the command)."""
     from llmkit.backends import save_checkpoint, transformer_blocks
 
-    options = llmkit.BackendOptions(model=model_path, backend="hf", dtype=_checkpoint_dtype(model_path, dtype, trust_remote_code),
-                                    device="cpu", trust_remote_code=trust_remote_code)
-    model = llmkit.backends.load_causal_lm(model_path, options)
+    model = _model_to_mask(model_path, dtype, trust_remote_code).model
     blocks = transformer_blocks(model)
     expected = {(layer, head) for layer in range(len(blocks)) for head in range(blocks[0].num_heads)}
     if not set(source.scores) <= expected:
@@ -144,16 +142,20 @@ def write_masked(model_path: str, heads_path: str, out: llmkit.SideOutput, chose
     return out.target
 
 
-def _checkpoint_dtype(model_path: str, dtype: str, trust_remote_code: bool) -> str:
-    """``auto`` = the checkpoint's own dtype (a masked twin is saved as its original was stored)."""
+def _model_to_mask(model_path: str, dtype: str, trust_remote_code: bool) -> llmkit.backends.LocalModel:
+    """The model on the CPU; ``--dtype auto`` = the dtype its checkpoint is stored in, read from
+    its config before the weights load (a masked twin is saved as its original was, where the
+    core's ``auto`` loads float32 on a CPU)."""
+    options = llmkit.ModelOptions(model=model_path, dtype=dtype, device="cpu", trust_remote_code=trust_remote_code)
+    local = llmkit.backends.LocalModel(options)
     if dtype != "auto":
-        return dtype
-    from transformers import AutoConfig
+        return local
+    return llmkit.backends.LocalModel(replace(options, dtype=_stored_dtype(local.config)))
 
-    try:
-        config = AutoConfig.from_pretrained(model_path, trust_remote_code=trust_remote_code)
-    except Exception as exc:
-        raise llmkit.BackendUnavailable(f"cannot read the config of {model_path!r}: {exc}") from exc
+
+def _stored_dtype(config: Any) -> str:
+    """The checkpoint's dtype as its config names it; float32 when it names none or one of
+    another kind (float8, say)."""
     stored = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
     name = str(stored).removeprefix("torch.") if stored is not None else "float32"
     return name if name in ("float32", "float16", "bfloat16") else "float32"

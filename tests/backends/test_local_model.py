@@ -98,3 +98,33 @@ def test_the_missing_model_error_is_written_once_in_the_tree():
     places = [f"{path.relative_to(root)}:{number}" for folder in ("llmkit", "plugins") for path in sorted((root / folder).rglob("*.py"))
               for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "model is required" in line]
     assert len(places) == 1 and places[0].startswith("llmkit/backends/options.py:"), places
+
+
+def test_config_is_read_once_without_the_weights(tiny_llama, monkeypatch):
+    import json
+
+    import llmkit.backends.hf as hf
+
+    monkeypatch.setattr(hf, "load_causal_lm", lambda path, options: pytest.fail("the weights were loaded"))
+    local = LocalModel(ModelOptions(model=str(tiny_llama)))
+    stored = json.loads((tiny_llama / "config.json").read_text())
+    config = local.config
+    assert config.max_position_embeddings == stored["max_position_embeddings"]
+    assert config.hidden_size == stored["hidden_size"] and not local.loaded
+    assert local.config is config  # once
+
+
+def test_config_refuses_a_missing_folder_and_own_code_by_the_loaders_rules(tiny_llama, tmp_path):
+    import shutil
+
+    with pytest.raises(BackendUnavailable, match="does not exist"):
+        LocalModel(ModelOptions(model=str(tmp_path / "missing"))).config  # noqa: B018
+    own = tmp_path / "own_code"
+    shutil.copytree(tiny_llama, own)
+    settings = (own / "config.json").read_text().replace("{", '{"auto_map": {"AutoConfig": "x.Config"},', 1)
+    (own / "config.json").write_text(settings)
+    with pytest.raises(UsageError, match="trust-remote-code"):
+        LocalModel(ModelOptions(model=str(own))).config  # noqa: B018
+    (own / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    with pytest.raises(BackendUnavailable, match="cannot read the config"):
+        LocalModel(ModelOptions(model=str(own), trust_remote_code=True)).config  # noqa: B018

@@ -87,3 +87,18 @@ def test_mask_usage_errors(models, tmp_path):
     wrong = _heads_file(tmp_path / "wide.jsonl", "llama", 3, 4)  # a third layer the model lacks
     assert _cli(["ret-heads", "mask", "--model", str(models["llama"]), "--heads", str(wrong), "--top-k", "1",
                  "-o", str(tmp_path / "w")]) == 2
+
+
+@pytest.mark.parametrize(("given", "saved"), [("auto", "float16"), ("float32", "float32"), ("bfloat16", "bfloat16")])
+def test_auto_saves_the_dtype_the_checkpoint_was_stored_in(models, tmp_path, given, saved):
+    import torch
+    from safetensors import safe_open
+    from transformers import AutoModelForCausalLM
+
+    half = _save(AutoModelForCausalLM.from_pretrained(models["llama"], dtype=torch.float16), models["llama"], tmp_path / "half")
+    scores = _heads_file(tmp_path / "heads.jsonl", "llama", 2, 4)
+    out = tmp_path / "masked"
+    assert _cli(["ret-heads", "mask", "--model", str(half), "--heads", str(scores), "--top-k", "1", "--dtype", given,
+                 "-o", str(out)]) == 0
+    with safe_open(out / "model.safetensors", "pt") as weights:
+        assert {str(weights.get_tensor(name).dtype) for name in weights.keys()} == {f"torch.{saved}"}
