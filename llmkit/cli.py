@@ -20,7 +20,7 @@ import typer
 
 from llmkit import __version__, report
 from llmkit.errors import LlmkitError, OutputClosed
-from llmkit.help_format import hide_flag_placeholders
+from llmkit.help_format import hide_flag_placeholders, reflow_help
 from llmkit.options import require_finite_floats
 from llmkit.plugins import PluginInfo, discover_plugins
 from llmkit.progress import stderr_is_terminal
@@ -133,6 +133,7 @@ def build_app(plugins: list[PluginInfo] | None = None) -> Any:
     require_finite_floats(group)
     offer_report(group, skip=frozenset({"report"}))  # merging reports is not a run to report on
     hide_flag_placeholders()
+    reflow_help(group)
     return group
 
 
