@@ -211,6 +211,10 @@ class RecommendConfig:
             raise llmkit.UsageError("--source model needs --model DIR (a model trained by docre train)")
         if self.top_k < 1:
             raise llmkit.UsageError("--top-k must be at least 1")
+        if self.device:  # the name only: whether this machine has that CUDA device is known where the model loads
+            from llmkit_docre.device import parse_device
+
+            parse_device(self.device)
 
 
 @dataclass

@@ -23,8 +23,12 @@ class PredictStep(Step):
 
     def __init__(self, model_dir: str, device: str | None = None, evi_threshold: float | None = None,
                  isf: bool = False, isf_threshold: float | None = None) -> None:
+        if device:  # a bad name now, before the run reads a line or the model folder
+            from llmkit_docre.device import parse_device
+
+            parse_device(device)
         self.model_dir = model_dir
-        self.device_name = device
+        self.device_name = device  # the name: where the model loads picks the device (cuda there or not)
         self.evi_threshold = evi_threshold
         self.isf = isf
         self.isf_threshold = isf_threshold

@@ -45,7 +45,7 @@ class Predictor:
     def __init__(self, model_dir: str, device: str | None = None, evi_threshold: float | None = None) -> None:
         from llmkit_docre.checkpoint import load_model
         from llmkit_docre.features import Featurizer
-        from llmkit_docre.train import pick_device
+        from llmkit_docre.device import pick_device
 
         self.model, tokenizer, settings = load_model(model_dir, pick_device(device))  # the device is checked first
         self.relations: Relations = settings.inventory()

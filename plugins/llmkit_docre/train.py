@@ -19,9 +19,10 @@ from typing import Any, Protocol
 
 import torch
 
-from llmkit import BackendUnavailable, InputError, UsageError
+from llmkit import InputError, UsageError
 from llmkit_docre.checkpoint import ModelSettings, encoder_location, load_encoder, save
 from llmkit_docre.data import Document, Relations
+from llmkit_docre.device import pick_device
 from llmkit_docre.features import Feature, Featurizer
 from llmkit_docre.infer import autocast, predict_features
 from llmkit_docre.losses import at_loss, attention_kl, evidence_kl
@@ -53,20 +54,6 @@ class TeacherAttention(Protocol):
     """Token attention of a teacher for the pairs of training document ``index`` (pairs, L)."""
 
     def __call__(self, index: int) -> torch.Tensor: ...
-
-
-def pick_device(name: str | None) -> torch.device:
-    """``--device``, or cuda when available, else cpu; a name torch does not know is a usage error
-    and a CUDA device this machine lacks is an unavailable backend."""
-    if not name:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError) as exc:
-        raise UsageError(f"--device {name!r} is not a torch device ({exc})") from exc
-    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
-        raise BackendUnavailable(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA devices")
-    return device
 
 
 def log(options: TrainOptions, message: str) -> None:
