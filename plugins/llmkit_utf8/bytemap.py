@@ -4,7 +4,9 @@
 tool measures, so every token id is mapped to the bytes it stands for:
 
 - byte-fallback vocabularies (SentencePiece / Llama-2 style): ``<0xNN>`` is byte NN; an ordinary
-  piece is its UTF-8 text with the word marker ``▁`` read as a space;
+  piece is its UTF-8 text with every word marker ``▁`` read as a space, as SentencePiece decodes
+  it (Llama-2's ``▁▁▁▁`` is four spaces); the paper's code reads only a piece's first ``▁`` so
+  (``leading_marker_only``, for ``--compat official``);
 - byte-level BPE (GPT-2 style): each character of a token is one byte through GPT-2's
   bytes-to-unicode table;
 - ByT5-style: byte b is id b + offset (3 specials first), the token being ``chr(b)``;
@@ -87,7 +89,17 @@ def _byt5(tokenizer: Any, vocab: dict[str, int]) -> ByteMap | None:
     return ByteMap("byt5", id_bytes, byte_ids)
 
 
-def _byte_fallback(vocab: dict[str, int], special: set[int]) -> ByteMap | None:
+def piece_bytes(piece: str, leading_marker_only: bool = False) -> bytes:
+    """The bytes of an ordinary SentencePiece piece: every ``▁`` a space, or with
+    ``leading_marker_only`` the first one alone (the others stay U+2581, three bytes)."""
+    if not leading_marker_only:
+        return piece.replace(_WORD_MARKER, " ").encode("utf-8")
+    if piece.startswith(_WORD_MARKER):
+        return b" " + piece[1:].encode("utf-8")
+    return piece.encode("utf-8")
+
+
+def _byte_fallback(vocab: dict[str, int], special: set[int], leading_marker_only: bool) -> ByteMap | None:
     names = [f"<0x{b:02X}>" for b in range(256)]
     if not all(name in vocab for name in names):
         return None
@@ -95,7 +107,7 @@ def _byte_fallback(vocab: dict[str, int], special: set[int]) -> ByteMap | None:
     def convert(token: str) -> bytes:
         if len(token) == 6 and token.startswith("<0x") and token.endswith(">"):
             return bytes([int(token[3:5], 16)])
-        return token.replace(_WORD_MARKER, " ").encode("utf-8")
+        return piece_bytes(token, leading_marker_only)
 
     size = max(vocab.values()) + 1
     return ByteMap("byte_fallback", _table(size, vocab, special, convert), [vocab[n] for n in names])
@@ -116,11 +128,12 @@ def _byte_level(vocab: dict[str, int], special: set[int]) -> ByteMap | None:
     return ByteMap("byte_level", _table(size, vocab, special, convert), [vocab[table[b]] for b in range(256)])
 
 
-def build_bytemap(tokenizer: Any) -> ByteMap:
-    """The byte map of a Hugging Face tokenizer; UsageError when it has no byte tokens."""
+def build_bytemap(tokenizer: Any, leading_marker_only: bool = False) -> ByteMap:
+    """The byte map of a Hugging Face tokenizer; UsageError when it has no byte tokens.
+    ``leading_marker_only``: a byte-fallback piece's first ``▁`` alone is a space (the paper's code)."""
     vocab = _vocab(tokenizer)
     special = _special_ids(tokenizer)
-    found = _byt5(tokenizer, vocab) or _byte_fallback(vocab, special) or _byte_level(vocab, special)
+    found = _byt5(tokenizer, vocab) or _byte_fallback(vocab, special, leading_marker_only) or _byte_level(vocab, special)
     if found is None:
         raise UsageError(
             f"tokenizer {type(tokenizer).__name__} has no byte tokens; utf8-eval looks for byte-fallback "

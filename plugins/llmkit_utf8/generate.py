@@ -139,7 +139,7 @@ class GenerateStep(llmkit.GenerationStep):
         if self.bytemap is None:
             if self.tokenizer is None:
                 raise llmkit.UsageError("utf8-eval generate needs the model's tokenizer to map tokens to bytes")
-            self.bytemap = build_bytemap(self.tokenizer)
+            self.bytemap = build_bytemap(self.tokenizer, leading_marker_only=self.settings.official)
         settings = self.settings
         if settings.bos is not None:
             self.use_bos = settings.bos

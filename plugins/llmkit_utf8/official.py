@@ -10,6 +10,9 @@ What its code does, where llmkit's documented rules differ (README, ``utf8-eval`
   whole sentence (context + term) tokenized as text, and the run counts as no match;
 - both, on the scored bytes: the paper's ``V_binary_soft`` and ``V_partial`` per step besides
   llmkit's own scores (:mod:`llmkit_utf8.paper_scores`);
+- both: a SentencePiece piece's first ``▁`` alone is read as a space, its others written as
+  U+2581's three bytes (``▁▁`` is `` ▁``, ``a▁b`` stays ``a▁b``), where SentencePiece decodes every
+  ``▁`` to a space (:func:`llmkit_utf8.bytemap.piece_bytes`);
 - both: the decoded output writes a special token's literal text as bytes (``</s>`` as four ASCII
   bytes), and a sequence that ends early is padded to its length with the pad token (EOS when the
   tokenizer has none), also written as text; the scored bytes are every prompt token's bytes
