@@ -108,7 +108,7 @@ class LazyBackend:
                 from llmkit.backends import open_backend
 
                 self._backend = open_backend(self.backend_options)
-            note_backend(self._backend.name, self.backend_options)
+            note_backend(self._backend, self.backend_options)
         return self._backend
 
     def replace(self, backend: Backend) -> None:

@@ -58,15 +58,38 @@ class Generation:
     backend_errors: Counter = dataclasses.field(default_factory=Counter)
     #: requests to a server sent again (connection errors, 429, 5xx), by what went wrong
     request_retries: Counter = dataclasses.field(default_factory=Counter)
+    #: seconds the engine held requests of the run, and held none between them (a backend that
+    #: times its engine: vllm); None when no engine was timed
+    engine_busy_s: float | None = None
+    engine_idle_s: float | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, rounded: bool = True) -> dict[str, Any]:
         fields = dataclasses.asdict(self)
         fields["backend_errors"] = dict(self.backend_errors)
         fields["request_retries"] = dict(self.request_retries)
+        if self.engine_busy_s is None or self.engine_idle_s is None:  # hf, openai: left out, not 0
+            del fields["engine_busy_s"], fields["engine_idle_s"]
+        else:
+            fields.update(engine_times(self.engine_busy_s, self.engine_idle_s, rounded))
         return fields
 
+    def add_engine_time(self, busy: float, idle: float) -> None:
+        self.engine_busy_s = (self.engine_busy_s or 0.0) + busy
+        self.engine_idle_s = (self.engine_idle_s or 0.0) + idle
+
     def __bool__(self) -> bool:
-        return bool(self.requests or self.request_retries)
+        return bool(self.requests or self.request_retries or self.engine_busy_s is not None)
+
+
+def engine_times(busy: float, idle: float, rounded: bool = True) -> dict[str, Any]:
+    """The report's engine fields: seconds busy and idle, and the idle share of their sum
+    (recomputed from the seconds wherever they are added up, never averaged)."""
+    span = busy + idle
+    share = idle / span if span > 0 else None
+    if not rounded:
+        return {"engine_busy_s": busy, "engine_idle_s": idle, "engine_idle_share": share}
+    return {"engine_busy_s": round(busy, 3), "engine_idle_s": round(idle, 3),
+            "engine_idle_share": round(share, 4) if share is not None else None}
 
 
 @dataclasses.dataclass
@@ -120,10 +143,13 @@ class RunRecorder:
     def note_prompt(self, origin: str, text: str) -> None:
         self.prompts[origin] = hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-    def note_backend(self, name: str, options: Any) -> None:
-        fields = dataclasses.asdict(options) if dataclasses.is_dataclass(options) and not isinstance(options, type) else {}
-        engine = {k: _plain(v) for k, v in fields.items() if k not in _SAMPLING_FIELDS and not is_secret_name(k)}
-        self.backend = {"name": name, "engine_args": engine}
+    def note_backend(self, backend: Any, options: Any) -> None:
+        used = getattr(backend, "engine_args", None)
+        if used is None:  # a backend that does not say what it uses: every option but sampling values
+            fields = dataclasses.asdict(options) if dataclasses.is_dataclass(options) and not isinstance(options, type) else {}
+            used = {k: v for k, v in fields.items() if k not in _SAMPLING_FIELDS}
+        engine = {k: _plain(v) for k, v in used.items() if not is_secret_name(k)}
+        self.backend = {"name": backend.name, "engine_args": engine}
 
     def note_results(self, results: Sequence[Any], retries: bool = False) -> None:
         usage = self.generation
@@ -170,7 +196,7 @@ class RunRecorder:
             "ended_at": _iso(datetime.now(timezone.utc)),
             "options": redactor.value({k: "[redacted]" if is_secret_name(k) else v for k, v in self.options.items()}),
             "prompts": [{"path": path, "sha256": digest} for path, digest in self.prompts.items()],
-            "model": describe_model(self.options.get("--model"), self.backend),
+            "model": redactor.value(describe_model(self.options.get("--model"), self.backend)),  # a URL's password
             "inputs": _inputs(last),
             "counts": _counts(summary),
             "generation": self.generation.as_dict() if self.generation else None,
@@ -208,7 +234,7 @@ class RunRecorder:
 #: the recorder of the run in progress, once it has claimed a report path (else the core's notes
 #: go nowhere and cost one test each)
 _current: RunRecorder | None = None
-_LOCK = threading.Lock()
+lock = threading.Lock()
 #: the recorder of the run in progress, before the command is known
 _pending: RunRecorder | None = None
 
@@ -305,10 +331,10 @@ def note_prompt(origin: str, text: str) -> None:
         _current.note_prompt(origin, text)
 
 
-def note_backend(name: str, options: Any) -> None:
-    """A generation backend was opened (its name, and its options: the engine's arguments)."""
+def note_backend(backend: Any, options: Any) -> None:
+    """A generation backend was opened (with these options; its ``engine_args``: what it uses of them)."""
     if _current is not None:
-        _current.note_backend(name, options)
+        _current.note_backend(backend, options)
 
 
 def note_results(results: Sequence[Any], retries: bool = False) -> None:
@@ -317,12 +343,20 @@ def note_results(results: Sequence[Any], retries: bool = False) -> None:
         _current.note_results(results, retries)
 
 
+def note_engine_time(busy: float, idle: float) -> None:
+    """The backend's engine held requests of the run for ``busy`` more seconds, or none for
+    ``idle`` (see :mod:`llmkit.backends._engine_clock`)."""
+    if _current is not None:
+        with lock:  # a Ray replica takes its counts from another thread (report_ray.take_usage)
+            _current.generation.add_engine_time(busy, idle)
+
+
 def note_request_retry(error: str) -> None:
     """A request to a server is sent again after ``error``; counted by its kind (``HTTP 503``,
     ``ConnectError``, ``timeout``), never by its text (which may quote the server)."""
     if _current is not None:
         kind = "timeout" if error.endswith("(timeout)") else error.partition(":")[0][:40] or "closed"
-        with _LOCK:  # the openai backend's requests run in threads
+        with lock:  # the openai backend's requests run in threads
             _current.generation.request_retries[kind] += 1
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from llmkit.errors import UsageError
+from llmkit.report import engine_times
 
 #: options that say which part of the input a run took, where it wrote, or how fast: they may
 #: differ between the runs of one job
@@ -179,6 +180,9 @@ def _merge_generation(bodies: Sequence[dict[str, Any]]) -> dict[str, Any] | None
     merged: dict[str, Any] = {name: sum(g[name] for g in generations) for name in _GENERATION}
     merged["backend_errors"] = dict(_added(g["backend_errors"] for g in generations))
     merged["request_retries"] = dict(_added(g.get("request_retries", {}) for g in generations))
+    timed = [g for g in generations if "engine_busy_s" in g]
+    if timed:  # seconds add up; the idle share is that of the sums, not an average of shares
+        merged.update(engine_times(sum(g["engine_busy_s"] for g in timed), sum(g["engine_idle_s"] for g in timed)))
     return merged
 
 

@@ -25,8 +25,9 @@ def take_usage() -> dict[str, Any] | None:
     recorder = report.current()
     if recorder is None or not recorder.generation:
         return None
-    usage, recorder.generation = recorder.generation, report.Generation()
-    return usage.as_dict()
+    with report.lock:  # the engine's clock notes from the thread of the batch in the engine
+        usage, recorder.generation = recorder.generation, report.Generation()
+    return usage.as_dict(rounded=False)  # the driver adds them up: rounded once, in its report
 
 
 def replica_identity() -> dict[str, Any]:
@@ -55,6 +56,9 @@ class ClusterTally:
         if usage is not None:
             entry["generated_tokens"] += usage["generated_tokens"]
             entry["requests"] += usage["requests"]
+            if "engine_busy_s" in usage:  # the replica's own engine, timed where it runs
+                entry["engine_busy_s"] = entry.get("engine_busy_s", 0.0) + usage["engine_busy_s"]
+                entry["engine_idle_s"] = entry.get("engine_idle_s", 0.0) + usage["engine_idle_s"]
             add_usage(usage)
 
     def note(self, ray: Any, replicas_asked: int) -> None:
@@ -68,7 +72,14 @@ class ClusterTally:
         except Exception:  # noqa: BLE001 - a cluster gone at the end still leaves the replicas' counts
             nodes, resources = [], {}
         report.note_cluster({"executor": "ray", "nodes": nodes, "resources": resources, "replicas_asked": replicas_asked,
-                             "replicas": list(self.replicas.values())})
+                             "replicas": [_replica(entry) for entry in self.replicas.values()]})
+
+
+def _replica(entry: dict[str, Any]) -> dict[str, Any]:
+    """A replica as the report says it: its engine's idle share from its own seconds."""
+    if "engine_busy_s" not in entry:
+        return entry
+    return {**entry, **report.engine_times(entry["engine_busy_s"], entry["engine_idle_s"])}
 
 
 def add_usage(usage: dict[str, Any]) -> None:
@@ -81,3 +92,5 @@ def add_usage(usage: dict[str, Any]) -> None:
         setattr(total, name, getattr(total, name) + usage[name])
     total.backend_errors.update(Counter(usage["backend_errors"]))
     total.request_retries.update(Counter(usage.get("request_retries", {})))
+    if "engine_busy_s" in usage:  # the run's: every replica's engine-seconds added up
+        total.add_engine_time(usage["engine_busy_s"], usage["engine_idle_s"])

@@ -8,8 +8,8 @@ from rich.table import Table
 
 
 def report_tables(report: dict[str, Any]) -> list[Table]:
-    """The run, its counts (rejects by reason), generation, inputs and model: one table each,
-    the sections a report has."""
+    """The run, its counts (rejects by reason), generation, time, inputs, model, prompts and,
+    under Ray, its replicas: one table each, the sections a report has."""
     tables = [_run(report)]
     counts = report.get("counts")
     if counts:
@@ -18,8 +18,10 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
             tables.append(_pairs("Rejected by reason", list(counts["rejected_by_reason"].items())))
     generation = report.get("generation")
     if generation:
-        rows = [(k, v) for k, v in generation.items() if k != "backend_errors"]
+        rows = [(k, _share(v) if k == "engine_idle_share" else v) for k, v in generation.items()
+                if k not in ("backend_errors", "request_retries")]
         rows += [(f"backend error: {k}", v) for k, v in generation["backend_errors"].items()]
+        rows += [(f"request retried: {k}", v) for k, v in (generation.get("request_retries") or {}).items()]
         tables.append(_pairs("Generation", rows))
     tables.append(_pairs("Time", list(report["time"].items())))
     inputs = report.get("inputs")
@@ -34,7 +36,34 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
         tables.append(_pairs("Model", rows))
     if report.get("prompts"):
         tables.append(_pairs("Prompts", [(p["path"], p["sha256"]) for p in report["prompts"]]))
+    cluster = report.get("cluster")
+    if cluster and cluster.get("replicas"):
+        tables.append(_replicas(cluster["replicas"]))
     return tables
+
+
+#: a replica's columns (header, field); the engine's only where a replica timed it
+_REPLICA_COLUMNS = [("replica", "replica"), ("node", "ip"), ("batches", "batches"), ("in", "in"), ("out", "out"),
+                    ("tokens", "generated_tokens")]
+_ENGINE_COLUMNS = [("busy s", "engine_busy_s"), ("idle s", "engine_idle_s"), ("idle", "engine_idle_share")]
+
+
+def _replicas(replicas: list[dict[str, Any]]) -> Table:
+    """What each replica of a Ray run did, one row each, narrow enough for 80 columns (its rejects
+    are in the report; the counts table has the run's)."""
+    columns = _REPLICA_COLUMNS + (_ENGINE_COLUMNS if any("engine_busy_s" in r for r in replicas) else [])
+    table = Table(title="Replicas", title_justify="left", box=None, pad_edge=False)
+    for header, _ in columns:
+        table.add_column(header, overflow="fold")
+    for replica in replicas:
+        row = [_share(replica.get(key)) if key == "engine_idle_share" else _shown(replica.get(key)) for _, key in columns]
+        row[0] = row[0][:8]  # an actor id is 32 hex digits: its start tells the replicas apart
+        table.add_row(*row)
+    return table
+
+
+def _share(value: Any) -> str:
+    return f"{100 * value:.1f}%" if isinstance(value, (int, float)) else "-"
 
 
 def _run(report: dict[str, Any]) -> Table:

@@ -108,6 +108,10 @@ class Backend(ABC):
     #: can look at whole next-token distributions (``score_distribution``, ``next_token_logprobs``);
     #: an optional capability, only of backends that hold the model in this process (hf)
     can_score_full: ClassVar[bool] = False
+    #: the settings the backend was built with, by name, as a run report lists them (only those
+    #: it uses); None: a backend that does not say, for which a report lists every backend option
+    #: that is not a sampling value
+    engine_args: dict[str, Any] | None = None
 
     @abstractmethod
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:

@@ -50,6 +50,10 @@ class HFBackend(Backend):
             getattr(config, "max_position_embeddings", None), self._tokenizer, options.max_model_len
         )
         self._eos_ids = eos_token_ids(self.model, self._tokenizer)
+        # the run report's: what the model was loaded with (dtype "auto" resolved)
+        self.engine_args = {"dtype": str(getattr(self.model, "dtype", options.dtype)).removeprefix("torch."),
+                            "device": self.device, "max_model_len": self._max_model_len,
+                            "trust_remote_code": options.trust_remote_code}
 
     # -- the interface -------------------------------------------------------------------------
 

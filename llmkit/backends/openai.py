@@ -57,6 +57,10 @@ class OpenAIBackend(Backend):
         self.gives_token_ids = self.is_vllm  # ``return_token_ids`` is vLLM's extension too
         served_len = card.get("max_model_len") if card else None
         self._max_model_len = options.max_model_len or (int(served_len) if served_len else None)
+        # the run report's: how the server is asked (the URL is redacted there; the key is never listed)
+        self.engine_args = {"base_url": options.base_url, "api_key_env": options.api_key_env, "concurrency": options.concurrency,
+                            "request_timeout": options.request_timeout, "max_retries": options.max_retries,
+                            "max_model_len": self._max_model_len}
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
         return self.collect(self.submit(prompts, params))

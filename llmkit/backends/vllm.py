@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from llmkit.backends import _render
 from llmkit.backends._engine_log import tail_stderr
 from llmkit.backends._kv_cache import sized_kv_cache
+from llmkit.backends._vllm_requests import PendingRequests, last_line, run_generate
 from llmkit.backends.base import SUBMIT_CHUNK, Backend, Completion, GenerationResult, Prompt, SamplingParams, TokenScores
 from llmkit.backends.options import BackendOptions
 from llmkit.errors import BackendUnavailable, UsageError, require
@@ -54,10 +54,12 @@ class VLLMBackend(Backend):
         vllm = require("vllm", "vllm", "the vllm backend")
         self.options = options
         args = vllm_engine_args(options, engine_args)
+        # the run report's: what vllm.LLM is given, the model itself aside (the report names it)
+        self.engine_args = {key: value for key, value in args.items() if key != "model"}
         self._tokenizer = _render.load_tokenizer(model, options.trust_remote_code)
         self._llm = _open(vllm, args, f"model {model!r}")
         self._max_model_len = int(self._llm.llm_engine.model_config.max_model_len)
-        self._pending = _Requests(self._llm)
+        self._pending = PendingRequests(self._llm)
         self.starts_on_submit = self._pending.queued  # a vLLM without LLM.enqueue generates in collect()
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[GenerationResult]:
@@ -143,7 +145,7 @@ class VLLMBackend(Backend):
             raise UsageError("the vllm backend was used after close()")
         return self._llm
 
-    def _requests(self) -> "_Requests":
+    def _requests(self) -> PendingRequests:
         self._live()
         return self._pending
 
@@ -224,7 +226,7 @@ def vllm_generate(llm: Any, prompt_ids: Sequence[list[int]], params: SamplingPar
     if not prompt_ids:
         return []
     sampling = [_sampling(params, len(ids), max_model_len) for ids in prompt_ids]
-    outputs = _run(llm, [_tokens_prompt(list(ids)) for ids in prompt_ids], sampling)
+    outputs = run_generate(llm, [_tokens_prompt(list(ids)) for ids in prompt_ids], sampling)
     return [_n_completions(output, params.n) for output in outputs]
 
 
@@ -260,7 +262,7 @@ def _open(vllm: Any, args: Mapping[str, Any], what: str) -> Any:
         try:
             return vllm.LLM(**args)
         except Exception as exc:  # vLLM raises ValueError, RuntimeError, OSError, pydantic errors...
-            message = _last_line(exc)
+            message = last_line(exc)
             cause = tail.cause(exclude=str(exc))
             if cause and cause not in message:
                 # the engine's child printed the real reason; vLLM's own says "see root cause above"
@@ -283,7 +285,7 @@ def _sampling(params: SamplingParams, prompt_len: int, max_model_len: int | None
             seed=params.seed,
         )
     except Exception as exc:  # vLLM validates the values (top_p in (0, 1], n >= 1, ...)
-        raise UsageError(f"bad sampling settings for vLLM: {_last_line(exc)}") from exc
+        raise UsageError(f"bad sampling settings for vLLM: {last_line(exc)}") from exc
 
 
 @dataclass(slots=True)
@@ -294,72 +296,6 @@ class _Ticket:
     n: int
     results: list[GenerationResult | None]
     asked: list[tuple[int, list[int], str]] = field(default_factory=list)
-
-
-class _Requests:
-    """The backend's requests in its engine: added without waiting, collected by id.
-
-    The engine runs in its own process and works on every request added, in order; a request
-    that finishes before its batch is collected is kept here until then. With a vLLM older than
-    ``LLM.enqueue`` a batch is generated when it is collected, as one ``LLM.generate`` call.
-    """
-
-    def __init__(self, llm: Any) -> None:
-        self.llm = llm
-        self.queued = hasattr(llm, "enqueue")
-        self.finished: dict[str, Any] = {}
-        self.held: dict[str, tuple[Any, Any]] = {}  # without enqueue: the requests themselves
-        self.counter = 0
-
-    def add(self, prompts: list[Any], sampling: list[Any]) -> list[str]:
-        if not prompts:
-            return []
-        if not self.queued:
-            ids = [f"llmkit-{self.counter + i}" for i in range(len(prompts))]
-            self.counter += len(prompts)
-            self.held.update(zip(ids, zip(prompts, sampling)))
-            return ids
-        added = _engine_call(lambda: self.llm.enqueue(prompts, sampling, use_tqdm=False))
-        # enqueue returns the engine's ids ("7-1a2b3c4d"); outputs carry the LLM's own ("7")
-        return [str(request).partition("-")[0] for request in added]
-
-    def wait(self, ids: list[str]) -> list[Any]:
-        if not self.queued:
-            asked = [self.held.pop(i) for i in ids]
-            return _run(self.llm, [prompt for prompt, _ in asked], [sampling for _, sampling in asked])
-        engine = self.llm.llm_engine
-        missing = {i for i in ids if i not in self.finished}
-
-        def step() -> None:
-            while missing:
-                if not engine.has_unfinished_requests():
-                    raise RuntimeError(f"the engine has no request left and {len(missing)} were never answered")
-                for output in engine.step():
-                    if output.finished:
-                        self.finished[output.request_id] = output
-                        missing.discard(output.request_id)
-
-        _engine_call(step)
-        return [self.finished.pop(i) for i in ids]
-
-
-def _engine_call(call: Callable[[], Any]) -> Any:
-    """``call()``, vLLM's errors translated: the engine refusing a request is a UsageError,
-    the engine failing (out of memory, a worker crashed) BackendUnavailable."""
-    from vllm.exceptions import VLLMClientError
-
-    try:
-        return call()
-    except VLLMClientError as exc:
-        raise UsageError(f"vLLM refused the request: {_last_line(exc)}") from exc
-    except Exception as exc:
-        raise BackendUnavailable(f"the vLLM engine failed: {_last_line(exc)}") from exc
-
-
-def _run(llm: Any, requests: list[Any], sampling: Any) -> list[Any]:
-    if not requests:
-        return []
-    return _engine_call(lambda: llm.generate(requests, sampling, use_tqdm=False))
 
 
 def _logs_to_stderr() -> None:
@@ -384,17 +320,3 @@ def _tokens_prompt(ids: list[int]) -> Any:
 def _finish_reason(vllm_reason: str | None) -> str:
     """vLLM says stop (EOS, stop string), length, or abort; an aborted request ended early: length."""
     return "stop" if vllm_reason == "stop" else "length"
-
-
-def _last_line(exc: BaseException) -> str:
-    """vLLM's messages can run to pages (config dumps, pydantic boilerplate): keep the lines that
-    say what went wrong, and point to --trust-remote-code when that is what the model needs."""
-    lines = [
-        re.sub(r"\s*\[type=.*$", "", line).strip()
-        for line in str(exc).strip().splitlines()
-        if line.strip() and not line.strip().startswith("For further information")
-    ]
-    text = " ".join(lines[-4:])
-    if "trust_remote_code" in text:
-        text += " (the model needs its own code: add --trust-remote-code if you trust it)"
-    return f"{type(exc).__name__}: {text}"

@@ -20,6 +20,15 @@ def test_batch_size_follows_the_engines_max_num_seqs(vllm_backend, monkeypatch):
     assert vllm_backend.preferred_batch_size(1000) == 1000
 
 
+def test_the_engine_args_are_what_vllm_LLM_was_given(vllm_backend):
+    """The run report's model.engine_args: the engine's own (the model path aside), none of the
+    other backends' (a server's, a device)."""
+    args = vllm_backend.engine_args
+    assert args["enforce_eager"] is True and args["block_size"] == 32  # the test's, through the constructor
+    assert args["dtype"] == vllm_backend.options.dtype and "tensor_parallel_size" in args and "model" not in args
+    assert not {"base_url", "concurrency", "device", "max_tokens"} & args.keys()
+
+
 def test_an_engine_that_does_not_say_gets_vllms_usual_default():
     assert engine_slots(object()) == 256
 
@@ -34,6 +43,7 @@ def test_submitted_batches_are_collected_whole_while_the_next_is_in_the_engine(v
 
     params = SamplingParams(temperature=0, max_tokens=6)
     first, second = PROMPTS[:7], PROMPTS[7:]
+    clock = vllm_backend._pending.clock
     alone = [vllm_backend.generate(first, params), vllm_backend.generate(second, params)]
     tickets = [vllm_backend.submit(first, params), vllm_backend.submit(second, params)]
     scores = vllm_backend.score(["a few words"])  # run while both batches wait to be collected
@@ -45,6 +55,7 @@ def test_submitted_batches_are_collected_whole_while_the_next_is_in_the_engine(v
             r.completions[0].token_ids if r.completions else r.error for r in batch_alone
         ]
     assert not vllm_backend._pending.finished  # nothing left behind
+    assert clock.unanswered == 0  # the engine's clock saw every request it was given answered
 
 
 def test_sampled_requests_keep_their_own_seeds_across_submitted_batches(vllm_backend):
@@ -62,7 +73,7 @@ def test_a_vllm_without_enqueue_generates_each_batch_when_it_is_collected():
     runs on submit; each collected batch is one generate call on its own requests."""
     from types import SimpleNamespace
 
-    from llmkit.backends.vllm import _Requests
+    from llmkit.backends._vllm_requests import PendingRequests
 
     class OldLLM:
         def __init__(self) -> None:
@@ -73,7 +84,7 @@ def test_a_vllm_without_enqueue_generates_each_batch_when_it_is_collected():
             return [SimpleNamespace(text=f"out {p}") for p in prompts]
 
     llm = OldLLM()
-    requests = _Requests(llm)
+    requests = PendingRequests(llm)
     assert not requests.queued
     first, second = requests.add(["a", "b"], [None, None]), requests.add(["c"], [None])
     assert llm.calls == [] and requests.add([], []) == []

@@ -254,10 +254,34 @@ def test_request_retries_of_the_openai_backend_by_kind(tmp_path, monkeypatch):
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-server-key-123456")
     with FaultServer(script=["status:503", "429:0", "ok", "ok"]) as server:
-        run = run_command(["rewrite-math", "--backend", "openai", "--base-url", server.url, "--model", "m",
+        url = server.url.replace("http://", "http://alice:pw-hunter22@")  # a password in the URL
+        run = run_command(["rewrite-math", "--backend", "openai", "--base-url", url, "--model", "m",
                            "--concurrency", "1", "--batch-size", "1", "-i", "in.jsonl", "--report", "run.json"],
                           files={"in.jsonl": [{"id": 1, "text": "1+1=2"}, {"id": 2, "text": "2+2=4"}]}, workdir=tmp_path)
     report = load_report(tmp_path / "run.json")
     assert report["generation"]["request_retries"] == {"HTTP 503": 1, "HTTP 429": 1}, run.stderr
     assert report["generation"]["requests"] == 2
     assert "sk-server-key-123456" not in (tmp_path / "run.json").read_text()
+    assert "pw-hunter22" not in (tmp_path / "run.json").read_text()
+    engine = report["model"]["engine_args"]  # how the server was asked; nothing of vllm's or hf's
+    assert engine == {"base_url": server.url.replace("http://", "http://[redacted]@"), "api_key_env": "OPENAI_API_KEY",
+                      "concurrency": 1, "request_timeout": 600.0, "max_retries": 5, "max_model_len": None}
+    assert "engine_busy_s" not in report["generation"]  # a server's engine is not this run's to time
+
+
+def test_hf_engine_args_are_what_the_model_was_loaded_with(tmp_path, tiny_llama):
+    from llmkit import BackendOptions, LazyBackend, report
+
+    recorder = report.start(["gen"], {})
+    report.begin_command("gen", {"--model": str(tiny_llama)}, str(tmp_path / "run.json"))
+    options = BackendOptions(model=str(tiny_llama), backend="hf", tensor_parallel_size=2, concurrency=3, max_model_len=64)
+    backend = LazyBackend(options)
+    try:
+        backend.get()
+    finally:
+        backend.close()
+        assert report.finish(recorder, 0, None) == 0
+    model = load_report(tmp_path / "run.json")["model"]
+    assert model["backend"] == "hf"
+    # dtype auto is float32 on the CPU; the vllm and openai options given are not the hf backend's
+    assert model["engine_args"] == {"dtype": "float32", "device": "cpu", "max_model_len": 64, "trust_remote_code": False}
