@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from llmkit_utf8.validate import second_byte_range, sequence_length
+
 #: (bytes a sequence needs, bytes it has) -> the weight the paper gives each byte it has, when the
 #: data ends there. The paper's constants, as written (0.667 and 0.333, not 2/3 and 1/3).
 PROGRESS: dict[tuple[int, int], float] = {
@@ -34,9 +36,9 @@ PROGRESS: dict[tuple[int, int], float] = {
     (4, 3): 0.25,
 }
 
-#: What the second byte after these leads must be at least / below (the paper's range rules).
-_SECOND_AT_LEAST = {0xE0: 0xA0, 0xF0: 0x90}
-_SECOND_BELOW = {0xED: 0xA0, 0xF4: 0x90}
+#: Bytes a sequence starting with each byte takes in the paper's machine (0: never a lead): Unicode's
+#: lengths, and F5-F7 as 4-byte leads whose next byte then fails. A table: this is the inner loop.
+_NEEDS = [4 if 0xF5 <= lead <= 0xF7 else sequence_length(lead) for lead in range(256)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,23 +52,10 @@ class PaperScores:
         return {"V_binary_soft": self.V_binary_soft, "V_partial": self.V_partial}
 
 
-def _needs(lead: int) -> int:
-    """Bytes a sequence starting with ``lead`` takes in the paper's machine (0: never a lead)."""
-    if lead <= 0x7F:
-        return 1
-    if 0xC2 <= lead <= 0xDF:
-        return 2
-    if 0xE0 <= lead <= 0xEF:
-        return 3
-    if 0xF0 <= lead <= 0xF7:  # F5-F7 too: the range check on the next byte rejects them
-        return 4
-    return 0
-
-
 def _second_byte_fails(lead: int, byte: int) -> bool:
-    if lead > 0xF4:
-        return True
-    return byte < _SECOND_AT_LEAST.get(lead, 0) or byte >= _SECOND_BELOW.get(lead, 0x100)
+    """Whether continuation ``byte`` breaks the range rule of the byte after ``lead`` (Unicode's)."""
+    low, high = second_byte_range(lead)
+    return lead > 0xF4 or not low <= byte <= high
 
 
 def paper_scores(data: bytes) -> PaperScores:
@@ -85,7 +74,7 @@ def paper_scores(data: bytes) -> PaperScores:
     while position < len(data):
         byte = data[position]
         if needs == 0:
-            width = _needs(byte)
+            width = _NEEDS[byte]
             if width == 1:
                 last_boundary = position + 1
             elif width == 0:
