@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -86,6 +87,23 @@ def run_generate(llm: Any, requests: list[Any], sampling: Any) -> list[Any]:
     if not requests:
         return []
     return engine_call(lambda: llm.generate(requests, sampling, use_tqdm=False))
+
+
+#: the clocks of engines a plugin drives through ``vllm_generate`` (its own ``vllm.LLM``), by engine
+_clocks: weakref.WeakKeyDictionary[Any, EngineClock] = weakref.WeakKeyDictionary()
+
+
+def timed_generate(llm: Any, requests: list[Any], sampling: Any) -> list[Any]:
+    """:func:`run_generate`, the engine busy for the call and idle between calls (its clock kept
+    for as long as the engine lives)."""
+    try:
+        clock = _clocks.setdefault(llm, EngineClock())
+    except TypeError:  # an engine that cannot be weakly referenced: not timed
+        return run_generate(llm, requests, sampling)
+    clock.added(len(requests))
+    outputs = run_generate(llm, requests, sampling)
+    clock.answered(len(requests))
+    return outputs
 
 
 def last_line(exc: BaseException) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 from llmkit.backends import _render
 from llmkit.backends._engine_log import tail_stderr
 from llmkit.backends._kv_cache import sized_kv_cache
-from llmkit.backends._vllm_requests import PendingRequests, last_line, run_generate
+from llmkit.backends._vllm_requests import PendingRequests, last_line, timed_generate
 from llmkit.backends.base import SUBMIT_CHUNK, Backend, Completion, GenerationResult, Prompt, SamplingParams, TokenScores
 from llmkit.backends.options import BackendOptions
 from llmkit.errors import BackendUnavailable, UsageError, require
@@ -221,12 +221,13 @@ def vllm_generate(llm: Any, prompt_ids: Sequence[list[int]], params: SamplingPar
     (prompts must leave room for one token), a seed per request. vLLM refuses ``n > 1`` greedy
     requests, so a greedy prompt runs once and its completion is given ``n`` times, as every
     backend does. vLLM refusing a request is a UsageError; the engine failing, BackendUnavailable.
+    The engine's busy and idle time go into the run's report, as the vllm backend's do.
     """
     params = _render.checked_params(params)
     if not prompt_ids:
         return []
     sampling = [_sampling(params, len(ids), max_model_len) for ids in prompt_ids]
-    outputs = run_generate(llm, [_tokens_prompt(list(ids)) for ids in prompt_ids], sampling)
+    outputs = timed_generate(llm, [_tokens_prompt(list(ids)) for ids in prompt_ids], sampling)
     return [_n_completions(output, params.n) for output in outputs]
 
 

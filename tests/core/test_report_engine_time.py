@@ -222,3 +222,23 @@ def test_a_replica_hands_over_its_engine_seconds_once(recorder):
     usage = take_usage()
     assert (usage["engine_busy_s"], usage["engine_idle_s"]) == (2.00004, 1.0)  # unrounded: the driver adds them up
     assert take_usage() is None  # handed over: the next batch's row starts from nothing
+
+
+def test_a_plugins_own_engine_is_timed_call_to_call(monkeypatch):
+    """``vllm_generate`` over a plugin's own ``vllm.LLM`` (contrastive-gen's pair): busy inside each
+    generate call, idle between them, one clock per engine."""
+    monkeypatch.setattr(_vllm_requests, "engine_call", lambda call: call())
+    clock, noted = Clock(), []
+
+    class OwnLLM:
+        def generate(self, prompts, sampling, use_tqdm=False):
+            clock.now += 3.0
+            return list(prompts)
+
+    monkeypatch.setattr(_vllm_requests, "EngineClock", lambda: EngineClock(lambda b, i: noted.append((b, i)), clock))
+    llm = OwnLLM()
+    assert _vllm_requests.timed_generate(llm, ["a", "b"], None) == ["a", "b"]
+    clock.now += 2.0
+    _vllm_requests.timed_generate(llm, ["c"], None)
+    _vllm_requests.timed_generate(OwnLLM(), ["d"], None)  # another engine: its own clock, no gap of the first's
+    assert totals(noted) == (9.0, 2.0)
