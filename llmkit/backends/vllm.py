@@ -27,6 +27,7 @@ from typing import Any
 from llmkit.backends import _render
 from llmkit.backends._engine_log import tail_stderr
 from llmkit.backends._kv_cache import sized_kv_cache
+from llmkit.backends._reaper import engine_processes
 from llmkit.backends._vllm_requests import PendingRequests, last_line, timed_generate
 from llmkit.backends.base import SUBMIT_CHUNK, Backend, Completion, GenerationResult, Prompt, SamplingParams, TokenScores
 from llmkit.backends.options import BackendOptions
@@ -259,7 +260,8 @@ def vllm_on_cpu() -> bool:
 def _open(vllm: Any, args: Mapping[str, Any], what: str) -> Any:
     if vllm_on_cpu():
         args = sized_kv_cache(args)
-    with tail_stderr() as tail:
+    # the engine's processes are handed to a watcher that ends them if this process dies unclosed
+    with tail_stderr() as tail, engine_processes():
         try:
             return vllm.LLM(**args)
         except Exception as exc:  # vLLM raises ValueError, RuntimeError, OSError, pydantic errors...
