@@ -77,8 +77,8 @@ def watch(stream: int) -> None:
             pending += data
             *lines, pending = pending.split(b"\n")
             for line in lines:
-                pid, started = line.split()
-                adopted[int(pid)] = float(started)
+                pid_text, started_text = line.split()
+                adopted[int(pid_text)] = float(started_text)
         noted.update(_descendants(psutil, adopted))
     for pid, started in noted.items():
         process = _same(psutil, pid, started)
