@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from typing import Any
 
 import llmkit
 
+from llmkit_rewrite_code.lint_folders import make_folder
 from llmkit_rewrite_code.lint_pool import LintPool
 from llmkit_rewrite_code.lint_worker import LintResult, penalised_score
 from llmkit_rewrite_code.stages import field_clash, passed_stage
@@ -48,7 +48,7 @@ class LintStep(llmkit.Step):
         # before any worker starts: a missing pylint is the user's extra to install (exit 69),
         # not a worker failure to report as a bug
         llmkit.require("pylint", "rewrite", "the lint stage")
-        self._root = tempfile.mkdtemp(prefix="llmkit-lint-")
+        self._root = make_folder()
         try:
             self._pool = LintPool(self.workers, self.timeout, self._root)
         except BaseException:
