@@ -24,7 +24,7 @@ from llmkit.help_format import hide_flag_placeholders, reflow_help
 from llmkit.options import require_finite_floats
 from llmkit.plugins import PluginInfo, discover_plugins
 from llmkit.progress import stderr_is_terminal
-from llmkit.report_option import offer_report
+from llmkit.report.option import offer_report
 
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
@@ -116,7 +116,7 @@ def build_app(plugins: list[PluginInfo] | None = None) -> Any:
     from llmkit.tiny_model_cli import tiny_model
 
     group.add_command(_plugin_command(PluginInfo("tiny-model", "llmkit", __version__, "", obj=tiny_model)), "tiny-model")
-    from llmkit.report_cli import app as report_app
+    from llmkit.report.cli import app as report_app
 
     group.add_command(_plugin_command(PluginInfo("report", "llmkit", __version__, "", obj=report_app)), "report")
     for info in plugins:

@@ -75,7 +75,7 @@ from llmkit.io import (
     read_batches,
     read_line_batches,
 )
-from llmkit.report_ray import ClusterTally
+from llmkit.report.ray import ClusterTally
 from llmkit.step import Step, planned_batch_size
 from llmkit.summary import Summary
 

@@ -26,7 +26,7 @@ from llmkit.errors import LlmkitError
 from llmkit.executors.storage import Place, write_part
 from llmkit.io import Done, dump_lines
 from llmkit.step import Step
-from llmkit.report_ray import count_in_replica, replica_identity, take_usage
+from llmkit.report.ray import count_in_replica, replica_identity, take_usage
 from llmkit.summary import Summary
 
 #: under --resume, why every record needs its own id

@@ -15,8 +15,8 @@ from llmkit import report
 from llmkit.backends import _vllm_requests
 from llmkit.backends._engine_clock import EngineClock
 from llmkit.backends._vllm_requests import PendingRequests
-from llmkit.report_merge import merge_reports
-from llmkit.report_ray import ClusterTally, take_usage
+from llmkit.report.merge import merge_reports
+from llmkit.report.ray import ClusterTally, take_usage
 from llmkit.summary import Summary
 from tests.core.test_report import validate
 

@@ -6,8 +6,15 @@ The CLI (:func:`llmkit.cli.run`) starts a :class:`RunRecorder` for each run; a c
 renamed onto the path) when the run ends, whatever its outcome. While the run goes, the core
 notes into the recorder what only it knows: the contract's summary (:func:`note_run`), the prompt
 files (:func:`note_prompt`), the backend opened (:func:`note_backend`) and what generation cost
-(:func:`note_results`); with no report asked, each note is a no-op. The fields are those of
-``report.schema.json`` beside this module; :mod:`llmkit.report_merge` adds reports up.
+(:func:`note_results`), and how long the backend's engine was busy and idle
+(:func:`note_engine_time`); with no report asked, each note is a no-op. The fields are those of
+``llmkit/data/report.schema.json``.
+
+The package: this module is the recorder (what ``from llmkit import report`` gives);
+:mod:`~llmkit.report.option` adds ``--report`` to every command, :mod:`~llmkit.report.model`
+says which model a run used, :mod:`~llmkit.report.ray` gathers a Ray run's replicas,
+:mod:`~llmkit.report.merge` adds reports up, :mod:`~llmkit.report.tables` shows one, and
+:mod:`~llmkit.report.cli` is ``llmkit report merge|show``.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from typing import Any
 
 from llmkit.errors import LlmkitError, UsageError
 from llmkit.redact import Redactor, is_secret_name, secrets_in_environment
-from llmkit.report_model import describe_model
+from llmkit.report.model import describe_model
 from llmkit.side_outputs import SideOutput, SideOutputs
 from llmkit.summary import Summary
 
@@ -347,7 +354,7 @@ def note_engine_time(busy: float, idle: float) -> None:
     """The backend's engine held requests of the run for ``busy`` more seconds, or none for
     ``idle`` (see :mod:`llmkit.backends._engine_clock`)."""
     if _current is not None:
-        with lock:  # a Ray replica takes its counts from another thread (report_ray.take_usage)
+        with lock:  # a Ray replica takes its counts from another thread (report.ray.take_usage)
             _current.generation.add_engine_time(busy, idle)
 
 

@@ -39,7 +39,7 @@ def merge(
     """Add up the reports of one job's runs: counts, tokens and times. Reports of different
     commands, options (which part of the input, outputs and speed aside), models or prompts are
     refused (exit 2) with the first difference."""
-    from llmkit.report_merge import merge_reports
+    from llmkit.report.merge import merge_reports
     from llmkit.side_outputs import SideOutputs
 
     with SideOutputs(inputs=reports) as side:  # never written over one of the reports it adds up
@@ -57,7 +57,7 @@ def show(report: Annotated[str, typer.Argument(metavar="REPORT", help="A report 
     """Print a report as tables: the run, its counts and rejects, generation, inputs and model."""
     from rich.console import Console
 
-    from llmkit.report_tables import report_tables
+    from llmkit.report.tables import report_tables
 
     console = Console()
     for table in report_tables(read_report(report)):
