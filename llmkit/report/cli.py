@@ -54,7 +54,8 @@ def merge(
 
 @app.command("show")
 def show(report: Annotated[str, typer.Argument(metavar="REPORT", help="A report (--report) or a merged one.")]) -> None:
-    """Print a report as tables: the run, its counts and rejects, generation, inputs and model."""
+    """Print a report as tables: the run, its counts and rejects, generation (the engine's idle share
+    where it was timed), time, inputs, model, prompts and, for a Ray run, each replica."""
     from rich.console import Console
 
     from llmkit.report.tables import report_tables
