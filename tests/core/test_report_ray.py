@@ -42,4 +42,6 @@ def test_ray_report_has_the_cluster_and_the_local_counts(ray_cluster, tmp_path, 
     assert 1 <= len(replicas) <= 2
     assert sum(r["in"] for r in replicas) == report["counts"]["in"]
     assert sum(r["generated_tokens"] for r in replicas) == report["generation"]["generated_tokens"]
+    # hf generates in the replica's own thread: no engine waits apart from it, so no idle share at all
+    assert "engine_busy_s" not in report["generation"] and not any("engine_busy_s" in r for r in replicas)
     assert report["options"]["--executor"] == "ray"
