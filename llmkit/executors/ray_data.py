@@ -1,19 +1,20 @@
-"""The Ray executor (``--executor ray``): the same step, run by Ray Data on a cluster.
+"""The Ray executor (``--executor ray``): the same step, run by Ray actors on a cluster.
 
 How a run goes:
 
-- the driver (this process) lists the input files, pickles the step *before* ``open()`` and starts
-  one Ray Data pipeline: read tasks cut each file into the contract's batches (the same
-  :func:`llmkit.io.read_batches`, so lines keep their ``FILE:LINE``; a URI's file is read through
-  its pyarrow file system by the read task, see :mod:`llmkit.executors.storage`), and
-  ``--replicas`` actors, each holding one opened step (one model), parse and process them with
-  the contract's own code;
-- each batch's kept records and rejects are written by the actor as one part file in the ``-o``
-  folder (and one in the ``--rejects`` folder), named by input file, first line and run, written
-  whole (a temporary renamed into place, or an object uploaded to its name): a batch retried
-  after a worker died writes the same name again, so the output has no duplicate and, as every
-  batch ends with its part, no gap;
-- the actors send back only each batch's counts, which the driver adds into the summary.
+- the driver (this process) lists the input files, pickles the step *before* ``open()``, and
+  starts ``--replicas`` actors, each holding one opened step (one model); Ray tasks read each
+  file into the contract's batches (the same :func:`llmkit.io.read_batches`, so lines keep their
+  ``FILE:LINE``; a URI's file is read through its pyarrow file system by the task, see
+  :mod:`llmkit.executors.storage`), and the driver hands each batch to a replica with room, which
+  parses and processes it with the contract's own code (:mod:`llmkit.executors.ray_pool`);
+- each batch's kept records and rejects are written by the replica as one part file in the
+  ``-o`` folder (and one in the ``--rejects`` folder), named by input file, first line and run,
+  written whole (a temporary renamed into place, or an object uploaded to its name): a batch sent
+  again after a replica died writes the same name again, so the output has no duplicate and, as
+  every batch ends with its part, no gap;
+- the replicas send back only each batch's counts, which the driver adds into the summary;
+- at the end the driver closes every replica's step and waits for it before the run ends.
 
 ``-i``, ``-o`` and ``--rejects`` may be paths every node mounts or URIs (``s3://``, ``gs://``,
 ``hdfs://``, ``file://``). A local output folder is locked for the run (``.llmkit-lock``, a second
@@ -32,9 +33,6 @@ import glob
 import logging
 import os
 import pickle
-import queue
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -59,12 +57,8 @@ from llmkit.executors.storage import (
     same,
     scan_parts,
 )
-from llmkit.executors.ray_replica import (
-    IDS_REQUIRED,
-    ReplicaSettings,
-    StepActor,
-    overlaps,
-)
+from llmkit.executors.ray_pool import READ_AHEAD, Feed, await_replicas, close_replicas, dispatch, end_replicas, start_replicas
+from llmkit.executors.ray_replica import IDS_REQUIRED, ReplicaSettings, overlaps
 from llmkit.io import (
     Done,
     LineBatch,
@@ -75,6 +69,7 @@ from llmkit.io import (
     read_batches,
     read_line_batches,
 )
+from llmkit.progress import Progress
 from llmkit.report.ray import ClusterTally
 from llmkit.step import Step, planned_batch_size
 from llmkit.summary import Summary
@@ -89,7 +84,6 @@ def run_on_ray(step: Step, options: IOOptions) -> Summary:
     shard = options.validate()
     _refuse(step, options)
     ray = require("ray", "ray", "--executor ray")
-    require("ray.data", "ray", "--executor ray")
     import cloudpickle
 
     files = input_files(options.inputs or [])
@@ -213,27 +207,12 @@ def _connect(ray: Any, options: IOOptions) -> None:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise BackendUnavailable(f"cannot start or join {where}: {exc}") from exc
-    # Ray Data's notes (progress bars off, execution plans) are not the run's business; its
-    # errors still show
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
 def _execute(
     ray: Any, step_blob: bytes, step: Step, options: IOOptions, shard: tuple[int, int] | None,
     files: list[InputFile], folders: tuple[Place, Place | None], done: Done, summary: Summary,
 ) -> None:
-    import ray.data
-
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = not options.quiet and sys.stderr.isatty()
-    context.print_on_execution_start = False
-    # every replica starts before the first batch, or the run ends: left alone, Ray Data runs on
-    # the actors it could place and silently leaves the others pending (3 one-GPU replicas on 2
-    # GPUs ran as 2)
-    context.wait_for_min_actors_s = max(1, int(options.cluster.stall_timeout))
-    # a block per contract batch (a row is bigger than this): one file's batches spread over
-    # every replica instead of going to one actor as one block
-    context.target_max_block_size = 1024
     tag = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     # cut here, before any replica opens the step: the size its backend will ask for (a vLLM
     # replica's is 4x its engine's max_num_seqs), unless --batch-size says
@@ -241,48 +220,49 @@ def _execute(
     last_lines: dict[int, int | None] = dict.fromkeys(range(len(files)))
     if options.limit is not None:
         last_lines = limit_cuts(files, options, shard, done, size)
-        options = dataclasses.replace(options, limit=None)  # the cut is the limit: actors take all
-    items = [
-        {"index": index, "file": pickle.dumps(files[index]), "last": last}
-        for index, last in last_lines.items()
-    ]
+        options = dataclasses.replace(options, limit=None)  # the cut is the limit: replicas take all
+    items = [{"index": index, "file": pickle.dumps(files[index]), "last": last} for index, last in last_lines.items()]
     if not items:  # --limit 0
         return
-    dataset = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
-    # reading takes no CPU of its own: actors that hold every CPU must not starve it (Ray Data
-    # then waits for ever with the read task backpressured)
-    dataset = dataset.flat_map(_read_file, fn_kwargs={"size": size}, num_cpus=0)
     output, rejects = folders
-    tally = ClusterTally()
+    cluster = options.cluster
     settings = ReplicaSettings(options, shard, done, tag, output, rejects, driver_folder=os.getcwd())
     # an overlapping step gets two batches at once: one begun while the other is collected and
     # written, so its engine never waits between batches (see llmkit.executors.ray_replica)
     calls = 2 if overlaps(step) else 1
-    dataset = dataset.map_batches(
-        StepActor,
-        batch_size=1,  # one contract batch (a row) per call: its part is named by it
-        batch_format="numpy",
-        fn_constructor_kwargs={"step_blob": step_blob, "settings": settings},
-        # Ray Data restarts a dead actor and retries its batches (max_restarts and
-        # max_task_retries default to -1 for an actor pool)
-        compute=ray.data.ActorPoolStrategy(
-            size=options.cluster.replicas, max_tasks_in_flight_per_actor=calls,
-            max_concurrent_calls_per_actor=calls, enable_true_multi_threading=calls > 1,
-        ),
-        num_cpus=options.cluster.cpus_per_replica,
-        num_gpus=options.cluster.gpus_per_replica or None,
-    )
+
+    def stalled(what: str) -> BaseException:
+        return _stalled(what, cluster.stall_timeout, _shortfall(ray, options))
+
+    tally = ClusterTally()
+
+    def take(result: tuple[Summary, LlmkitError | None, dict[str, Any], dict[str, Any] | None]) -> None:
+        counts, error, identity, usage = result
+        _add(summary, counts)
+        summary.note_output()
+        tally.add(identity, usage, counts)
+        progress.update(summary)
+        if error is not None:
+            raise error
+
+    replicas = start_replicas(ray, step_blob, settings, calls)
+    closed = False
     try:
-        for row in _rows(dataset, options.cluster.stall_timeout, lambda: _shortfall(ray, options)):
-            counts, error = pickle.loads(row["result"])
-            _add(summary, counts)
-            summary.note_output()
-            identity, usage = pickle.loads(row["replica"])
-            tally.add(identity, usage, counts)
-            if error is not None:
-                raise error
+        with Progress(enabled=not options.quiet) as progress:
+            await_replicas(ray, replicas, cluster.stall_timeout, stalled)
+            feed = Feed(ray, _read_file, items, size, depth=READ_AHEAD * cluster.replicas)
+            try:
+                dispatch(ray, replicas, calls, feed, cluster.stall_timeout, stalled, take)
+            finally:
+                feed.stop.set()
+        close_replicas(ray, replicas)
+        closed = True
+    except Exception as exc:  # noqa: BLE001 - as the contract's error: one raised on a replica is itself
+        raise _translated(exc) from exc
     finally:
-        tally.note(ray, options.cluster.replicas)  # for the run's report, while the cluster is there
+        if not closed:  # a failed or interrupted run: its replicas end now, unclosed (see ray_pool)
+            end_replicas(ray, replicas)
+        tally.note(ray, cluster.replicas)  # for the run's report, while the cluster is there
 
 
 def _read_file(item: dict[str, Any], size: int) -> Any:
@@ -379,53 +359,17 @@ def _shortfall(ray: Any, options: IOOptions) -> str | None:
     return None
 
 
-def _rows(dataset: Any, stall_timeout: float, diagnose: Any = lambda: None) -> Any:
-    """The dataset's rows, from a thread that runs it; no row for ``stall_timeout`` seconds ends
-    the run (exit 69) rather than waiting for ever on a cluster that cannot schedule the work;
-    ``diagnose()`` says what the cluster lacks, when it can tell."""
-    results: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=64)
-
-    def pump() -> None:
-        try:
-            for row in dataset.iter_rows():
-                results.put(("row", row))
-            results.put(("end", None))
-        except BaseException as exc:  # handed to the main thread, which raises it
-            results.put(("error", exc))
-
-    threading.Thread(target=pump, name="llmkit-ray", daemon=True).start()
-    while True:
-        try:
-            kind, value = results.get(timeout=stall_timeout)
-        except queue.Empty:
-            raise _stalled(stall_timeout, diagnose()) from None
-        if kind == "end":
-            return
-        if kind == "error":
-            if _actors_did_not_start(value):
-                raise _stalled(stall_timeout, diagnose()) from None
-            raise _translated(value)
-        yield value
-
-
-def _stalled(stall_timeout: float, lack: str | None) -> BackendUnavailable:
+def _stalled(what: str, stall_timeout: float, lack: str | None) -> BackendUnavailable:
     if lack is not None:
         return BackendUnavailable(
-            f"--executor ray: no batch finished in {stall_timeout:g} s (--stall-timeout): {lack}. Ask for "
+            f"--executor ray: {what} in {stall_timeout:g} s (--stall-timeout): {lack}. Ask for "
             "fewer replicas or less per replica, or add nodes (see `ray status`)"
         )
     return BackendUnavailable(
-        f"--executor ray: no batch finished in {stall_timeout:g} s (--stall-timeout). The cluster may "
+        f"--executor ray: {what} in {stall_timeout:g} s (--stall-timeout). The cluster may "
         "lack the CPUs or GPUs the replicas ask for (--replicas, --cpus-per-replica, --gpus-per-replica: "
         "see `ray status`), or one batch takes longer than that (a smaller --batch-size helps)"
     )
-
-
-def _actors_did_not_start(exc: BaseException) -> bool:
-    """Whether Ray Data gave up waiting for the replicas to start (``wait_for_min_actors_s``)."""
-    from ray.exceptions import GetTimeoutError
-
-    return isinstance(exc, GetTimeoutError)
 
 
 def _translated(exc: BaseException) -> BaseException:
@@ -433,9 +377,9 @@ def _translated(exc: BaseException) -> BaseException:
     cause = getattr(exc, "cause", None)
     if isinstance(cause, LlmkitError):
         return cause
-    if isinstance(exc, (LlmkitError, KeyboardInterrupt)):
+    if isinstance(exc, LlmkitError):
         return exc
-    return LlmkitError(f"--executor ray: the Ray pipeline failed: {exc}")
+    return LlmkitError(f"--executor ray: the run failed on the cluster: {exc}")
 
 
 def _add(summary: Summary, counts: Summary) -> None:

@@ -1,15 +1,15 @@
-"""One replica of the Ray executor: a Ray Data actor holding one opened step (one model).
+"""One replica of the Ray executor: a Ray actor holding one opened step (one model).
 
+The driver starts the replicas, feeds them and closes them (:mod:`llmkit.executors.ray_pool`).
 Each call is one contract batch, parsed, processed and written as its own part file (named by
-the batch, so a call Ray retries after the actor died writes the same name again). A step that
-``overlaps`` (an engine in another process) gets two calls at once: a call begins its batch,
-then completes it only once the next batch has begun (or none came soon), in the order begun,
-so the engine holds the next prompts while this batch is collected and written, as the local
-executor does; the step itself is called by one thread at a time.
+the batch, so a call Ray sends again after the replica died writes the same name again). A
+step that ``overlaps`` (an engine in another process) gets two calls at once: a call begins its
+batch, then completes it only once the next batch has begun (or none came soon), in the order
+begun, so the engine holds the next prompts while this batch is collected and written, as the
+local executor does; the step itself is called by one thread at a time.
 
 The replica runs in the driver's folder (when the node has it), so every relative path the step
-opens names what it names on the driver. Its step is closed when Ray Data ends the actor (see
-``StepActor.__del__`` for why there, and not on the driver's word).
+opens names what it names on the driver.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ IDS_REQUIRED = "with --executor ray --resume (a position is not known across par
 #: seconds a begun batch waits for the next one to begin before it completes anyway (the input
 #: may be over): the engine works on it meanwhile, so the wait costs nothing but at the end
 PATIENCE = 0.5
+#: seconds the driver waits for the replicas to close their steps (an engine's shutdown included)
+CLOSE_WAIT = 120.0
 T = TypeVar("T")
 
 
@@ -61,25 +63,28 @@ class StepActor:
     def __init__(self, step_blob: bytes, settings: ReplicaSettings) -> None:
         self.settings = settings
         _enter(settings.driver_folder)
-        self.step: Step = pickle.loads(step_blob)
+        self.step: Step = Step()  # until the driver's step is unpickled (a plugin missing here fails that)
         self.turns = _Turns()
         self.failed: LlmkitError | None = None
         self.closed = False
-        count_in_replica()  # its generation, for the run's report (see llmkit.report_ray)
+        count_in_replica()  # its generation, for the run's report (see llmkit.report.ray)
         self.identity = replica_identity()
         try:
+            self.step = pickle.loads(step_blob)
             self.step.open()
         except LlmkitError as exc:  # every batch reports it: the driver stops with its exit status
             self.failed = portable(exc)
         except Exception as exc:  # noqa: BLE001 - a bug of the step: reported, not retried for ever
             self.failed = LlmkitError(f"step {self.step.name!r} failed to open on a Ray worker: {type(exc).__name__}: {exc}")
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        results = [pickle.dumps(self._one(str(key), pickle.loads(payload))) for key, payload in zip(batch["key"], batch["payload"])]
-        # who did the batch and what it generated: the driver's report adds them per replica
-        usage = take_usage()
-        replica = [pickle.dumps((self.identity, usage if index == 0 else None)) for index in range(len(results))]
-        return {"key": list(batch["key"]), "result": results, "replica": replica}
+    def ready(self) -> None:
+        """Answered once the replica has started (its step opened, or its failure kept)."""
+
+    def process(self, row: dict[str, Any]) -> tuple[Summary, LlmkitError | None, dict[str, Any], dict[str, Any] | None]:
+        """One batch (a row the readers yield, see :mod:`llmkit.executors.ray_pool`): its counts, the error
+        that stops the run (None), and who did it and what it generated, for the run's report."""
+        counts, error = self._one(str(row["key"]), pickle.loads(row["payload"]))
+        return counts, error, self.identity, take_usage()
 
     def _one(self, key: str, raw: Any) -> tuple[Summary, LlmkitError | None]:
         settings = self.settings
@@ -112,22 +117,13 @@ class StepActor:
         self.turns.complete(ticket, wait, lambda: complete_batch(run, begun, out, rejects))  # type: ignore[arg-type]
 
     def close(self) -> None:
-        """Close the step once (it ends its engine, its workers, their folders)."""
+        """Close the step once (it ends its engine, its workers, their folders): the driver's
+        last call, waited for before the replica is ended."""
         with self.turns.lock:
             if self.closed:
                 return
             self.closed = True
         self.step.close()
-
-    def __del__(self) -> None:
-        # Ray Data's one hook for a replica's end: when its work is done it lets the actor go,
-        # and Ray calls the actor's __ray_shutdown__, which drops this object (nothing else holds
-        # it). A replica killed outright runs nothing: its lint workers and engine processes then
-        # leave on their own (their pipes to it end)
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - an actor going away has no one to tell
-            pass
 
 
 class _Turns:

@@ -80,11 +80,8 @@ def test_replica_opens_relative_side_files_in_the_drivers_folder(tmp_path, monke
     replica.close()
 
 
-def test_a_replica_closes_its_step_once_and_when_it_is_collected(tmp_path, monkeypatch):
-    """Ray Data ends a replica by dropping it: the step is closed then, once, however often
-    close is asked for."""
-    import gc
-
+def test_a_replica_closes_its_step_once(tmp_path, monkeypatch):
+    """The driver's close reaches the step once, however often it is asked for."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "side.txt").write_text("s")
     replica = StepActor(pickle.dumps(SideFileStep("side.txt")), settings(tmp_path, tmp_path))
@@ -92,11 +89,15 @@ def test_a_replica_closes_its_step_once_and_when_it_is_collected(tmp_path, monke
     replica.close()
     replica.close()
     assert step.closed == 1
-    other = StepActor(pickle.dumps(SideFileStep("side.txt")), settings(tmp_path, tmp_path))
-    step = other.step
-    del other
-    gc.collect()
-    assert step.closed == 1
+
+
+def test_a_step_that_cannot_be_unpickled_fails_every_batch_naming_why(tmp_path):
+    """A replica on a node that lacks the step's plugin starts, and each batch reports the
+    failure (the driver stops with it) instead of the replica being started again for ever."""
+    replica = StepActor(b"not a pickle", settings(tmp_path, tmp_path))
+    counts, error, _, _ = replica.process({"key": "00000-000000000001", "payload": pickle.dumps(LineBatch("in.jsonl", 1, [b'{"id": 1}\n']))})
+    assert error is not None and "failed to open on a Ray worker" in str(error)
+    assert counts.written == 0 and not list((tmp_path / "out").iterdir())
 
 
 class Overlapping(Step):

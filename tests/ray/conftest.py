@@ -90,7 +90,7 @@ class Cluster:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"StepActor" in cmdline and b"MapWorker" in cmdline:
+            if cmdline.startswith(b"ray::StepActor"):
                 found.append(pid)
         return found
 
