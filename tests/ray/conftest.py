@@ -61,8 +61,8 @@ class Cluster:
         """``args`` run inside the cluster's network namespace."""
         return ["nsenter", f"--net={self.namespace}", "--", *args]
 
-    def llmkit(self, args: list[str], **kwargs) -> subprocess.CompletedProcess:
-        return subprocess.run(self.command([sys.executable, "-m", "llmkit", *args]), env=self.env,
+    def llmkit(self, args: list[str], env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(self.command([sys.executable, "-m", "llmkit", *args]), env=env or self.env,
                               capture_output=True, timeout=600, check=False, **kwargs)
 
     def popen_llmkit(self, args: list[str]) -> subprocess.Popen:
