@@ -110,7 +110,7 @@ class Probe(Step):
         requests.add, requests.wait = added, waited
 
     def begin(self, records: list[dict[str, Any]]) -> Any:
-        # the span starts with the first batch: the wait for it (a replica waits for Ray Data to
+        # the span starts with the first batch: the wait for it (a replica waits for the driver to
         # hand it one) is start-up, shown apart
         self.stats.setdefault("first", time.perf_counter())
         return self.step.begin(records)

@@ -7,7 +7,7 @@ closing summary; a plugin supplies a :class:`~llmkit.step.Step` and gets all of 
 This module holds what every executor shares: the options, how a batch read from an input is
 parsed and filtered (:func:`parse_batch`) and how the step's outcomes for it are checked, counted
 and written (:func:`process_batch`). Where the step runs is an executor's business
-(``llmkit.executors``: ``local``, this process; ``ray_data``, a Ray cluster); the executors import
+(``llmkit.executors``: ``local``, this process; ``ray_driver``, a Ray cluster); the executors import
 this module, never the reverse.
 """
 

@@ -11,7 +11,7 @@ def run_step(step: Step, options: IOOptions) -> Summary:
     """Stream the inputs through ``step`` under the JSONL contract, on the executor the options
     name (``options.cluster``: this process, or a Ray cluster). Returns the summary."""
     if options.cluster.executor is Executor.ray:
-        from llmkit.executors.ray_data import run_on_ray  # Ray is imported only when asked for
+        from llmkit.executors.ray_driver import run_on_ray  # Ray is imported only when asked for
 
         return run_on_ray(step, options)
     from llmkit.executors.local import run_local

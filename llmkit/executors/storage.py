@@ -16,7 +16,7 @@ No lock guards a folder on another file system than the local one (an object sto
 removes the other's parts when it starts without ``--resume``. A local folder, given as a path
 or a ``file://`` URI, is locked by the executor as before.
 
-pyarrow comes with ``ray[data]``; it is imported inside the functions, as the Ray executor is.
+pyarrow comes with the ``ray`` extra; it is imported inside the functions, as the Ray executor is.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 
 from llmkit import IOOptions, RecordStep, run_step
 from llmkit.contract import Run, parse_batch
-from llmkit.executors.ray_data import _read_file, input_files, limit_cuts
+from llmkit.executors.ray_driver import _read_file, input_files, limit_cuts
 from llmkit.io import Done
 
 

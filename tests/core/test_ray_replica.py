@@ -21,7 +21,7 @@ if not IN_CI:
     pytest.importorskip("pyarrow")
 
 from llmkit.executors import ray_replica  # noqa: E402
-from llmkit.executors.ray_data import LocalFile, _read_file, input_files  # noqa: E402
+from llmkit.executors.ray_driver import LocalFile, _read_file, input_files  # noqa: E402
 from llmkit.executors.ray_replica import ReplicaSettings, StepActor, _Turns  # noqa: E402
 from llmkit.executors.storage import place_of, remove_temporaries  # noqa: E402
 

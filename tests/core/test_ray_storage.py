@@ -1,6 +1,6 @@
 """The Ray executor's file-system layer (llmkit/executors/storage.py) without a cluster: listing
 ``file://`` inputs, reading them with the right ``FILE:LINE``, writing parts and reading them
-back for ``--resume``. pyarrow comes with ``ray[data]``; without it these skip (never in CI)."""
+back for ``--resume``. pyarrow comes with the ``ray`` extra; without it these skip (never in CI)."""
 
 from __future__ import annotations
 
