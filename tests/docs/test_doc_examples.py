@@ -14,6 +14,9 @@ import re
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -102,17 +105,55 @@ def test_every_shell_block_says_whether_it_runs():
                 assert language in allowed, f"{page.name}: a ```{language} block, where only {sorted(allowed)} may be"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("page", [p for p in COMMAND_PAGES if any(lang == "bash" for lang, _ in fenced_blocks(p))],
-                         ids=lambda p: p.stem)
-def test_the_bash_blocks_of_a_command_page_run(page, tmp_path):
-    # Run where `examples/` is what the repository holds, but in a folder of the test's own: a
+#: the pages whose ```bash blocks the test below runs
+RUN_PAGES = [p for p in COMMAND_PAGES if any(lang == "bash" for lang, _ in fenced_blocks(p))]
+#: pages run at once: an example is mostly interpreter start-up and imports (one core each), so
+#: two at a time keep CI's two cores busy where one at a time left one idle
+PAGES_AT_ONCE = 2
+
+
+@dataclass
+class BlockRun:
+    body: str
+    returncode: int
+    stderr: str
+
+
+def run_page(page: Path, folder: Path) -> list[BlockRun]:
+    """Run the page's ```bash blocks in order in ``folder``, up to the first that fails."""
+    # Run where `examples/` is what the repository holds, but in a folder of the page's own: a
     # script writes its results beside it (`mia_example/`, ...) when it is given no folder.
-    (tmp_path / "examples").symlink_to(ROOT / "examples")
-    env = {**os.environ, "WORK": str(tmp_path / "work"), "TMPDIR": str(tmp_path), "VLLM_CPU_KVCACHE_SPACE": "1",
+    folder.mkdir(parents=True)
+    (folder / "examples").symlink_to(ROOT / "examples")
+    env = {**os.environ, "WORK": str(folder / "work"), "TMPDIR": str(folder), "VLLM_CPU_KVCACHE_SPACE": "1",
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    runs = []
     for language, body in fenced_blocks(page):
         if language == "bash":
-            done = subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=tmp_path, env=env,
+            done = subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=folder, env=env,
                                   capture_output=True, text=True, timeout=1800)
-            assert done.returncode == 0, f"{page.name}:\n{body}\n{done.stderr[-4000:]}"
+            runs.append(BlockRun(body, done.returncode, done.stderr))
+            if done.returncode != 0:
+                break
+    return runs
+
+
+@pytest.fixture(scope="module")
+def page_runs(request, tmp_path_factory) -> Iterator[dict[str, Future[list[BlockRun]]]]:
+    """Every selected page started in the background when the first page test runs (each in a
+    folder of its own, as before), PAGES_AT_ONCE at a time; a test waits for its own page."""
+    pages = [item.callspec.params["page"] for item in request.session.items
+             if getattr(item, "originalname", None) == "test_the_bash_blocks_of_a_command_page_run"]
+    root = tmp_path_factory.mktemp("pages")
+    pool = ThreadPoolExecutor(max_workers=PAGES_AT_ONCE, thread_name_prefix="doc-page")
+    yield {page.stem: pool.submit(run_page, page, root / page.stem) for page in pages}
+    pool.shutdown(cancel_futures=True)  # a session cut short (-x) starts no page it will not check
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", RUN_PAGES, ids=lambda p: p.stem)
+def test_the_bash_blocks_of_a_command_page_run(page, page_runs):
+    runs = page_runs[page.stem].result()
+    assert runs, f"{page.name}: no ```bash block ran"
+    for run in runs:
+        assert run.returncode == 0, f"{page.name}:\n{run.body}\n{run.stderr[-4000:]}"
