@@ -46,7 +46,8 @@ def start_replicas(ray: Any, step_blob: bytes, settings: ReplicaSettings, calls:
     cluster = settings.options.cluster
     replica = ray.remote(StepActor).options(
         num_cpus=cluster.cpus_per_replica, num_gpus=cluster.gpus_per_replica,
-        max_restarts=-1, max_task_retries=-1, max_concurrency=calls,
+        # a thread more than its batches: the driver's word that the input is over always gets in
+        max_restarts=-1, max_task_retries=-1, max_concurrency=calls + 1,
     )
     return [replica.remote(step_blob, settings) for _ in range(cluster.replicas)]
 
@@ -122,7 +123,12 @@ def dispatch(
     busy = dict.fromkeys(range(len(replicas)), 0)
     pending: dict[Any, int] = {}
     last = time.monotonic()
+    told = False
     while True:
+        if feed.over and not told:  # a replica's last batch need not wait for a next one
+            told = True
+            for replica in replicas:
+                replica.input_over.remote()
         while not feed.over:
             index = min(busy, key=busy.__getitem__)
             if busy[index] >= calls:

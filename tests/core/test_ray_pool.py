@@ -21,14 +21,23 @@ class Ref:
 class FakeReplica:
     def __init__(self, name: str, seconds: float) -> None:
         self.name, self.seconds = name, seconds
-        self.in_flight, self.most, self.got = 0, 0, []
+        self.in_flight, self.most, self.got, self.told = 0, 0, [], 0
         self.process = self  # replica.process.remote(batch)
+        self.input_over = Told(self)  # replica.input_over.remote()
 
     def remote(self, batch: int) -> Ref:
         self.in_flight += 1
         self.most = max(self.most, self.in_flight)
         self.got.append(batch)
         return Ref(self, batch)
+
+
+class Told:
+    def __init__(self, replica: FakeReplica) -> None:
+        self.replica = replica
+
+    def remote(self) -> None:
+        self.replica.told += 1
 
 
 class FakeRay:
@@ -83,6 +92,7 @@ def test_every_batch_once_and_never_more_than_calls_per_replica(calls):
     assert all(replica.most <= calls for replica in replicas)
     assert all(replica.most == calls for replica in replicas)  # kept full while batches remain
     assert len(replicas[0].got) > len(replicas[1].got)  # the faster replica takes more
+    assert [replica.told for replica in replicas] == [1, 1]  # the end of the input said once to each
 
 
 def test_a_replica_with_room_gets_a_batch_as_soon_as_it_is_read():

@@ -20,7 +20,6 @@ from tests.conftest import IN_CI
 if not IN_CI:
     pytest.importorskip("pyarrow")
 
-from llmkit.executors import ray_replica  # noqa: E402
 from llmkit.executors.ray_driver import LocalFile, _read_file, input_files  # noqa: E402
 from llmkit.executors.ray_replica import ReplicaSettings, StepActor, _Turns  # noqa: E402
 from llmkit.executors.storage import place_of, remove_temporaries  # noqa: E402
@@ -129,11 +128,9 @@ class Overlapping(Step):
         return records
 
 
-@pytest.mark.slow  # waits out the replica's PATIENCE (30 s) after the last call
 def test_two_calls_overlap_as_the_local_executor_does(tmp_path, monkeypatch):
     """Call 0 begins, call 1 begins before call 0 completes; completes in the order begun; the
     step's halves never run at once (Ray gives an overlapping step's replica two calls)."""
-    monkeypatch.setattr(ray_replica, "PATIENCE", 30.0)  # the next call always comes here
     monkeypatch.chdir(tmp_path)
     replica = StepActor(pickle.dumps(Overlapping()), settings(tmp_path, tmp_path))
     started = threading.Event()
@@ -155,15 +152,28 @@ def test_two_calls_overlap_as_the_local_executor_does(tmp_path, monkeypatch):
     started.wait(30)
     second = threading.Thread(target=call, args=(1,))
     second.start()
-    first.join(60), second.join(60)
+    first.join(60)
+    replica.input_over()  # the driver's word: call 1 waits for no call 2
+    second.join(60)
     assert replica.step.log == ["begin 0", "begin 1", "complete 0", "complete 1"]
     assert all(error is None and summary.written == 1 for summary, error in results.values())
     assert len(list((tmp_path / "out").glob("part-*.jsonl"))) == 2
     replica.close()
 
 
+def test_the_last_call_completes_when_the_input_is_over():
+    """A replica's last batch waits for a next one until the driver says the input is over."""
+    turns = _Turns()
+    _, ticket = turns.begin(lambda: None)
+    done = threading.Event()
+    threading.Thread(target=lambda: (turns.complete(ticket, 60.0, lambda: None), done.set()), daemon=True).start()
+    assert not done.wait(0.3)
+    turns.end_of_input()
+    assert done.wait(30)
+
+
 def test_a_lone_call_completes_after_its_patience():
-    """The last batch of a replica waits for a next one only ``wait`` seconds."""
+    """The last batch of a replica waits for a next one only ``wait`` seconds (a safety net)."""
     turns = _Turns()
     _, ticket = turns.begin(lambda: None)
     done = threading.Event()
