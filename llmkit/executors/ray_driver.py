@@ -254,7 +254,7 @@ def _execute(
             try:
                 dispatch(ray, replicas, calls, feed, cluster.stall_timeout, stalled, take)
             finally:
-                feed.stop.set()
+                feed.close()
         close_replicas(ray, replicas)
         closed = True
     except Exception as exc:  # noqa: BLE001 - as the contract's error: one raised on a replica is itself

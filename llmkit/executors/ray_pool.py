@@ -67,8 +67,9 @@ class Feed:
     def __init__(self, ray: Any, reader: Callable[..., Any], items: list[dict[str, Any]], size: int, depth: int) -> None:
         self.batches: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
         self.read = ray.remote(num_cpus=0, num_returns="streaming", _generator_backpressure_num_objects=depth)(reader)
-        self.items, self.size, self.over = items, size, False
+        self.ray, self.items, self.size, self.over = ray, items, size, False
         self.stop = threading.Event()
+        self.started: list[Any] = []
         threading.Thread(target=self._pump, name="llmkit-ray-feed", daemon=True).start()
 
     def _pump(self) -> None:
@@ -84,11 +85,21 @@ class Feed:
 
     def _streams(self) -> Iterator[Any]:
         """Each file's stream, the next one started before the current one is taken."""
-        started = [self.read.remote(item, self.size) for item in self.items[:2]]
+        started = self.started
+        started.extend(self.read.remote(item, self.size) for item in self.items[:2])
         for index in range(len(self.items)):
             if index + 2 < len(self.items):
                 started.append(self.read.remote(self.items[index + 2], self.size))
-            yield started.pop(0)
+            yield started[index]
+
+    def close(self) -> None:
+        """Stop taking batches, and stop the readers still reading (a run that failed)."""
+        self.stop.set()
+        for stream in self.started:
+            try:
+                self.ray.cancel(stream)
+            except Exception:  # noqa: BLE001 - finished already
+                pass
 
     def _put(self, entry: tuple[str, Any]) -> bool:
         while not self.stop.is_set():
