@@ -8,11 +8,13 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 
 import pytest
 
 from llmkit.backends import _kv_cache
 from llmkit.backends._kv_cache import kv_cache_bytes, sized_kv_cache, weights_bytes
+from tests.background import Background
 from tests.conftest import require_vllm
 
 GIB = 1 << 30
@@ -73,28 +75,38 @@ def _vllm_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _rewrite_math(tiny_llama, env):
+def _rewrite_math(tiny_llama, env) -> Background:
     stdin = b'{"id": 1, "text": "What is 2 + 3?"}\n'
-    return subprocess.run(
+    return Background(
         [sys.executable, "-m", "llmkit", "rewrite-math", "--backend", "vllm", "--model", str(tiny_llama),
          "--dtype", "float32", "--max-tokens", "4"],
-        input=stdin, capture_output=True, env=env, timeout=900, check=False,
+        input=stdin, env=env, timeout=900,
     )
 
 
-@pytest.mark.slow
-def test_an_unsized_cache_fits_and_the_engine_runs(tiny_llama):
+@pytest.fixture(scope="module")
+def engine_runs(tiny_llama) -> Iterator[dict[str, Background]]:
+    """Both runs started at once: an engine start is mostly one core's imports and set-up, so the
+    two overlap where one after the other they added up (each still runs alone in its process)."""
     require_vllm()
-    done = _rewrite_math(tiny_llama, _vllm_env())
+    runs = {"unsized": _rewrite_math(tiny_llama, _vllm_env()),
+            "too_big": _rewrite_math(tiny_llama, _vllm_env(VLLM_CPU_KVCACHE_SPACE="100000"))}
+    yield runs
+    for run in runs.values():
+        run.stop()
+
+
+@pytest.mark.slow
+def test_an_unsized_cache_fits_and_the_engine_runs(engine_runs):
+    done = engine_runs["unsized"].result()
     err = done.stderr.decode()
     assert done.returncode == 0, err[-3000:]
     assert "GiB of KV cache (half of the" in err
 
 
 @pytest.mark.slow
-def test_an_engine_that_cannot_start_is_named_by_its_cause(tiny_llama):
-    require_vllm()
-    done = _rewrite_math(tiny_llama, _vllm_env(VLLM_CPU_KVCACHE_SPACE="100000"))
+def test_an_engine_that_cannot_start_is_named_by_its_cause(engine_runs):
+    done = engine_runs["too_big"].result()
     err = done.stderr.decode()
     last = err.strip().splitlines()[-1]
     assert done.returncode == 69, err[-3000:]
