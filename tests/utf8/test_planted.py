@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from llmkit.testing import run_command
+from tests.conftest import torch_threads
 
 pytestmark = pytest.mark.slow  # trains a tiny byte model
 
@@ -36,14 +37,15 @@ def _train(path) -> None:
     window, batch = 48, 8
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     model.train()
-    for _ in range(60):
-        starts = torch.randint(0, len(ids) - window, (batch,))
-        rows = torch.stack([ids[s : s + window] for s in starts])
-        rows = torch.cat([torch.full((batch, 1), tokenizer.bos_token_id), rows], dim=1)
-        loss = model(input_ids=rows, labels=rows).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    with torch_threads(1):  # a tiny model: one thread is faster than two that contend
+        for _ in range(60):
+            starts = torch.randint(0, len(ids) - window, (batch,))
+            rows = torch.stack([ids[s : s + window] for s in starts])
+            rows = torch.cat([torch.full((batch, 1), tokenizer.bos_token_id), rows], dim=1)
+            loss = model(input_ids=rows, labels=rows).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
     model.save_pretrained(path, safe_serialization=True)
 
 
