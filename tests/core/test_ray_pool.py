@@ -47,7 +47,7 @@ class FakeRay:
         deadline = time.monotonic() + timeout
         while True:
             done = [ref for ref in refs if ref.ready_at <= time.monotonic()][:num_returns]
-            if done or time.monotonic() >= deadline:
+            if len(done) == num_returns or time.monotonic() >= deadline:
                 return done, [ref for ref in refs if ref not in done]
             time.sleep(0.001)
 
@@ -126,3 +126,40 @@ def test_nothing_read_for_the_stall_timeout_stops_the_run():
     feed.start += 60  # its first batch never comes in time
     with pytest.raises(TimeoutError, match="no batch was read"):
         dispatch(FakeRay(), [FakeReplica("a", 0.01)], 1, feed, 0.5, _stalled, lambda result: None)
+
+
+class Closing:
+    """A replica for close_replicas: its close takes ``seconds`` (None: never ends) or fails."""
+
+    def __init__(self, seconds: float | None, fails: bool = False) -> None:
+        self.seconds, self.fails, self.killed = seconds, fails, False
+        self.close = self  # replica.close.remote()
+
+    def remote(self) -> Ref:
+        ref = Ref(FakeReplica("c", 3600.0 if self.seconds is None else self.seconds), 0)
+        ref.fails = self.fails  # type: ignore[attr-defined]
+        return ref
+
+
+class ClosingRay(FakeRay):
+    def get(self, ref):
+        if getattr(ref, "fails", False):
+            raise RuntimeError("the engine would not stop\nEngineDeadError: gone")
+        return None
+
+    def kill(self, replica, no_restart):
+        assert no_restart
+        replica.killed = True
+
+
+def test_the_driver_waits_for_each_close_then_ends_every_replica(capsys):
+    from llmkit.executors.ray_pool import close_replicas
+
+    replicas = [Closing(0.05), Closing(None), Closing(0.01, fails=True)]
+    started = time.monotonic()
+    close_replicas(ClosingRay(), replicas, wait=0.5)
+    assert 0.5 <= time.monotonic() - started < 5  # waited for the slow one, no longer than asked
+    assert all(replica.killed for replica in replicas)
+    err = capsys.readouterr().err
+    assert "1 of 3 replicas did not close their step within 0.5 s" in err
+    assert "a replica failed to close its step: EngineDeadError: gone" in err
