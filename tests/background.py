@@ -10,6 +10,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import pytest
+
 
 class Background:
     """One command, started at once with ``input`` on its stdin; :meth:`result` waits for it.
@@ -48,3 +50,10 @@ class Background:
     def _read(file) -> bytes:
         file.seek(0)
         return file.read()
+
+
+def will_run(request: pytest.FixtureRequest, test_name: str) -> bool:
+    """Whether this session runs the test ``test_name`` of the requesting fixture's module (after
+    selection by name, ``-k`` and ``-m``): a run started early for a test that will not run is waste."""
+    return any(getattr(item, "module", None) is request.module and getattr(item, "originalname", None) == test_name
+               for item in request.session.items)

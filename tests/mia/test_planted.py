@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from llmkit.testing import run_command
+from tests.background import Background, will_run
 from tests.conftest import require_vllm
 
 pytestmark = pytest.mark.slow  # trains a tiny model to memorise texts, then scores them on hf and vLLM
@@ -89,7 +90,27 @@ def _eval(path: Path) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def hf_scored(planted, tmp_path_factory) -> Path:
+def vllm_scoring(request, planted, tmp_path_factory) -> Iterator[tuple[Background, Path] | None]:
+    """The vllm test's one CLI run (every method, one engine), started as soon as the model is
+    trained, so that its engine starts while the hf run scores; None when that test is not run."""
+    if not will_run(request, "test_vllm_end_to_end_matches_hf"):
+        yield None
+        return
+    model, data = planted
+    out = tmp_path_factory.mktemp("mia_vllm") / "vllm.jsonl"
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
+    run = Background(
+        [sys.executable, "-m", "llmkit", "mia", "score", "-i", str(data), "-o", str(out), "-q",
+         "--backend", "vllm", "--model", str(model), "--methods", ALL_METHODS, "--seed", "0",
+         "--max-model-len", "512", "--dtype", "float32"],  # vllm-cpu would pick bfloat16 for auto  # fmt: skip
+        env=env, timeout=600,
+    )
+    yield run, out
+    run.stop()
+
+
+@pytest.fixture(scope="module")
+def hf_scored(planted, vllm_scoring, tmp_path_factory) -> Path:
     model, data = planted
     out = tmp_path_factory.mktemp("mia_hf") / "scored.jsonl"
     scored = run_command(["mia", "score", "-i", str(data), "-o", str(out), "-q", "--backend", "hf", "--model", str(model),
@@ -108,18 +129,11 @@ def test_hf_samia_and_loss_find_the_memorised_texts(hf_scored):
         assert metrics[method]["auc"] > 0.8, (method, metrics[method])
 
 
-def test_vllm_end_to_end_matches_hf(planted, hf_scored, tmp_path):
+def test_vllm_end_to_end_matches_hf(vllm_scoring, hf_scored):
     require_vllm()
-    model, data = planted
-    out = tmp_path / "vllm.jsonl"
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
-    run = subprocess.run(
-        [sys.executable, "-m", "llmkit", "mia", "score", "-i", str(data), "-o", str(out), "-q",
-         "--backend", "vllm", "--model", str(model), "--methods", ALL_METHODS, "--seed", "0",
-         "--max-model-len", "512", "--dtype", "float32"],  # vllm-cpu would pick bfloat16 for auto  # fmt: skip
-        env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+    run, out = vllm_scoring
+    done = run.result()
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
     metrics = _eval(out)
     assert metrics["samia"]["auc"] > 0.8 and metrics["loss"]["auc"] > 0.8, metrics
     hf = {r["id"]: r["mia"] for r in map(json.loads, hf_scored.read_text().splitlines())}
