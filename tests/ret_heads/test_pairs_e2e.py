@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from llmkit.testing import run_command
+from tests.background import Background, will_run
 from tests.conftest import require_vllm
 from tests.teach import teach
 
@@ -28,8 +29,17 @@ def _read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def _vllm_pairs(model: Path, masked: Path, data: Path, out: Path) -> Background:
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
+    return Background(
+        [sys.executable, "-m", "llmkit", "ret-heads", "pairs", "--backend", "vllm", "--model", str(model),
+         "--masked", str(masked), "-i", str(data), "-o", str(out), "-q", "--max-model-len", "256", *GREEDY],
+        env=env, timeout=1500,  # two engine starts, one after the other
+    )
+
+
 @pytest.fixture(scope="module")
-def setup(tiny_llama, tmp_path_factory) -> dict[str, Path]:
+def setup(request, tiny_llama, tmp_path_factory) -> Iterator[dict]:
     root = tmp_path_factory.mktemp("pairs")
     heads = root / "heads.jsonl"
     heads.write_text("".join(json.dumps({"model": "tiny", "layer": layer, "head": head, "score": 0.5 if (layer, head) == (1, 0) else 0.0})
@@ -37,8 +47,16 @@ def setup(tiny_llama, tmp_path_factory) -> dict[str, Path]:
     assert _cli(["ret-heads", "mask", "--model", str(tiny_llama), "--heads", str(heads), "--top-k", "1", "-o", str(root / "masked")]) == 0
     data = root / "prompts.jsonl"
     data.write_text("".join(json.dumps({"id": i, "prompt": p}) + "\n" for i, p in enumerate(PROMPTS)))
+    # the vllm test's run needs only the two checkpoints: started now, its engines start while the
+    # mute model is taught and the hf tests run
+    vllm = None
+    if will_run(request, "test_vllm_pairs_match_hf_greedy"):
+        vllm = _vllm_pairs(tiny_llama, root / "masked", data, root / "vllm_pairs.jsonl")
     mute = teach(tiny_llama, PROMPTS, "", root / "mute", max_steps=200)  # answers EOS at once
-    return {"model": tiny_llama, "masked": root / "masked", "mute": mute, "data": data}
+    yield {"model": tiny_llama, "masked": root / "masked", "mute": mute, "data": data, "vllm": vllm,
+           "vllm_out": root / "vllm_pairs.jsonl"}
+    if vllm is not None:
+        vllm.stop()
 
 
 @pytest.fixture(scope="module")
@@ -89,15 +107,9 @@ def test_resume_completes_a_partial_run(setup, tmp_path, hf_pairs):
 
 
 @pytest.mark.vllm
-def test_vllm_pairs_match_hf_greedy(setup, hf_pairs, tmp_path):
+def test_vllm_pairs_match_hf_greedy(setup, hf_pairs):
     """Both checkpoints, the masked one included, load in vLLM and give transformers' greedy text."""
     require_vllm()
-    out = tmp_path / "pairs.jsonl"
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
-    run = subprocess.run(
-        [sys.executable, "-m", "llmkit", "ret-heads", "pairs", "--backend", "vllm", "--model", str(setup["model"]),
-         "--masked", str(setup["masked"]), "-i", str(setup["data"]), "-o", str(out), "-q", "--max-model-len", "256", *GREEDY],
-        env=env, capture_output=True, text=True, timeout=1500,  # two engine starts, one after the other
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert _read(out) == _read(hf_pairs)
+    done = setup["vllm"].result()
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    assert _read(setup["vllm_out"]) == _read(hf_pairs)
