@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import torch_threads
-
 
 def teach(base: Path, prompts: list[str], answer: str, out: Path, max_steps: int = 300) -> Path:
     """Fine-tune ``base`` until greedy decoding after each prompt (one user message, rendered with
@@ -30,14 +28,13 @@ def teach(base: Path, prompts: list[str], answer: str, out: Path, max_steps: int
         mask[i, : len(row) + len(target)] = 1
     torch.manual_seed(0)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    with torch_threads(1):  # a tiny model: one thread is faster than two that contend
-        for _ in range(max_steps):
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-            if loss.item() < 0.01:
-                break
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    for _ in range(max_steps):
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        if loss.item() < 0.01:
+            break
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
     assert loss.item() < 0.01, f"the tiny model did not learn its answer (loss {loss.item():.3f})"
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
