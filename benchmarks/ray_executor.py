@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins"))
 
 from llmkit import BackendOptions, IOOptions, Step, run_step  # noqa: E402
 from llmkit.contract import ClusterOptions, Executor  # noqa: E402
+from llmkit.executors.ray_driver import workers_at_our_priority  # noqa: E402
 from llmkit_rewrite_code.pipeline import build_pipeline  # noqa: E402
 
 GOOD = '"""Module {n}."""\n\n\ndef add_{n}(first, second):\n    """Add two numbers and {n}."""\n    return first + second + {n}\n'
@@ -205,6 +206,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     os.environ.pop("RAY_ADDRESS", None)
+    workers_at_our_priority()  # the Ray below is started as llmkit starts one for a run
     import ray
 
     work = Path(tempfile.mkdtemp(prefix="ray_bench"))

@@ -198,3 +198,18 @@ def test_a_node_without_the_drivers_folder_says_so(tmp_path, monkeypatch, capsys
     assert replica.failed is None  # the step's own paths are still looked for here
     assert f"the driver's folder {tmp_path / 'not-here'} is not on this node" in capsys.readouterr().err
     replica.close()
+
+
+def test_a_ray_started_for_the_run_runs_workers_at_our_priority(monkeypatch):
+    """Ray's own default is niceness 15 for workers; a value the user set is kept."""
+    import os
+
+    from llmkit.executors.ray_driver import workers_at_our_priority
+
+    monkeypatch.setenv("RAY_worker_niceness", "")  # recorded: the test leaves the environment as it was
+    monkeypatch.delenv("RAY_worker_niceness")
+    workers_at_our_priority()
+    assert os.environ["RAY_worker_niceness"] == str(os.nice(0))
+    monkeypatch.setenv("RAY_worker_niceness", "19")
+    workers_at_our_priority()
+    assert os.environ["RAY_worker_niceness"] == "19"
