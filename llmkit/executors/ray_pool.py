@@ -9,9 +9,9 @@ closes every replica's step itself.
   the current one is taken, so a file's end leaves no replica waiting.
 - **Replicas.** ``--replicas`` actors (:class:`~llmkit.executors.ray_replica.StepActor`), each
   reserving ``--cpus-per-replica`` and ``--gpus-per-replica``. Each has ``calls`` batches in
-  flight (two for a step that overlaps: one begun in its engine while the other is completed
-  and written), and gets the next batch the moment a result comes back, so its engine never
-  waits on the driver.
+  flight (three for a step that overlaps: two in its engine while the third is completed and
+  written), and gets the next batch the moment a result comes back, so its engine never waits
+  on the driver.
 - **Failures.** A replica whose process dies is started again by Ray, and its batches in flight
   are sent again (``max_restarts`` and ``max_task_retries`` -1): each writes its own part again.
   No finished batch for ``--stall-timeout`` seconds (replicas that cannot be placed, a batch that

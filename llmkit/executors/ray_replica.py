@@ -3,7 +3,7 @@
 The driver starts the replicas, feeds them and closes them (:mod:`llmkit.executors.ray_pool`).
 Each call is one contract batch, parsed, processed and written as its own part file (named by
 the batch, so a call Ray sends again after the replica died writes the same name again). A
-step that ``overlaps`` (an engine in another process) gets two calls at once: a call begins its
+step that ``overlaps`` (an engine in another process) gets three calls at once: a call begins its
 batch, then completes it only once the next batch has begun (or the driver has said that the
 input is over), in the order begun, so the engine holds the next prompts while this batch is collected and written, as the
 local executor does; the step itself is called by one thread at a time.
@@ -133,7 +133,7 @@ class StepActor:
 
 
 class _Turns:
-    """Two calls of one replica in step: the step is called by one thread at a time, batches
+    """The calls of one replica in step: the step is called by one thread at a time, batches
     complete in the order they began, and a begun batch completes once the next one has begun
     (or the input is over, or ``wait`` seconds passed), so the engine always has work queued."""
 
