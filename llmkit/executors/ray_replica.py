@@ -3,10 +3,11 @@
 The driver starts the replicas, feeds them and closes them (:mod:`llmkit.executors.ray_pool`).
 Each call is one contract batch, parsed, processed and written as its own part file (named by
 the batch, so a call Ray sends again after the replica died writes the same name again). A
-step that ``overlaps`` (an engine in another process) gets three calls at once: a call begins its
-batch, then completes it only once the next batch has begun (or the driver has said that the
-input is over), in the order begun, so the engine holds the next prompts while this batch is collected and written, as the
-local executor does; the step itself is called by one thread at a time.
+step that ``overlaps`` (an engine in another process) gets three calls at once: a call begins
+its batch, then completes it only once the next batch has begun (or the driver has said that
+the input is over), in the order begun, so the engine holds the next prompts while this batch
+is collected and written, as the local executor does; the step itself is called by one thread
+at a time.
 
 The replica runs in the driver's folder (when the node has it), so every relative path the step
 opens names what it names on the driver.
