@@ -44,9 +44,12 @@ def engine_processes() -> Iterator[None]:
     try:
         yield
     finally:
-        new = [child for child in me.children() if child.pid not in before]
-        if new:
-            _adopt(new)
+        try:
+            new = [child for child in me.children() if child.pid not in before]
+            if new:
+                _adopt(new)
+        except (OSError, psutil.Error):  # no watcher (no process to spare, say): the engine runs all the same
+            pass
 
 
 def _adopt(children: list[Any]) -> None:
