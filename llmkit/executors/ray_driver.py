@@ -271,7 +271,10 @@ def _execute(
         close_replicas(ray, replicas)
         closed = True
     except Exception as exc:  # noqa: BLE001 - as the contract's error: one raised on a replica is itself
-        raise _translated(exc) from exc
+        translated = _translated(exc)
+        if translated is exc:  # already the contract's: raised as it is, not as its own cause
+            raise
+        raise translated from exc
     finally:
         if not closed:  # a failed or interrupted run: its replicas end now, unclosed (see ray_pool)
             end_replicas(ray, replicas)
