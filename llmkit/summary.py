@@ -15,6 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def most_first(counts: Counter) -> list[tuple[Any, int]]:
+    """Counts from the largest down, ties by name: the same order however the shards' counts
+    arrived (``Counter.most_common`` keeps ties in insertion order, which differs between runs)."""
+    return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+
+
 @dataclass
 class Summary:
     read: int = 0  # records taken from the inputs, and bad lines rejected (--on-error skip)
@@ -38,7 +44,7 @@ class Summary:
     def stages(self) -> dict[str, dict[str, int]]:
         """The rejects by stage, then reason (most first)."""
         by_stage: dict[str, dict[str, int]] = {}
-        for (stage, reason), count in self.rejected_by_stage.most_common():
+        for (stage, reason), count in most_first(self.rejected_by_stage):
             by_stage.setdefault(stage, {})[reason] = count
         return by_stage
 
@@ -52,7 +58,7 @@ class Summary:
             "in": self.read,
             "out": self.written,
             "rejected": sum(self.rejected.values()),
-            "rejected_by_reason": dict(self.rejected),
+            "rejected_by_reason": dict(most_first(self.rejected)),
             "invalid_lines": self.invalid,
             "skipped_resume": self.skipped,
             "other_shards": self.other_shards,
@@ -63,7 +69,7 @@ class Summary:
         rate = self.read / self.seconds if self.seconds > 0 else 0.0
         parts = [f"in {self.read}", f"out {self.written}"]
         total = sum(self.rejected.values())
-        reasons = ", ".join(f"{reason} {count}" for reason, count in self.rejected.most_common())
+        reasons = ", ".join(f"{reason} {count}" for reason, count in most_first(self.rejected))
         parts.append(f"rejected {total}" + (f" ({reasons})" if reasons else ""))
         if self.invalid:
             parts.append(f"invalid lines {self.invalid}")

@@ -20,6 +20,7 @@ from typing import Any
 
 from llmkit.errors import UsageError
 from llmkit.report import engine_times
+from llmkit.summary import most_first
 
 #: options that say which part of the input a run took, where it wrote, or how fast: they may
 #: differ between the runs of one job
@@ -159,13 +160,13 @@ def _merge_counts(bodies: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     if not counts:
         return None
     merged: dict[str, Any] = {name: sum(c[name] for c in counts) for name in _COUNTS}
-    merged["rejected_by_reason"] = dict(_added(c["rejected_by_reason"] for c in counts).most_common())
+    merged["rejected_by_reason"] = dict(most_first(_added(c["rejected_by_reason"] for c in counts)))
     stages = _added(
         {(stage, reason): n for stage, by_reason in c["rejected_by_stage"].items() for reason, n in by_reason.items()}
         for c in counts
     )
     merged["rejected_by_stage"] = {}
-    for (stage, reason), n in stages.most_common():
+    for (stage, reason), n in most_first(stages):
         merged["rejected_by_stage"].setdefault(stage, {})[reason] = n
     inputs = _merge_inputs(bodies)
     merged["other_shards"] = inputs["other_shards"] if inputs is not None else sum(c["other_shards"] for c in counts)

@@ -88,6 +88,19 @@ def test_parse_summary_reads_back_every_field_of_the_line():
     assert parse_summary("llmkit: error: bad input\n") is None
 
 
+def test_the_summary_orders_tied_reasons_by_name_whatever_order_they_came_in():
+    # shards (Ray replicas) report their rejects in any order: the line must not depend on it
+    lines = set()
+    for order in (["syntax", "syntax", "missing_field", "invalid_line"], ["invalid_line", "syntax", "missing_field", "syntax"]):
+        summary = Summary(read=4)
+        for reason in order:
+            summary.count_reject(reason, stage="input")
+        lines.add(summary.line())
+        assert list(summary.as_dict()["rejected_by_reason"]) == ["syntax", "invalid_line", "missing_field"]
+        assert list(summary.stages()["input"]) == ["syntax", "invalid_line", "missing_field"]
+    assert len(lines) == 1
+
+
 def test_plugins_only_in_process():
     with pytest.raises(ValueError, match="this process"):
         run_command(["demo"], plugins=demo_plugins(), separate_process=True)
