@@ -182,9 +182,11 @@ def isf_tune(
 
     from llmkit_docre.checkpoint import read_settings
     from llmkit_docre.data import load_documents
+    from llmkit_docre.device import pick_device
     from llmkit_docre.isf import THRESHOLD_FILE, threshold_file, tune
     from llmkit_docre.predictor import Predictor
 
+    pick_device(device)  # a wrong --device is known before the model folder and dev file are read
     relations = read_settings(model).inventory()
     with llmkit.SideOutputs(inputs=[dev]) as side:  # the saved threshold: never --dev, locked, written whole
         saved = side.file("--model", Path(model) / THRESHOLD_FILE)

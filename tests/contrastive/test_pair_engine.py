@@ -125,3 +125,18 @@ def test_a_cjk_loop_is_marked_as_repetition():
                    Completion("吾輩は猫である。名前はまだ無い。", [1] * 9, "stop")]
     out = step.accept({"instruction": "テスト"}, completions)
     assert out["repetition"] == [True, False]
+
+
+def test_closing_the_hf_pair_lets_both_models_go(monkeypatch, tiny_llama, tiny_llama_twin):
+    # on a GPU, a model still referenced after close keeps its memory from the next step
+    import gc
+    import weakref
+
+    import llmkit_contrastive.pairs as pairs
+
+    monkeypatch.setitem(sys.modules, "vllm", None)
+    backend = pairs.open_pair(_settings(tiny_llama, tiny_llama_twin), BackendOptions(backend="hf"))
+    models = [weakref.ref(backend.decoder.expert), weakref.ref(backend.decoder.amateur)]
+    backend.close()
+    gc.collect()
+    assert [ref() for ref in models] == [None, None]

@@ -1,4 +1,4 @@
-"""docre predict and recommend: a --device torch does not know is a usage error checked with the
+"""docre predict, recommend and isf-tune: a --device torch does not know is a usage error checked with the
 other options, before the run reads a line, the model folder or a model (exit 2 naming --device)."""
 
 from __future__ import annotations
@@ -34,6 +34,17 @@ def test_an_unknown_device_exits_2_before_the_model_folder_is_read(tmp_path, cap
     assert "--device 'banana' is not a torch device" in err and "Traceback" not in err
     assert " in 0, out 0" not in err  # the run never began: no summary
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_isf_tune_checks_the_device_before_the_model_folder(tmp_path, capsys, monkeypatch):
+    import llmkit_docre.checkpoint as checkpoint
+
+    monkeypatch.setattr(checkpoint, "read_settings", _never)
+    monkeypatch.setattr(checkpoint, "load_model", _never)
+    status = docre("isf-tune", "--model", tmp_path / "no_such_model", "--dev", tmp_path / "no_dev.jsonl", "--device", "banana")
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "--device 'banana' is not a torch device" in err and "Traceback" not in err
 
 
 def test_a_known_device_name_passes_the_option_check():
