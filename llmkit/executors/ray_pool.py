@@ -49,7 +49,11 @@ def start_replicas(ray: Any, step_blob: bytes, settings: ReplicaSettings, calls:
         # a thread more than its batches: the driver's word that the input is over always gets in
         max_restarts=-1, max_task_retries=-1, max_concurrency=calls + 1,
     )
-    return [replica.remote(step_blob, settings) for _ in range(cluster.replicas)]
+    # put once and passed by reference: each node's object store holds one copy, however many
+    # replicas it runs (under --resume the settings carry every done id; a restarted replica is
+    # given the same objects again)
+    blob, given = ray.put(step_blob), ray.put(settings)
+    return [replica.remote(blob, given) for _ in range(cluster.replicas)]
 
 
 def await_replicas(ray: Any, replicas: list[Any], timeout: float, stalled: Callable[[str], BaseException]) -> None:
