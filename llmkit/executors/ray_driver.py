@@ -258,7 +258,8 @@ def _execute(
         if error is not None:
             raise error
 
-    replicas = start_replicas(ray, step_blob, settings, calls)
+    shared = ray.put(step_blob), ray.put(settings)  # held by this frame until the replicas are ended
+    replicas = start_replicas(ray, *shared, cluster, calls)
     closed = False
     try:
         with Progress(enabled=not options.quiet) as progress:

@@ -32,8 +32,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from llmkit.contract import ClusterOptions
 from llmkit.errors import LlmkitError
-from llmkit.executors.ray_replica import CLOSE_WAIT, ReplicaSettings, StepActor
+from llmkit.executors.ray_replica import CLOSE_WAIT, StepActor
 
 #: batches read ahead of the replicas, per replica
 READ_AHEAD = 4
@@ -41,19 +42,20 @@ READ_AHEAD = 4
 _POLL = 0.05
 
 
-def start_replicas(ray: Any, step_blob: bytes, settings: ReplicaSettings, calls: int) -> list[Any]:
-    """The replicas, each opening the step as it starts (Ray starts them when it can place them)."""
-    cluster = settings.options.cluster
+def start_replicas(ray: Any, step_blob: Any, settings: Any, cluster: ClusterOptions, calls: int) -> list[Any]:
+    """The replicas, each opening the step as it starts (Ray starts them when it can place them).
+
+    ``step_blob`` and ``settings`` are object refs (``ray.put``) of the pickled step and the
+    :class:`ReplicaSettings`: each node's object store holds one copy however many replicas it
+    runs (under --resume the settings carry every done id). The caller holds them until the
+    replicas are ended: a replica that restarts is given them again, and Ray deletes an object
+    once no one refers to it."""
     replica = ray.remote(StepActor).options(
         num_cpus=cluster.cpus_per_replica, num_gpus=cluster.gpus_per_replica,
         # a thread more than its batches: the driver's word that the input is over always gets in
         max_restarts=-1, max_task_retries=-1, max_concurrency=calls + 1,
     )
-    # put once and passed by reference: each node's object store holds one copy, however many
-    # replicas it runs (under --resume the settings carry every done id; a restarted replica is
-    # given the same objects again)
-    blob, given = ray.put(step_blob), ray.put(settings)
-    return [replica.remote(blob, given) for _ in range(cluster.replicas)]
+    return [replica.remote(step_blob, settings) for _ in range(cluster.replicas)]
 
 
 def await_replicas(ray: Any, replicas: list[Any], timeout: float, stalled: Callable[[str], BaseException]) -> None:
