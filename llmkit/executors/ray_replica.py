@@ -21,8 +21,10 @@ import pickle
 import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from llmkit import __version__
 from llmkit.contract import IOOptions, Run, begin_batch, complete_batch, parse_batch
 from llmkit.errors import LlmkitError
 from llmkit.executors.storage import Place, write_part
@@ -68,21 +70,26 @@ class StepActor:
 
     def __init__(self, step_blob: bytes, settings: ReplicaSettings) -> None:
         self.settings = settings
-        os.environ.update(settings.environment)  # before the step is unpickled: a plugin may read it at import
-        _enter(settings.driver_folder)
         self.step: Step = Step()  # until the driver's step is unpickled (a plugin missing here fails that)
         self.turns = _Turns()
         self.failed: LlmkitError | None = None
         self.closed = False
         count_in_replica()  # its generation, for the run's report (see llmkit.report.ray)
         self.identity = replica_identity()
+        # whatever fails here is kept for every batch to report: an exception out of __init__
+        # would be Ray's ActorDiedError, which names no cause a user can act on
         try:
+            os.environ.update(settings.environment)  # before the step is unpickled: a plugin may read it at import
+            _enter(settings.driver_folder)
             self.step = pickle.loads(step_blob)
             self.step.open()
         except LlmkitError as exc:  # every batch reports it: the driver stops with its exit status
             self.failed = portable(exc)
-        except Exception as exc:  # noqa: BLE001 - a bug of the step: reported, not retried for ever
-            self.failed = LlmkitError(f"step {self.step.name!r} failed to open on a Ray worker: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a bug of the step, or another llmkit on this node
+            self.failed = LlmkitError(
+                f"step {self.step.name!r} failed to open on a Ray worker: {type(exc).__name__}: {exc} "
+                f"(this node runs llmkit {__version__} from {Path(__file__).parents[1]}; every node needs the driver's)"
+            )
 
     def ready(self) -> None:
         """Answered once the replica has started (its step opened, or its failure kept)."""

@@ -141,6 +141,18 @@ def test_the_variables_forwarded_to_replicas():
     assert forwarded_environment(Step(), {"PATH": "/bin"}) == {}
 
 
+def test_a_replica_that_cannot_start_reports_why_naming_its_llmkit(tmp_path):
+    """Settings from a driver with another llmkit (a field this node's class lacks, here) fail
+    each batch with a message, never Ray's bare ActorDiedError."""
+    older = settings(tmp_path, tmp_path)
+    object.__delattr__(older, "environment")  # as unpickled from a driver whose settings had no such field
+    replica = StepActor(pickle.dumps(SideFileStep("side.txt")), older)
+    counts, error, _, _ = replica.process({"key": "00000-000000000001", "payload": pickle.dumps(LineBatch("in.jsonl", 1, [b'{"id": 1}\n']))})
+    assert error is not None and "AttributeError" in str(error)
+    assert "this node runs llmkit" in str(error) and "every node needs the driver's" in str(error)
+    assert counts.written == 0
+
+
 class Overlapping(Step):
     """An overlapping step that logs its calls and fails if two run at once."""
 
