@@ -92,9 +92,10 @@ def test_a_replica_closes_its_step_once(tmp_path, monkeypatch):
     assert step.closed == 1
 
 
-def test_a_step_that_cannot_be_unpickled_fails_every_batch_naming_why(tmp_path):
+def test_a_step_that_cannot_be_unpickled_fails_every_batch_naming_why(tmp_path, monkeypatch):
     """A replica on a node that lacks the step's plugin starts, and each batch reports the
     failure (the driver stops with it) instead of the replica being started again for ever."""
+    monkeypatch.chdir(tmp_path)  # the replica enters the driver's folder: this test's cwd is restored after it
     replica = StepActor(b"not a pickle", settings(tmp_path, tmp_path))
     counts, error, _, _ = replica.process({"key": "00000-000000000001", "payload": pickle.dumps(LineBatch("in.jsonl", 1, [b'{"id": 1}\n']))})
     assert error is not None and "failed to open on a Ray worker" in str(error)
@@ -115,6 +116,7 @@ class ReadsEnvironmentWhenUnpickled(Step):
 
 def test_a_replica_has_the_drivers_variables_before_its_step_is_unpickled(tmp_path, monkeypatch):
     monkeypatch.setenv("LLMKIT_TEST_SETTING", "the node's")  # and removed after the test, whatever the replica set
+    monkeypatch.chdir(tmp_path)  # the replica enters the driver's folder: this test's cwd is restored after it
     given = dataclasses.replace(settings(tmp_path, tmp_path), environment={"LLMKIT_TEST_SETTING": "from-driver"})
     replica = StepActor(pickle.dumps(ReadsEnvironmentWhenUnpickled()), given)
     assert replica.failed is None and replica.step.seen == "from-driver"
