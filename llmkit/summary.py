@@ -21,6 +21,14 @@ def most_first(counts: Counter) -> list[tuple[Any, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
 
 
+def by_stage(counts: Counter) -> dict[str, dict[str, int]]:
+    """Counts by (stage, reason) as {stage: {reason: count}}, most first (see :func:`most_first`)."""
+    nested: dict[str, dict[str, int]] = {}
+    for (stage, reason), count in most_first(counts):
+        nested.setdefault(stage, {})[reason] = count
+    return nested
+
+
 @dataclass
 class Summary:
     read: int = 0  # records taken from the inputs, and bad lines rejected (--on-error skip)
@@ -43,10 +51,7 @@ class Summary:
 
     def stages(self) -> dict[str, dict[str, int]]:
         """The rejects by stage, then reason (most first)."""
-        by_stage: dict[str, dict[str, int]] = {}
-        for (stage, reason), count in most_first(self.rejected_by_stage):
-            by_stage.setdefault(stage, {})[reason] = count
-        return by_stage
+        return by_stage(self.rejected_by_stage)
 
     def note_output(self) -> None:
         """Called after each batch is written: keeps the time the first record went out."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from llmkit.errors import UsageError
 from llmkit.report import engine_times
-from llmkit.summary import most_first
+from llmkit.summary import by_stage, most_first
 
 #: options that say which part of the input a run took, where it wrote, or how fast: they may
 #: differ between the runs of one job
@@ -165,9 +165,7 @@ def _merge_counts(bodies: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
         {(stage, reason): n for stage, by_reason in c["rejected_by_stage"].items() for reason, n in by_reason.items()}
         for c in counts
     )
-    merged["rejected_by_stage"] = {}
-    for (stage, reason), n in most_first(stages):
-        merged["rejected_by_stage"].setdefault(stage, {})[reason] = n
+    merged["rejected_by_stage"] = by_stage(stages)
     inputs = _merge_inputs(bodies)
     merged["other_shards"] = inputs["other_shards"] if inputs is not None else sum(c["other_shards"] for c in counts)
     keys = ("in", "out", "rejected", "rejected_by_reason", "rejected_by_stage", "invalid_lines", "skipped_resume", "other_shards")
